@@ -1,0 +1,292 @@
+// HttpServer over Boost.Beast: one coroutine per connection on its own strand, with read
+// deadlines, header and body limits enforced while reading, and handlers on a worker pool so a
+// handler waiting on the store never stalls socket I/O.
+#include "api/http_server.h"
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "common/crypto.h"
+#include "common/log.h"
+
+namespace relay::api {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  bool busy = false;  // a request is being handled; only touched on the connection's strand
+};
+
+std::string LowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+http::response<http::string_body> MakeBeastResponse(const HttpResponse& r, unsigned version,
+                                                    bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "consent-relay");
+  if (!r.body.empty() || r.status >= 200) res.set(http::field::content_type, r.content_type);
+  for (const auto& [k, v] : r.headers) res.set(k, v);
+  res.body() = r.body;
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse PlainError(int status, std::string_view name, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = "{\"code\":" + std::to_string(status) + ",\"name\":\"" + std::string(name) +
+           "\",\"message\":\"" + std::string(message) + "\",\"errors\":{}}";
+  return r;
+}
+
+class HttpServerImpl final : public HttpServer {
+ public:
+  HttpServerImpl(const HttpServerOptions& options, HttpHandler handler)
+      : options_(options),
+        handler_(std::move(handler)),
+        ioc_(options.io_threads),
+        acceptor_(net::make_strand(ioc_)),
+        workers_(static_cast<size_t>(options.worker_threads)),
+        request_prefix_(crypto::HexEncode(crypto::RandomBytes(4))) {}
+
+  ~HttpServerImpl() override { Stop(0); }
+
+  Status Listen() {
+    beast::error_code ec;
+    auto address = net::ip::make_address(options_.host, ec);
+    if (ec) return InvalidArgument("invalid listen address '" + options_.host + "'");
+    tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Unavailable("cannot listen on " + options_.host + ":" +
+                         std::to_string(options_.port) + ": " + ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    return Status::Ok();
+  }
+
+  void Run() {
+    net::co_spawn(acceptor_.get_executor(), Accept(), net::detached);
+    for (int i = 0; i < options_.io_threads; ++i) {
+      threads_.emplace_back([this] { ioc_.run(); });
+    }
+  }
+
+  uint16_t port() const override { return port_; }
+
+  void Stop(int grace_seconds) override {
+    if (stopped_.exchange(true)) return;
+    stopping_ = true;
+    net::post(acceptor_.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      for (auto& [id, conn] : connections_) {
+        net::post(conn->stream.get_executor(), [conn = conn] {
+          if (!conn->busy) {
+            beast::error_code ec;
+            conn->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+            conn->stream.socket().close(ec);
+          }
+        });
+      }
+      connections_changed_.wait_for(lock, std::chrono::seconds(grace_seconds),
+                                    [this] { return connections_.empty(); });
+    }
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    workers_.join();
+  }
+
+ private:
+  net::awaitable<void> Accept() {
+    while (!stopping_) {
+      auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), kTuple);
+      if (ec) {
+        if (stopping_ || ec == net::error::operation_aborted) co_return;
+        log::Warn("accept failed", {{"error", ec.message()}});
+        continue;
+      }
+      auto conn = std::make_shared<Connection>(std::move(socket));
+      uint64_t id = next_connection_id_++;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        connections_[id] = conn;
+      }
+      net::co_spawn(conn->stream.get_executor(), Serve(conn), [this, id](std::exception_ptr) {
+        std::lock_guard<std::mutex> lock(mu_);
+        connections_.erase(id);
+        connections_changed_.notify_all();
+      });
+    }
+  }
+
+  net::awaitable<void> WriteAndClose(Connection& c, const HttpResponse& r, unsigned version) {
+    auto res = MakeBeastResponse(r, version, false);
+    c.stream.expires_after(10s);
+    co_await http::async_write(c.stream, res, kTuple);
+    beast::error_code ec;
+    c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  HttpRequest ToRequest(http::request<http::string_body>& req, const Connection& c) {
+    HttpRequest r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    for (const auto& field : req) {
+      std::string name = LowerAscii(field.name_string());
+      auto [it, inserted] = r.headers.emplace(name, std::string(field.value()));
+      if (!inserted) it->second += ", " + std::string(field.value());
+    }
+    r.body = std::move(req.body());
+    beast::error_code ec;
+    auto ep = c.stream.socket().remote_endpoint(ec);
+    if (!ec) r.remote_address = ep.address().to_string();
+    r.request_id = "req_" + request_prefix_ + std::to_string(next_request_id_++);
+    return r;
+  }
+
+  net::awaitable<void> Serve(std::shared_ptr<Connection> conn) {
+    Connection& c = *conn;
+    beast::flat_buffer buffer;
+    bool first = true;
+    while (!stopping_) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+      parser.body_limit(options_.max_body_bytes);
+      c.stream.expires_after(std::chrono::seconds(first ? options_.header_timeout_seconds
+                                                        : options_.idle_timeout_seconds));
+      first = false;
+      auto [ec, n] = co_await http::async_read_header(c.stream, buffer, parser, kTuple);
+      if (ec == http::error::header_limit) {
+        co_await WriteAndClose(c, PlainError(431, "RequestHeaderFieldsTooLarge",
+                                             "request header too large"), 11);
+        co_return;
+      }
+      if (ec == http::error::body_limit) {
+        co_await WriteAndClose(c, PlainError(413, "PayloadTooLarge",
+                                             "request body larger than 1 MiB"), 11);
+        co_return;
+      }
+      if (ec) {
+        bool quiet = ec == http::error::end_of_stream || ec == beast::error::timeout ||
+                     ec == net::error::operation_aborted || ec == net::error::eof ||
+                     ec == net::error::connection_reset || ec == net::error::bad_descriptor;
+        if (!quiet && n > 0) {
+          co_await WriteAndClose(c, PlainError(400, "BadRequest", "malformed HTTP request"), 11);
+        }
+        co_return;
+      }
+      c.busy = true;
+      const auto& head = parser.get();
+      if (beast::iequals(head[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> cont{http::status::continue_, head.version()};
+        auto [wec, wn] = co_await http::async_write(c.stream, cont, kTuple);
+        if (wec) co_return;
+      }
+      if (!parser.is_done()) {
+        c.stream.expires_after(std::chrono::seconds(options_.body_timeout_seconds));
+        auto [bec, bn] = co_await http::async_read(c.stream, buffer, parser, kTuple);
+        if (bec == http::error::body_limit) {
+          co_await WriteAndClose(c, PlainError(413, "PayloadTooLarge",
+                                               "request body larger than 1 MiB"), head.version());
+          co_return;
+        }
+        if (bec) co_return;
+      }
+      http::request<http::string_body> req = parser.release();
+      unsigned version = req.version();
+      bool keep_alive = req.keep_alive();
+      HttpRequest request = ToRequest(req, c);
+      auto parsed = boost::urls::parse_origin_form(request.target);
+      HttpResponse response;
+      if (!parsed) {
+        response = PlainError(400, "BadRequest", "malformed request target");
+      } else {
+        request.path = parsed->path();
+        for (auto param : parsed->params()) request.query.emplace(param.key, param.value);
+        // Run the handler on the worker pool; this coroutine resumes on its strand afterwards.
+        response = co_await net::co_spawn(
+            workers_.get_executor(),
+            [this, &request]() -> net::awaitable<HttpResponse> { co_return CallHandler(request); },
+            net::use_awaitable);
+      }
+      response.headers.emplace_back("X-Request-Id", request.request_id);
+      keep_alive = keep_alive && !stopping_;
+      auto res = MakeBeastResponse(response, version, keep_alive);
+      c.stream.expires_after(30s);
+      auto [wec, wn] = co_await http::async_write(c.stream, res, kTuple);
+      c.busy = false;
+      if (wec) co_return;
+      if (!keep_alive) break;
+    }
+    beast::error_code ec;
+    c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  HttpResponse CallHandler(HttpRequest& request) {
+    try {
+      return handler_(request);
+    } catch (const std::exception& e) {
+      log::Error("handler threw", {{"request_id", request.request_id}, {"error", e.what()}});
+    } catch (...) {
+      log::Error("handler threw", {{"request_id", request.request_id}});
+    }
+    return PlainError(500, "GeneralError", "internal error");
+  }
+
+  HttpServerOptions options_;
+  HttpHandler handler_;
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  net::thread_pool workers_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  std::string request_prefix_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+  std::atomic<uint64_t> next_connection_id_{1};
+  std::atomic<uint64_t> next_request_id_{1};
+  std::mutex mu_;
+  std::condition_variable connections_changed_;
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections_;  // guarded by mu_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                      HttpHandler handler) {
+  auto server = std::make_unique<HttpServerImpl>(options, std::move(handler));
+  RELAY_RETURN_IF_ERROR(server->Listen());
+  server->Run();
+  return std::unique_ptr<HttpServer>(std::move(server));
+}
+
+}  // namespace relay::api

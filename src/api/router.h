@@ -1,0 +1,32 @@
+// Router: matches method and path patterns ("/v1/things/{id}") to handlers; unknown paths are
+// 404 and known paths with another method are 405 with an Allow header.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "api/http_types.h"
+
+namespace relay::api {
+
+using PathParams = std::map<std::string, std::string>;
+using RouteHandler = std::function<HttpResponse(const HttpRequest&, const PathParams&)>;
+
+// Routes are added at start-up, then only read: Dispatch is thread-safe.
+class Router {
+ public:
+  void Add(const std::string& method, const std::string& pattern, RouteHandler handler);
+  HttpResponse Dispatch(const HttpRequest& request) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;  // "{name}" segments capture
+    RouteHandler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+}  // namespace relay::api

@@ -1,0 +1,342 @@
+// consent-relay: the command line (serve, keys, orgs) and the wiring of every part in one place.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/api.h"
+#include "api/http_server.h"
+#include "auth/auth_service.h"
+#include "common/clock.h"
+#include "common/keyring.h"
+#include "common/log.h"
+#include "common/time_format.h"
+#include "integrations/features.h"
+#include "integrations/integration_service.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace relay {
+namespace {
+
+namespace json = boost::json;
+
+constexpr char kMasterKeySetting[] = "master_key_fingerprint";
+
+struct StoreOptions {
+  std::string data_dir = "./data";
+  std::string database;  // default sqlite:<data_dir>/relay.db
+};
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string master_key_file;  // default <data_dir>/master.key
+  std::string log_level = "info";
+  std::string log_format = "text";
+  int http_threads = 2;
+  int worker_threads = 16;
+  int shutdown_grace_seconds = 10;
+};
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "consent-relay: %s\n", message.c_str());
+  return 1;
+}
+
+Status EnsureDataDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Unavailable("cannot create the data directory " + dir + ": " + ec.message());
+  return Status::Ok();
+}
+
+// Opens the store the --database URL names. Only SQLite exists so far.
+Result<std::unique_ptr<store::Store>> OpenStore(const StoreOptions& options) {
+  std::string url = options.database.empty() ? "sqlite:" + options.data_dir + "/relay.db"
+                                             : options.database;
+  if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
+    return FailedPrecondition("PostgreSQL databases are not supported yet; use a sqlite: URL");
+  }
+  if (url.rfind("sqlite:", 0) != 0) {
+    return InvalidArgument("unsupported --database URL '" + url + "' (expected sqlite:PATH)");
+  }
+  std::string path = url.substr(7);
+  if (path.rfind("//", 0) == 0) path = path.substr(2);
+  if (path.empty()) return InvalidArgument("the sqlite: URL needs a file path");
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) RELAY_RETURN_IF_ERROR(EnsureDataDir(parent.string()));
+  auto store = store::SqliteStore::Open(path);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<store::Store>(std::move(store).value());
+}
+
+bool SplitHostPort(const std::string& listen, std::string* host, uint16_t* port) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string h = listen.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h.empty()) return false;
+  std::string p = listen.substr(colon + 1);
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  int v = std::stoi(p);
+  if (v > 65535) return false;
+  *host = h;
+  *port = static_cast<uint16_t>(v);
+  return true;
+}
+
+void AddStoreOptions(CLI::App* cmd, StoreOptions* options) {
+  cmd->add_option("--data-dir", options->data_dir, "Directory for the embedded store and keys")
+      ->envname("CONSENT_RELAY_DATA_DIR")
+      ->capture_default_str();
+  cmd->add_option("--database", options->database,
+                  "Database URL (default sqlite:<data-dir>/relay.db)")
+      ->envname("CONSENT_RELAY_DATABASE");
+}
+
+int Serve(const StoreOptions& store_options, const ServeOptions& options) {
+  log::Level level;
+  if (!log::ParseLevel(options.log_level, &level)) {
+    return Fail("--log-level must be debug, info, warn or error");
+  }
+  if (options.log_format != "text" && options.log_format != "json") {
+    return Fail("--log-format must be text or json");
+  }
+  log::Configure(level, options.log_format == "json" ? log::Format::kJson : log::Format::kText);
+  std::string host;
+  uint16_t port = 0;
+  if (!SplitHostPort(options.listen, &host, &port)) {
+    return Fail("--listen must be HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080");
+  }
+  if (Status s = EnsureDataDir(store_options.data_dir); !s.ok()) return Fail(s.message());
+  ::chmod(store_options.data_dir.c_str(), 0700);
+
+  bool default_key_file = options.master_key_file.empty();
+  std::string key_file =
+      default_key_file ? store_options.data_dir + "/master.key" : options.master_key_file;
+  auto keyring = Keyring::LoadOrCreate(key_file, default_key_file);
+  if (!keyring.ok()) return Fail(keyring.status().message());
+
+  auto store = OpenStore(store_options);
+  if (!store.ok()) return Fail(store.status().message());
+  auto fingerprint = (*store)->PutSettingIfAbsent(kMasterKeySetting, keyring->Fingerprint());
+  if (!fingerprint.ok()) return Fail(fingerprint.status().message());
+  if (*fingerprint != keyring->Fingerprint()) {
+    return Fail("the master key in " + key_file +
+                " is not the one this database was created with; start with the original "
+                "--master-key-file (secrets sealed under another key cannot be read)");
+  }
+
+  const Clock& clock = SystemClock::Instance();
+  auth::AuthService auth(**store, *keyring, clock);
+  integrations::IntegrationService integrations(**store, *keyring, clock);
+  api::Api api(api::ApiServices{auth, integrations});
+
+  // Block the stop signals in every thread; the main thread waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  api::HttpServerOptions http;
+  http.host = host;
+  http.port = port;
+  http.io_threads = options.http_threads;
+  http.worker_threads = options.worker_threads;
+  auto server = api::HttpServer::Start(http, [&api](api::HttpRequest& request) {
+    return api.Handle(request);
+  });
+  if (!server.ok()) return Fail(server.status().message());
+
+  std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  std::printf("consent-relay %s listening on http://%s:%u (data in %s)\n", RELAY_VERSION,
+              shown_host.c_str(), (*server)->port(), store_options.data_dir.c_str());
+  std::printf("create the first API key with: consent-relay keys create --data-dir %s "
+              "--organization YOUR_ORG_ID\n",
+              store_options.data_dir.c_str());
+  std::fflush(stdout);
+  log::Info("listening", {{"address", shown_host + ":" + std::to_string((*server)->port())}});
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  log::Info("stopping", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+  (*server)->Stop(options.shutdown_grace_seconds);
+  server->reset();
+  store->reset();
+  log::Info("stopped");
+  return 0;
+}
+
+int KeysCreate(const StoreOptions& store_options, const std::vector<std::string>& orgs,
+               const std::string& name) {
+  auto store = OpenStore(store_options);
+  if (!store.ok()) return Fail(store.status().message());
+  // Creating a key needs no master key: its secret is stored as a hash only.
+  Keyring unused(std::string(32, '\0'));
+  auth::AuthService auth(**store, unused, SystemClock::Instance());
+  auto key = auth.CreateApiKey(orgs, name);
+  if (!key.ok()) return Fail(key.status().message());
+  std::cout << json::serialize(json::object{{"key", key->key}, {"secret", key->secret}}) << "\n";
+  return 0;
+}
+
+int KeysList(const StoreOptions& store_options) {
+  auto store = OpenStore(store_options);
+  if (!store.ok()) return Fail(store.status().message());
+  auto keys = (*store)->ListApiKeys();
+  if (!keys.ok()) return Fail(keys.status().message());
+  for (const auto& k : *keys) {
+    json::array orgs;
+    for (const auto& o : k.organizations) orgs.emplace_back(o);
+    json::object line{{"key", k.id},
+                      {"name", k.name},
+                      {"organizations", std::move(orgs)},
+                      {"created_at", FormatTimestamp(k.created_at)},
+                      {"revoked_at", k.revoked_at ? json::value(FormatTimestamp(*k.revoked_at))
+                                                  : json::value(nullptr)}};
+    std::cout << json::serialize(line) << "\n";
+  }
+  return 0;
+}
+
+int KeysRevoke(const StoreOptions& store_options, const std::string& key) {
+  auto store = OpenStore(store_options);
+  if (!store.ok()) return Fail(store.status().message());
+  if (Status s = (*store)->RevokeApiKey(key, SystemClock::Instance().NowMillis()); !s.ok()) {
+    return Fail(s.message());
+  }
+  std::cout << json::serialize(json::object{{"key", key}, {"revoked", true}}) << "\n";
+  return 0;
+}
+
+int OrgsSetFeatures(const StoreOptions& store_options, const std::string& org,
+                    const std::vector<std::string>& features, bool enabled) {
+  if (!auth::IsValidOrganizationId(org)) {
+    return Fail("invalid organization id '" + org + "': use 1 to 64 of A-Z a-z 0-9 _ -");
+  }
+  for (const auto& f : features) {
+    if (!integrations::IsKnownFeature(f)) {
+      return Fail("unknown feature '" + f + "' (known: webhooks, multi-regulation)");
+    }
+  }
+  auto store = OpenStore(store_options);
+  if (!store.ok()) return Fail(store.status().message());
+  for (const auto& f : features) {
+    Status s = (*store)->SetOrganizationFeature(org, f, enabled,
+                                                SystemClock::Instance().NowMillis());
+    if (!s.ok()) return Fail(s.message());
+  }
+  auto now = (*store)->GetOrganizationFeatures(org);
+  if (!now.ok()) return Fail(now.status().message());
+  json::array list;
+  for (const auto& f : *now) list.emplace_back(f);
+  std::cout << json::serialize(json::object{{"organization_id", org}, {"features", list}})
+            << "\n";
+  return 0;
+}
+
+int OrgsList(const StoreOptions& store_options) {
+  auto store = OpenStore(store_options);
+  if (!store.ok()) return Fail(store.status().message());
+  auto orgs = (*store)->ListOrganizations();
+  if (!orgs.ok()) return Fail(orgs.status().message());
+  for (const auto& o : *orgs) {
+    json::array list;
+    for (const auto& f : o.features) list.emplace_back(f);
+    std::cout << json::serialize(json::object{{"organization_id", o.id},
+                                              {"features", list},
+                                              {"created_at", FormatTimestamp(o.created_at)}})
+              << "\n";
+  }
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"consent-relay: a self-hosted, Didomi-compatible consent-event webhook service"};
+  app.set_version_flag("--version", RELAY_VERSION);
+  app.require_subcommand(1);
+
+  StoreOptions store_options;
+  ServeOptions serve_options;
+  auto* serve = app.add_subcommand("serve", "Serve the HTTP API");
+  AddStoreOptions(serve, &store_options);
+  serve->add_option("--listen", serve_options.listen, "HOST:PORT to listen on")
+      ->envname("CONSENT_RELAY_LISTEN")
+      ->capture_default_str();
+  serve->add_option("--master-key-file", serve_options.master_key_file,
+                    "Master key file (default <data-dir>/master.key, created on first start)")
+      ->envname("CONSENT_RELAY_MASTER_KEY_FILE");
+  serve->add_option("--log-level", serve_options.log_level, "debug, info, warn or error")
+      ->envname("CONSENT_RELAY_LOG_LEVEL")
+      ->capture_default_str();
+  serve->add_option("--log-format", serve_options.log_format, "text or json")
+      ->envname("CONSENT_RELAY_LOG_FORMAT")
+      ->capture_default_str();
+  serve->add_option("--http-threads", serve_options.http_threads, "Threads for HTTP I/O")
+      ->envname("CONSENT_RELAY_HTTP_THREADS")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  serve->add_option("--worker-threads", serve_options.worker_threads,
+                    "Threads running request handlers")
+      ->envname("CONSENT_RELAY_WORKER_THREADS")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  serve->add_option("--shutdown-grace", serve_options.shutdown_grace_seconds,
+                    "Seconds in-flight requests get to finish on SIGTERM")
+      ->envname("CONSENT_RELAY_SHUTDOWN_GRACE")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+
+  auto* keys = app.add_subcommand("keys", "Manage API keys")->require_subcommand(1);
+  std::vector<std::string> key_orgs;
+  std::string key_name;
+  std::string key_id;
+  auto* keys_create = keys->add_subcommand("create", "Create an API key (prints key and secret)");
+  AddStoreOptions(keys_create, &store_options);
+  keys_create->add_option("--organization", key_orgs, "Organization the key may act for")
+      ->required();
+  keys_create->add_option("--name", key_name, "A name to recognize the key by");
+  auto* keys_list = keys->add_subcommand("list", "List API keys (never their secrets)");
+  AddStoreOptions(keys_list, &store_options);
+  auto* keys_revoke = keys->add_subcommand("revoke", "Revoke an API key and its sessions");
+  AddStoreOptions(keys_revoke, &store_options);
+  keys_revoke->add_option("key", key_id, "The key id")->required();
+
+  auto* orgs = app.add_subcommand("orgs", "Manage organizations' features")->require_subcommand(1);
+  std::string org_id;
+  std::vector<std::string> features;
+  auto* orgs_enable = orgs->add_subcommand("enable", "Enable features for an organization");
+  auto* orgs_disable = orgs->add_subcommand("disable", "Disable features for an organization");
+  for (auto* cmd : {orgs_enable, orgs_disable}) {
+    AddStoreOptions(cmd, &store_options);
+    cmd->add_option("organization", org_id, "Organization id")->required();
+    cmd->add_option("--feature", features, "webhooks or multi-regulation")->required();
+  }
+  auto* orgs_list = orgs->add_subcommand("list", "List organizations and their features");
+  AddStoreOptions(orgs_list, &store_options);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*serve) return Serve(store_options, serve_options);
+  if (*keys_create) return KeysCreate(store_options, key_orgs, key_name);
+  if (*keys_list) return KeysList(store_options);
+  if (*keys_revoke) return KeysRevoke(store_options, key_id);
+  if (*orgs_enable) return OrgsSetFeatures(store_options, org_id, features, true);
+  if (*orgs_disable) return OrgsSetFeatures(store_options, org_id, features, false);
+  if (*orgs_list) return OrgsList(store_options);
+  return 1;
+}
+
+}  // namespace
+}  // namespace relay
+
+int main(int argc, char** argv) { return relay::Main(argc, argv); }

@@ -1,0 +1,50 @@
+// JSON parsing with positions.
+#include "common/json.h"
+
+#include <boost/json/parser.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace relay {
+namespace {
+
+std::string Position(std::string_view text, size_t offset) {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+}  // namespace
+
+Result<boost::json::value> ParseJson(std::string_view text) {
+  boost::json::parse_options options;
+  options.max_depth = kMaxJsonDepth;
+  boost::json::parser parser({}, options);
+  boost::system::error_code ec;
+  size_t consumed = parser.write_some(text.data(), text.size(), ec);
+  if (ec) {
+    if (ec == boost::json::error::too_deep) {
+      return InvalidArgument("invalid JSON at " + Position(text, consumed) +
+                             ": nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
+    return InvalidArgument("invalid JSON at " + Position(text, consumed) + ": " + ec.message());
+  }
+  for (size_t i = consumed; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+      return InvalidArgument("invalid JSON at " + Position(text, i) +
+                             ": unexpected data after the JSON value");
+    }
+  }
+  return parser.release();
+}
+
+std::string ToJsonString(const boost::json::value& value) { return boost::json::serialize(value); }
+
+}  // namespace relay

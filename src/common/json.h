@@ -1,0 +1,22 @@
+// JSON parsing with the errors an API client needs (line and column), over Boost.JSON, the one
+// JSON library of the project.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace relay {
+
+inline constexpr size_t kMaxJsonDepth = 64;
+
+// Parses one complete JSON text. On malformed input returns kInvalidArgument whose message names
+// the line and column (1-based) where the text stops being JSON; nesting deeper than kMaxJsonDepth
+// is refused the same way. Trailing whitespace is allowed, anything else after the value is not.
+Result<boost::json::value> ParseJson(std::string_view text);
+
+// Serializes compactly (the exact bytes the API returns).
+std::string ToJsonString(const boost::json::value& value);
+
+}  // namespace relay

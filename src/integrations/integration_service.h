@@ -1,0 +1,55 @@
+// IntegrationService: the rules of creating, reading, changing and deleting integrations, scoped
+// to one organization, with secrets sealed at rest.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <string>
+
+#include "common/clock.h"
+#include "common/keyring.h"
+#include "integrations/integration.h"
+#include "store/store.h"
+
+namespace relay::integrations {
+
+struct CreatedIntegration {
+  Integration integration;
+  std::string signing_secret;  // "whsec_...", shown in the create answer only
+};
+
+// Thread-safe. Every method is scoped to `organization_id`: an integration of another
+// organization is kNotFound, exactly like one that does not exist.
+class IntegrationService {
+ public:
+  IntegrationService(store::Store& store, const Keyring& keyring, const Clock& clock)
+      : store_(store), keyring_(keyring), clock_(clock) {}
+
+  // Validates `body`; kPermissionDenied when the organization lacks the `webhooks` feature, or
+  // asks for non-GDPR regulations without `multi-regulation`.
+  Result<CreatedIntegration> Create(const std::string& organization_id,
+                                    const boost::json::value& body);
+  Result<store::Page<Integration>> List(const std::string& organization_id,
+                                        const store::PageRequest& page);
+  Result<Integration> Get(const std::string& organization_id, const std::string& id);
+  // Applies a JSON merge patch of enabled, authentication and properties. A client_secret that
+  // is absent or equal to the mask keeps the stored one.
+  Result<Integration> Patch(const std::string& organization_id, const std::string& id,
+                            const boost::json::value& patch);
+  Result<Integration> Delete(const std::string& organization_id, const std::string& id);
+  Result<std::string> GetSigningSecret(const std::string& organization_id, const std::string& id);
+
+ private:
+  Status CheckFeatures(const std::string& organization_id, const IntegrationSpec& spec);
+  Result<Integration> FromRow(const store::IntegrationRow& row, bool with_secret) const;
+  store::IntegrationRow ToRow(const Integration& integration) const;
+
+  store::Store& store_;
+  const Keyring& keyring_;
+  const Clock& clock_;
+};
+
+// Seal contexts: a sealed value only opens in the row and column it was written for.
+std::string ClientSecretContext(const std::string& integration_id);
+std::string SigningSecretContext(const std::string& integration_id);
+
+}  // namespace relay::integrations

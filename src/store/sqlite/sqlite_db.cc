@@ -1,0 +1,147 @@
+// SQLite wrapper implementation.
+#include "store/sqlite/sqlite_db.h"
+
+#include <sqlite3.h>
+
+namespace relay::store {
+
+Status SqliteError(int rc, std::string_view what, sqlite3* db) {
+  std::string message = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+      return Conflict(std::move(message));
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+      return Unavailable(std::move(message));
+    default:
+      return Internal(std::move(message));
+  }
+}
+
+SqliteStatement::~SqliteStatement() { sqlite3_finalize(stmt_); }
+
+SqliteStatement& SqliteStatement::Bind(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::BindBlob(int index, std::string_view bytes) {
+  if (bytes.empty()) {
+    sqlite3_bind_null(stmt_, index);
+  } else {
+    sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()),
+                      SQLITE_TRANSIENT);
+  }
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::Bind(int index, int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::Bind(int index, std::optional<int64_t> value) {
+  if (value) return Bind(index, *value);
+  return BindNull(index);
+}
+
+SqliteStatement& SqliteStatement::BindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Result<bool> SqliteStatement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return SqliteError(rc, "sqlite step", db_);
+}
+
+Status SqliteStatement::Run() {
+  while (true) {
+    RELAY_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return Status::Ok();
+  }
+}
+
+std::string SqliteStatement::ColumnText(int index) const {
+  const void* data = sqlite3_column_blob(stmt_, index);
+  int size = sqlite3_column_bytes(stmt_, index);
+  if (!data || size <= 0) return {};
+  return std::string(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
+int64_t SqliteStatement::ColumnInt(int index) const { return sqlite3_column_int64(stmt_, index); }
+
+std::optional<int64_t> SqliteStatement::ColumnOptionalInt(int index) const {
+  if (ColumnIsNull(index)) return std::nullopt;
+  return ColumnInt(index);
+}
+
+bool SqliteStatement::ColumnIsNull(int index) const {
+  return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
+}
+
+void SqliteStatement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+SqliteDb::~SqliteDb() {
+  statements_.clear();  // finalize before closing
+  sqlite3_close(db_);
+}
+
+Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = SqliteError(rc, "cannot open database " + path, raw);
+    sqlite3_close(raw);
+    return s;
+  }
+  std::unique_ptr<SqliteDb> db(new SqliteDb(raw));
+  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_extended_result_codes(raw, 1);
+  // Reading the schema first surfaces "file is not a database" before we change any setting.
+  RELAY_RETURN_IF_ERROR(db->Exec("SELECT count(*) FROM sqlite_master"));
+  RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
+  RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
+  RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
+  return db;
+}
+
+int64_t SqliteDb::Changes() const { return sqlite3_changes64(db_); }
+
+Status SqliteDb::Exec(std::string_view sql) {
+  char* err = nullptr;
+  std::string text(sql);
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string what = "sqlite exec";
+    sqlite3_free(err);
+    return SqliteError(rc, what, db_);
+  }
+  return Status::Ok();
+}
+
+Result<StatementLease> SqliteDb::Prepare(const std::string& sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return StatementLease(it->second.get());
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(rc, "sqlite prepare", db_);
+  auto owned = std::make_unique<SqliteStatement>(stmt, db_);
+  SqliteStatement* raw = owned.get();
+  statements_.emplace(sql, std::move(owned));
+  return StatementLease(raw);
+}
+
+}  // namespace relay::store

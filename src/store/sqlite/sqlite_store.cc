@@ -1,0 +1,403 @@
+// SqliteStore: schema migrations and the Store operations in SQL.
+#include "store/sqlite/sqlite_store.h"
+
+#include <vector>
+
+#include "store/sqlite/sqlite_db.h"
+
+namespace relay::store {
+namespace {
+
+// Each entry upgrades the schema by one version; PRAGMA user_version records how many ran.
+// Never edit a released entry: append a new one.
+const std::vector<const char*> kMigrations = {
+    // 1: settings, API keys, organizations and integrations.
+    R"sql(
+CREATE TABLE settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE organizations (
+  id TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE organization_features (
+  organization_id TEXT NOT NULL REFERENCES organizations(id),
+  feature TEXT NOT NULL,
+  enabled_at INTEGER NOT NULL,
+  PRIMARY KEY (organization_id, feature)
+);
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  secret_hash BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE TABLE api_key_organizations (
+  key_id TEXT NOT NULL REFERENCES api_keys(id),
+  organization_id TEXT NOT NULL REFERENCES organizations(id),
+  PRIMARY KEY (key_id, organization_id)
+);
+CREATE TABLE integrations (
+  id TEXT PRIMARY KEY,
+  organization_id TEXT NOT NULL REFERENCES organizations(id),
+  type_id TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  authentication TEXT NOT NULL,
+  properties TEXT NOT NULL,
+  client_secret BLOB,
+  signing_secret BLOB,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+CREATE INDEX integrations_by_organization ON integrations (organization_id, created_at, id)
+  WHERE deleted_at IS NULL;
+)sql",
+};
+
+constexpr char kIntegrationColumns[] =
+    "id, organization_id, type_id, enabled, authentication, properties, client_secret, "
+    "signing_secret, created_at, updated_at, version";
+
+IntegrationRow ReadIntegration(const SqliteStatement& s) {
+  IntegrationRow row;
+  row.id = s.ColumnText(0);
+  row.organization_id = s.ColumnText(1);
+  row.type_id = s.ColumnText(2);
+  row.enabled = s.ColumnInt(3) != 0;
+  row.authentication_json = s.ColumnText(4);
+  row.properties_json = s.ColumnText(5);
+  row.client_secret_sealed = s.ColumnText(6);
+  row.signing_secret_sealed = s.ColumnText(7);
+  row.created_at = s.ColumnInt(8);
+  row.updated_at = s.ColumnInt(9);
+  row.version = s.ColumnInt(10);
+  return row;
+}
+
+Status Migrate(SqliteDb& db) {
+  int64_t version = 0;
+  {
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare("PRAGMA user_version"));
+    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (row) version = stmt->ColumnInt(0);
+  }
+  const int64_t latest = static_cast<int64_t>(kMigrations.size());
+  if (version > latest) {
+    return FailedPrecondition("the database schema is version " + std::to_string(version) +
+                              ", newer than this consent-relay supports (" +
+                              std::to_string(latest) + "); run a newer consent-relay");
+  }
+  for (int64_t v = version; v < latest; ++v) {
+    RELAY_RETURN_IF_ERROR(InTransaction(db, [&]() -> Status {
+      // Re-check inside the write lock: another process may have migrated meanwhile.
+      int64_t current = 0;
+      {
+        RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare("PRAGMA user_version"));
+        RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (row) current = stmt->ColumnInt(0);
+      }
+      if (current > v) return Status::Ok();
+      RELAY_RETURN_IF_ERROR(db.Exec(kMigrations[v]));
+      return db.Exec("PRAGMA user_version = " + std::to_string(v + 1));
+    }));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int SqliteSchemaVersion() { return static_cast<int>(kMigrations.size()); }
+
+SqliteStore::SqliteStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+SqliteStore::~SqliteStore() = default;
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  auto db = SqliteDb::Open(path);
+  if (!db.ok()) {
+    return Status(db.status().code(), "cannot open the database " + path + ": " +
+                                          db.status().message());
+  }
+  Status migrated = Migrate(**db);
+  if (!migrated.ok()) {
+    return Status(migrated.code(), "cannot open the database " + path + ": " + migrated.message());
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db).value()));
+}
+
+Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT value FROM settings WHERE name = ?"));
+  stmt->Bind(1, name);
+  RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(stmt->ColumnText(0));
+}
+
+Result<std::string> SqliteStore::PutSettingIfAbsent(const std::string& name,
+                                                    const std::string& value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string in_force;
+  Status s = InTransaction(*db_, [&]() -> Status {
+    {
+      RELAY_ASSIGN_OR_RETURN(
+          auto stmt, db_->Prepare("INSERT INTO settings (name, value) VALUES (?, ?) "
+                                  "ON CONFLICT (name) DO NOTHING"));
+      stmt->Bind(1, name).Bind(2, value);
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+    }
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT value FROM settings WHERE name = ?"));
+    stmt->Bind(1, name);
+    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return Internal("setting vanished after insert");
+    in_force = stmt->ColumnText(0);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return in_force;
+}
+
+Status SqliteStore::EnsureOrganization(const std::string& organization_id, int64_t now) {
+  RELAY_ASSIGN_OR_RETURN(auto stmt,
+                         db_->Prepare("INSERT INTO organizations (id, created_at) VALUES (?, ?) "
+                                      "ON CONFLICT (id) DO NOTHING"));
+  stmt->Bind(1, organization_id).Bind(2, now);
+  return stmt->Run();
+}
+
+Status SqliteStore::CreateApiKey(const ApiKeyRow& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTransaction(*db_, [&]() -> Status {
+    {
+      RELAY_ASSIGN_OR_RETURN(auto stmt,
+                             db_->Prepare("INSERT INTO api_keys (id, name, secret_hash, created_at, "
+                                          "revoked_at) VALUES (?, ?, ?, ?, ?)"));
+      stmt->Bind(1, key.id).Bind(2, key.name).BindBlob(3, key.secret_hash).Bind(4, key.created_at);
+      stmt->Bind(5, key.revoked_at);
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+    }
+    for (const auto& org : key.organizations) {
+      RELAY_RETURN_IF_ERROR(EnsureOrganization(org, key.created_at));
+      RELAY_ASSIGN_OR_RETURN(
+          auto stmt, db_->Prepare("INSERT INTO api_key_organizations (key_id, organization_id) "
+                                  "VALUES (?, ?) ON CONFLICT DO NOTHING"));
+      stmt->Bind(1, key.id).Bind(2, org);
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<std::string>> SqliteStore::KeyOrganizations(const std::string& key_id) {
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT organization_id FROM "
+                                                 "api_key_organizations WHERE key_id = ? "
+                                                 "ORDER BY organization_id"));
+  stmt->Bind(1, key_id);
+  std::vector<std::string> orgs;
+  while (true) {
+    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    orgs.push_back(stmt->ColumnText(0));
+  }
+  return orgs;
+}
+
+Result<ApiKeyRow> SqliteStore::GetApiKey(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ApiKeyRow key;
+  {
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT id, name, secret_hash, created_at, "
+                                                   "revoked_at FROM api_keys WHERE id = ?"));
+    stmt->Bind(1, id);
+    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return NotFound("api key not found");
+    key.id = stmt->ColumnText(0);
+    key.name = stmt->ColumnText(1);
+    key.secret_hash = stmt->ColumnText(2);
+    key.created_at = stmt->ColumnInt(3);
+    key.revoked_at = stmt->ColumnOptionalInt(4);
+  }
+  RELAY_ASSIGN_OR_RETURN(key.organizations, KeyOrganizations(key.id));
+  return key;
+}
+
+Result<std::vector<ApiKeyRow>> SqliteStore::ListApiKeys() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ApiKeyRow> keys;
+  {
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT id, name, created_at, revoked_at FROM "
+                                                   "api_keys ORDER BY created_at, id"));
+    while (true) {
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      ApiKeyRow key;
+      key.id = stmt->ColumnText(0);
+      key.name = stmt->ColumnText(1);
+      key.created_at = stmt->ColumnInt(2);
+      key.revoked_at = stmt->ColumnOptionalInt(3);
+      keys.push_back(std::move(key));
+    }
+  }
+  for (auto& key : keys) {
+    RELAY_ASSIGN_OR_RETURN(key.organizations, KeyOrganizations(key.id));
+  }
+  return keys;
+}
+
+Status SqliteStore::RevokeApiKey(const std::string& id, int64_t now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("UPDATE api_keys SET revoked_at = "
+                                                 "coalesce(revoked_at, ?) WHERE id = ?"));
+  stmt->Bind(1, now).Bind(2, id);
+  RELAY_RETURN_IF_ERROR(stmt->Run());
+  if (db_->Changes() == 0) return NotFound("api key not found: " + id);
+  return Status::Ok();
+}
+
+Status SqliteStore::SetOrganizationFeature(const std::string& organization_id,
+                                           const std::string& feature, bool enabled,
+                                           int64_t now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTransaction(*db_, [&]() -> Status {
+    RELAY_RETURN_IF_ERROR(EnsureOrganization(organization_id, now));
+    if (enabled) {
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("INSERT INTO organization_features "
+                                                     "(organization_id, feature, enabled_at) "
+                                                     "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"));
+      stmt->Bind(1, organization_id).Bind(2, feature).Bind(3, now);
+      return stmt->Run();
+    }
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("DELETE FROM organization_features WHERE "
+                                                   "organization_id = ? AND feature = ?"));
+    stmt->Bind(1, organization_id).Bind(2, feature);
+    return stmt->Run();
+  });
+}
+
+Result<std::set<std::string>> SqliteStore::GetOrganizationFeatures(
+    const std::string& organization_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT feature FROM organization_features "
+                                                 "WHERE organization_id = ?"));
+  stmt->Bind(1, organization_id);
+  std::set<std::string> features;
+  while (true) {
+    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    features.insert(stmt->ColumnText(0));
+  }
+  return features;
+}
+
+Result<std::vector<OrganizationRow>> SqliteStore::ListOrganizations() {
+  std::lock_guard<std::mutex> lock(mu_);
+  RELAY_ASSIGN_OR_RETURN(
+      auto stmt, db_->Prepare("SELECT o.id, o.created_at, f.feature FROM organizations o "
+                              "LEFT JOIN organization_features f ON f.organization_id = o.id "
+                              "ORDER BY o.id, f.feature"));
+  std::vector<OrganizationRow> orgs;
+  while (true) {
+    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    std::string id = stmt->ColumnText(0);
+    if (orgs.empty() || orgs.back().id != id) {
+      orgs.push_back(OrganizationRow{id, {}, stmt->ColumnInt(1)});
+    }
+    if (!stmt->ColumnIsNull(2)) orgs.back().features.insert(stmt->ColumnText(2));
+  }
+  return orgs;
+}
+
+Status SqliteStore::CreateIntegration(const IntegrationRow& row) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTransaction(*db_, [&]() -> Status {
+    RELAY_RETURN_IF_ERROR(EnsureOrganization(row.organization_id, row.created_at));
+    RELAY_ASSIGN_OR_RETURN(auto stmt,
+                           db_->Prepare(std::string("INSERT INTO integrations (") +
+                                        kIntegrationColumns +
+                                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    stmt->Bind(1, row.id).Bind(2, row.organization_id).Bind(3, row.type_id);
+    stmt->Bind(4, int64_t{row.enabled}).Bind(5, row.authentication_json);
+    stmt->Bind(6, row.properties_json).BindBlob(7, row.client_secret_sealed);
+    stmt->BindBlob(8, row.signing_secret_sealed).Bind(9, row.created_at);
+    stmt->Bind(10, row.updated_at).Bind(11, row.version);
+    return stmt->Run();
+  });
+}
+
+Result<IntegrationRow> SqliteStore::GetIntegration(const std::string& organization_id,
+                                                   const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(std::string("SELECT ") + kIntegrationColumns +
+                                                 " FROM integrations WHERE id = ? AND "
+                                                 "organization_id = ? AND deleted_at IS NULL"));
+  stmt->Bind(1, id).Bind(2, organization_id);
+  RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return NotFound("integration not found: " + id);
+  return ReadIntegration(*stmt);
+}
+
+Result<Page<IntegrationRow>> SqliteStore::ListIntegrations(const std::string& organization_id,
+                                                           const PageRequest& page) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Page<IntegrationRow> result;
+  Status s = InReadTransaction(*db_, [&]() -> Status {
+    {
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT count(*) FROM integrations WHERE "
+                                                     "organization_id = ? AND deleted_at IS NULL"));
+      stmt->Bind(1, organization_id);
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      result.total = row ? stmt->ColumnInt(0) : 0;
+    }
+    RELAY_ASSIGN_OR_RETURN(
+        auto stmt, db_->Prepare(std::string("SELECT ") + kIntegrationColumns +
+                                " FROM integrations WHERE organization_id = ? AND deleted_at IS "
+                                "NULL ORDER BY created_at, id LIMIT ? OFFSET ?"));
+    stmt->Bind(1, organization_id).Bind(2, page.limit).Bind(3, page.skip);
+    while (true) {
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      result.items.push_back(ReadIntegration(*stmt));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+Status SqliteStore::UpdateIntegration(const IntegrationRow& row, int64_t expected_version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RELAY_ASSIGN_OR_RETURN(
+      auto stmt,
+      db_->Prepare("UPDATE integrations SET enabled = ?, authentication = ?, properties = ?, "
+                   "client_secret = ?, signing_secret = ?, updated_at = ?, version = ? "
+                   "WHERE id = ? AND organization_id = ? AND version = ? AND deleted_at IS NULL"));
+  stmt->Bind(1, int64_t{row.enabled}).Bind(2, row.authentication_json);
+  stmt->Bind(3, row.properties_json).BindBlob(4, row.client_secret_sealed);
+  stmt->BindBlob(5, row.signing_secret_sealed).Bind(6, row.updated_at).Bind(7, row.version);
+  stmt->Bind(8, row.id).Bind(9, row.organization_id).Bind(10, expected_version);
+  RELAY_RETURN_IF_ERROR(stmt->Run());
+  if (db_->Changes() == 0) {
+    return Conflict("integration " + row.id + " was changed or deleted concurrently");
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::DeleteIntegration(const std::string& organization_id, const std::string& id,
+                                      int64_t now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RELAY_ASSIGN_OR_RETURN(
+      auto stmt,
+      db_->Prepare("UPDATE integrations SET deleted_at = ?, updated_at = ?, client_secret = NULL, "
+                   "signing_secret = NULL, version = version + 1 WHERE id = ? AND "
+                   "organization_id = ? AND deleted_at IS NULL"));
+  stmt->Bind(1, now).Bind(2, now).Bind(3, id).Bind(4, organization_id);
+  RELAY_RETURN_IF_ERROR(stmt->Run());
+  if (db_->Changes() == 0) return NotFound("integration not found: " + id);
+  return Status::Ok();
+}
+
+}  // namespace relay::store

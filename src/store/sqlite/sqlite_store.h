@@ -1,0 +1,58 @@
+// SqliteStore: the embedded Store backend (one database file, WAL mode, synchronous=FULL).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/store.h"
+
+namespace relay::store {
+
+class SqliteDb;
+
+// The schema version this binary writes. Opening a database with a newer version fails.
+int SqliteSchemaVersion();
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database at `path` and applies pending migrations. Fails with
+  // kFailedPrecondition when the database was written by a newer consent-relay, and with a clear
+  // message when the file is not an SQLite database.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  ~SqliteStore() override;
+
+  Result<std::optional<std::string>> GetSetting(const std::string& name) override;
+  Result<std::string> PutSettingIfAbsent(const std::string& name,
+                                         const std::string& value) override;
+
+  Status CreateApiKey(const ApiKeyRow& key) override;
+  Result<ApiKeyRow> GetApiKey(const std::string& id) override;
+  Result<std::vector<ApiKeyRow>> ListApiKeys() override;
+  Status RevokeApiKey(const std::string& id, int64_t now) override;
+
+  Status SetOrganizationFeature(const std::string& organization_id, const std::string& feature,
+                                bool enabled, int64_t now) override;
+  Result<std::set<std::string>> GetOrganizationFeatures(
+      const std::string& organization_id) override;
+  Result<std::vector<OrganizationRow>> ListOrganizations() override;
+
+  Status CreateIntegration(const IntegrationRow& row) override;
+  Result<IntegrationRow> GetIntegration(const std::string& organization_id,
+                                        const std::string& id) override;
+  Result<Page<IntegrationRow>> ListIntegrations(const std::string& organization_id,
+                                                const PageRequest& page) override;
+  Status UpdateIntegration(const IntegrationRow& row, int64_t expected_version) override;
+  Status DeleteIntegration(const std::string& organization_id, const std::string& id,
+                           int64_t now) override;
+
+ private:
+  explicit SqliteStore(std::unique_ptr<SqliteDb> db);
+  Status EnsureOrganization(const std::string& organization_id, int64_t now);
+  Result<std::vector<std::string>> KeyOrganizations(const std::string& key_id);
+
+  std::mutex mu_;  // serializes all use of db_ (one connection)
+  std::unique_ptr<SqliteDb> db_;
+};
+
+}  // namespace relay::store
