@@ -61,11 +61,10 @@ Result<int64_t> ParseNonNegative(const std::optional<std::string>& text, const s
 
 Result<store::PageRequest> ParsePage(const HttpRequest& request) {
   store::PageRequest page;
-  RELAY_ASSIGN_OR_RETURN(page.limit,
-                         ParseNonNegative(request.Query("$limit"), "$limit", kDefaultLimit,
-                                          kMaxLimit));
-  RELAY_ASSIGN_OR_RETURN(page.skip, ParseNonNegative(request.Query("$skip"), "$skip", 0,
-                                                     int64_t{1} << 40));
+  RELAY_ASSIGN_OR_RETURN(
+      page.limit, ParseNonNegative(request.Query("$limit"), "$limit", kDefaultLimit, kMaxLimit));
+  RELAY_ASSIGN_OR_RETURN(page.skip,
+                         ParseNonNegative(request.Query("$skip"), "$skip", 0, int64_t{1} << 40));
   return page;
 }
 
@@ -109,12 +108,12 @@ Api::Api(ApiServices services) : services_(services) {
               [this](const HttpRequest& r, const PathParams& p) { return GetIntegration(r, p); });
   router_.Add("PATCH", "/v1/marketplace/integrations/{id}",
               [this](const HttpRequest& r, const PathParams& p) { return PatchIntegration(r, p); });
-  router_.Add("DELETE", "/v1/marketplace/integrations/{id}",
-              [this](const HttpRequest& r, const PathParams& p) { return DeleteIntegration(r, p); });
-  router_.Add("GET", "/v1/marketplace/integrations/{id}/secret",
-              [this](const HttpRequest& r, const PathParams& p) {
-                return GetIntegrationSecret(r, p);
-              });
+  router_.Add(
+      "DELETE", "/v1/marketplace/integrations/{id}",
+      [this](const HttpRequest& r, const PathParams& p) { return DeleteIntegration(r, p); });
+  router_.Add(
+      "GET", "/v1/marketplace/integrations/{id}/secret",
+      [this](const HttpRequest& r, const PathParams& p) { return GetIntegrationSecret(r, p); });
 }
 
 HttpResponse Api::CreateSession(const HttpRequest& request) const {
@@ -140,8 +139,8 @@ HttpResponse Api::CreateSession(const HttpRequest& request) const {
   if (!secret || !secret->is_string() || secret->as_string().empty()) {
     return Fail(InvalidField("secret", "is required"), request);
   }
-  auto session = services_.auth.CreateSession(std::string(key->as_string()),
-                                              std::string(secret->as_string()));
+  auto session =
+      services_.auth.CreateSession(std::string(key->as_string()), std::string(secret->as_string()));
   if (!session.ok()) return Fail(session.status(), request);
   HttpResponse r = JsonResponse(201, json::object{{"access_token", session->access_token},
                                                   {"token_type", "Bearer"},
@@ -209,8 +208,7 @@ HttpResponse Api::DeleteIntegration(const HttpRequest& request, const PathParams
   return JsonResponse(200, integrations::IntegrationToJson(*result));
 }
 
-HttpResponse Api::GetIntegrationSecret(const HttpRequest& request,
-                                       const PathParams& params) const {
+HttpResponse Api::GetIntegrationSecret(const HttpRequest& request, const PathParams& params) const {
   auto org = Authorize(services_.auth, request);
   if (!org.ok()) return Fail(org.status(), request);
   auto secret = services_.integrations.GetSigningSecret(*org, params.at("id"));

@@ -9,37 +9,62 @@ namespace relay::api {
 
 int HttpStatusFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kPermissionDenied: return 403;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kConflict: return 409;
-    case StatusCode::kFailedPrecondition: return 422;
-    case StatusCode::kResourceExhausted: return 429;
-    case StatusCode::kInternal: return 500;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kDeadlineExceeded: return 504;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kConflict:
+      return 409;
+    case StatusCode::kFailedPrecondition:
+      return 422;
+    case StatusCode::kResourceExhausted:
+      return 429;
+    case StatusCode::kInternal:
+      return 500;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
   }
   return 500;
 }
 
 const char* ErrorName(int s) {
   switch (s) {
-    case 400: return "BadRequest";
-    case 401: return "NotAuthenticated";
-    case 403: return "Forbidden";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 409: return "Conflict";
-    case 413: return "PayloadTooLarge";
-    case 415: return "UnsupportedMediaType";
-    case 422: return "Unprocessable";
-    case 429: return "TooManyRequests";
-    case 431: return "RequestHeaderFieldsTooLarge";
-    case 503: return "Unavailable";
-    case 504: return "Timeout";
-    default: return "GeneralError";
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "NotAuthenticated";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "PayloadTooLarge";
+    case 415:
+      return "UnsupportedMediaType";
+    case 422:
+      return "Unprocessable";
+    case 429:
+      return "TooManyRequests";
+    case 431:
+      return "RequestHeaderFieldsTooLarge";
+    case 503:
+      return "Unavailable";
+    case 504:
+      return "Timeout";
+    default:
+      return "GeneralError";
   }
 }
 

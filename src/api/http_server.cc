@@ -82,8 +82,8 @@ class HttpServerImpl final : public HttpServer {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
-      return Unavailable("cannot listen on " + options_.host + ":" +
-                         std::to_string(options_.port) + ": " + ec.message());
+      return Unavailable("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                         ": " + ec.message());
     }
     port_ = acceptor_.local_endpoint().port();
     return Status::Ok();
@@ -186,13 +186,13 @@ class HttpServerImpl final : public HttpServer {
       first = false;
       auto [ec, n] = co_await http::async_read_header(c.stream, buffer, parser, kTuple);
       if (ec == http::error::header_limit) {
-        co_await WriteAndClose(c, PlainError(431, "RequestHeaderFieldsTooLarge",
-                                             "request header too large"), 11);
+        co_await WriteAndClose(
+            c, PlainError(431, "RequestHeaderFieldsTooLarge", "request header too large"), 11);
         co_return;
       }
       if (ec == http::error::body_limit) {
-        co_await WriteAndClose(c, PlainError(413, "PayloadTooLarge",
-                                             "request body larger than 1 MiB"), 11);
+        co_await WriteAndClose(
+            c, PlainError(413, "PayloadTooLarge", "request body larger than 1 MiB"), 11);
         co_return;
       }
       if (ec) {
@@ -215,8 +215,9 @@ class HttpServerImpl final : public HttpServer {
         c.stream.expires_after(std::chrono::seconds(options_.body_timeout_seconds));
         auto [bec, bn] = co_await http::async_read(c.stream, buffer, parser, kTuple);
         if (bec == http::error::body_limit) {
-          co_await WriteAndClose(c, PlainError(413, "PayloadTooLarge",
-                                               "request body larger than 1 MiB"), head.version());
+          co_await WriteAndClose(
+              c, PlainError(413, "PayloadTooLarge", "request body larger than 1 MiB"),
+              head.version());
           co_return;
         }
         if (bec) co_return;

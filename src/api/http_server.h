@@ -14,9 +14,9 @@ namespace relay::api {
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;          // 0 picks a free port; see HttpServer::port()
-  int io_threads = 2;            // threads running sockets and parsing
-  int worker_threads = 16;       // threads running handlers (which may block on the store)
+  uint16_t port = 8080;     // 0 picks a free port; see HttpServer::port()
+  int io_threads = 2;       // threads running sockets and parsing
+  int worker_threads = 16;  // threads running handlers (which may block on the store)
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16 << 10;
   int header_timeout_seconds = 10;  // to receive a whole request head

@@ -11,11 +11,11 @@
 namespace relay::api {
 
 struct HttpRequest {
-  std::string method;                         // "GET", "POST", ...
-  std::string target;                         // as received, e.g. "/v1/x?organization_id=a"
-  std::string path;                           // percent-decoded path, without the query
-  std::multimap<std::string, std::string> query;    // decoded query parameters
-  std::map<std::string, std::string> headers;       // names lower-cased; repeated ones joined ", "
+  std::string method;                             // "GET", "POST", ...
+  std::string target;                             // as received, e.g. "/v1/x?organization_id=a"
+  std::string path;                               // percent-decoded path, without the query
+  std::multimap<std::string, std::string> query;  // decoded query parameters
+  std::map<std::string, std::string> headers;     // names lower-cased; repeated ones joined ", "
   std::string body;
   std::string remote_address;
   std::string request_id;  // assigned by the server, echoed as X-Request-Id

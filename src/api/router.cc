@@ -51,8 +51,8 @@ HttpResponse Router::Dispatch(const HttpRequest& request) const {
     allowed += route.method;
   }
   if (!allowed.empty()) {
-    HttpResponse r = ErrorResponse(405, "method " + request.method + " is not allowed on " +
-                                            request.path);
+    HttpResponse r =
+        ErrorResponse(405, "method " + request.method + " is not allowed on " + request.path);
     r.headers.emplace_back("Allow", allowed);
     return r;
   }

@@ -58,8 +58,8 @@ Status EnsureDataDir(const std::string& dir) {
 
 // Opens the store the --database URL names. Only SQLite exists so far.
 Result<std::unique_ptr<store::Store>> OpenStore(const StoreOptions& options) {
-  std::string url = options.database.empty() ? "sqlite:" + options.data_dir + "/relay.db"
-                                             : options.database;
+  std::string url =
+      options.database.empty() ? "sqlite:" + options.data_dir + "/relay.db" : options.database;
   if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
     return FailedPrecondition("PostgreSQL databases are not supported yet; use a sqlite: URL");
   }
@@ -152,17 +152,17 @@ int Serve(const StoreOptions& store_options, const ServeOptions& options) {
   http.port = port;
   http.io_threads = options.http_threads;
   http.worker_threads = options.worker_threads;
-  auto server = api::HttpServer::Start(http, [&api](api::HttpRequest& request) {
-    return api.Handle(request);
-  });
+  auto server = api::HttpServer::Start(
+      http, [&api](api::HttpRequest& request) { return api.Handle(request); });
   if (!server.ok()) return Fail(server.status().message());
 
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::printf("consent-relay %s listening on http://%s:%u (data in %s)\n", RELAY_VERSION,
               shown_host.c_str(), (*server)->port(), store_options.data_dir.c_str());
-  std::printf("create the first API key with: consent-relay keys create --data-dir %s "
-              "--organization YOUR_ORG_ID\n",
-              store_options.data_dir.c_str());
+  std::printf(
+      "create the first API key with: consent-relay keys create --data-dir %s "
+      "--organization YOUR_ORG_ID\n",
+      store_options.data_dir.c_str());
   std::fflush(stdout);
   log::Info("listening", {{"address", shown_host + ":" + std::to_string((*server)->port())}});
 
@@ -231,16 +231,15 @@ int OrgsSetFeatures(const StoreOptions& store_options, const std::string& org,
   auto store = OpenStore(store_options);
   if (!store.ok()) return Fail(store.status().message());
   for (const auto& f : features) {
-    Status s = (*store)->SetOrganizationFeature(org, f, enabled,
-                                                SystemClock::Instance().NowMillis());
+    Status s =
+        (*store)->SetOrganizationFeature(org, f, enabled, SystemClock::Instance().NowMillis());
     if (!s.ok()) return Fail(s.message());
   }
   auto now = (*store)->GetOrganizationFeatures(org);
   if (!now.ok()) return Fail(now.status().message());
   json::array list;
   for (const auto& f : *now) list.emplace_back(f);
-  std::cout << json::serialize(json::object{{"organization_id", org}, {"features", list}})
-            << "\n";
+  std::cout << json::serialize(json::object{{"organization_id", org}, {"features", list}}) << "\n";
   return 0;
 }
 
@@ -272,8 +271,9 @@ int Main(int argc, char** argv) {
   serve->add_option("--listen", serve_options.listen, "HOST:PORT to listen on")
       ->envname("CONSENT_RELAY_LISTEN")
       ->capture_default_str();
-  serve->add_option("--master-key-file", serve_options.master_key_file,
-                    "Master key file (default <data-dir>/master.key, created on first start)")
+  serve
+      ->add_option("--master-key-file", serve_options.master_key_file,
+                   "Master key file (default <data-dir>/master.key, created on first start)")
       ->envname("CONSENT_RELAY_MASTER_KEY_FILE");
   serve->add_option("--log-level", serve_options.log_level, "debug, info, warn or error")
       ->envname("CONSENT_RELAY_LOG_LEVEL")
@@ -285,13 +285,15 @@ int Main(int argc, char** argv) {
       ->envname("CONSENT_RELAY_HTTP_THREADS")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  serve->add_option("--worker-threads", serve_options.worker_threads,
-                    "Threads running request handlers")
+  serve
+      ->add_option("--worker-threads", serve_options.worker_threads,
+                   "Threads running request handlers")
       ->envname("CONSENT_RELAY_WORKER_THREADS")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  serve->add_option("--shutdown-grace", serve_options.shutdown_grace_seconds,
-                    "Seconds in-flight requests get to finish on SIGTERM")
+  serve
+      ->add_option("--shutdown-grace", serve_options.shutdown_grace_seconds,
+                   "Seconds in-flight requests get to finish on SIGTERM")
       ->envname("CONSENT_RELAY_SHUTDOWN_GRACE")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();

@@ -12,8 +12,8 @@ namespace relay::auth {
 bool IsValidOrganizationId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
   });
 }
 
@@ -62,8 +62,7 @@ Result<Session> AuthService::CreateSession(const std::string& key, const std::st
   claims.organizations = row->organizations;
   claims.issued_at = clock_.NowSeconds();
   claims.expires_at = claims.issued_at + kSessionLifetimeSeconds;
-  return Session{SignSessionToken(claims, keyring_.session_signing_key()),
-                 kSessionLifetimeSeconds};
+  return Session{SignSessionToken(claims, keyring_.session_signing_key()), kSessionLifetimeSeconds};
 }
 
 Result<Principal> AuthService::Authenticate(std::string_view header) {
@@ -76,9 +75,9 @@ Result<Principal> AuthService::Authenticate(std::string_view header) {
   }
   std::string_view token = header.substr(kScheme.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  RELAY_ASSIGN_OR_RETURN(SessionClaims claims,
-                         VerifySessionToken(token, keyring_.session_signing_key(),
-                                            clock_.NowSeconds()));
+  RELAY_ASSIGN_OR_RETURN(
+      SessionClaims claims,
+      VerifySessionToken(token, keyring_.session_signing_key(), clock_.NowSeconds()));
   auto row = store_.GetApiKey(claims.key_id);
   if (!row.ok()) {
     if (row.status().code() == StatusCode::kNotFound) return Unauthenticated("unknown API key");

@@ -156,15 +156,13 @@ std::string AesGcmSeal(std::string_view key, std::string_view plaintext, std::st
   auto* ct = reinterpret_cast<unsigned char*>(out.data() + 1 + kNonceSize);
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
-  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) &&
-            key.size() == 32 &&
-            EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, U(key), U(nonce)) &&
-            EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())) &&
-            EVP_EncryptUpdate(ctx.get(), ct, &len, U(plaintext),
-                              static_cast<int>(plaintext.size())) &&
-            EVP_EncryptFinal_ex(ctx.get(), ct + len, &len) &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize,
-                                ct + plaintext.size());
+  bool ok =
+      ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) &&
+      key.size() == 32 && EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, U(key), U(nonce)) &&
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())) &&
+      EVP_EncryptUpdate(ctx.get(), ct, &len, U(plaintext), static_cast<int>(plaintext.size())) &&
+      EVP_EncryptFinal_ex(ctx.get(), ct + len, &len) &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, ct + plaintext.size());
   if (!ok) {
     // Only a wrong key length or an OpenSSL failure gets here: both are programming errors.
     std::fputs("fatal: AES-256-GCM encryption failed\n", stderr);

@@ -41,8 +41,7 @@ Result<Keyring> Keyring::LoadOrCreate(const std::string& path, bool create) {
                            std::strerror(errno));
       }
     } else if (errno != EEXIST) {
-      return Unavailable("cannot create the master key file " + path + ": " +
-                         std::strerror(errno));
+      return Unavailable("cannot create the master key file " + path + ": " + std::strerror(errno));
     }
   }
   std::ifstream in(path, std::ios::binary);

@@ -2,11 +2,10 @@
 #include "common/log.h"
 
 #include <atomic>
-#include <cstdio>
-#include <mutex>
-
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cstdio>
+#include <mutex>
 
 #include "common/clock.h"
 #include "common/time_format.h"
@@ -20,10 +19,14 @@ std::mutex g_write_mu;
 
 const char* LevelName(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -44,11 +47,16 @@ void Configure(Level level, Format format) {
 }
 
 bool ParseLevel(std::string_view name, Level* out) {
-  if (name == "debug") *out = Level::kDebug;
-  else if (name == "info") *out = Level::kInfo;
-  else if (name == "warn" || name == "warning") *out = Level::kWarn;
-  else if (name == "error") *out = Level::kError;
-  else return false;
+  if (name == "debug")
+    *out = Level::kDebug;
+  else if (name == "info")
+    *out = Level::kInfo;
+  else if (name == "warn" || name == "warning")
+    *out = Level::kWarn;
+  else if (name == "error")
+    *out = Level::kError;
+  else
+    return false;
   return true;
 }
 

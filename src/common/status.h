@@ -68,7 +68,7 @@ Status Unavailable(std::string message);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : data_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(data_); }
@@ -91,9 +91,9 @@ class [[nodiscard]] Result {
 }  // namespace relay
 
 // Returns early from the enclosing function when `expr` (a Status) is not ok.
-#define RELAY_RETURN_IF_ERROR(expr)          \
-  do {                                       \
-    ::relay::Status relay_status_ = (expr);  \
+#define RELAY_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::relay::Status relay_status_ = (expr);        \
     if (!relay_status_.ok()) return relay_status_; \
   } while (0)
 

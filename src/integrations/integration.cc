@@ -23,11 +23,14 @@ constexpr int kMaxTimeoutMs = 30000;
 
 // Headers the platform sets itself; an integration may not override them.
 bool IsReservedHeader(std::string lower) {
-  static const std::set<std::string> kReserved = {
-      "authorization", "connection", "content-encoding", "content-length", "content-type",
-      "cookie",        "expect",     "host",             "keep-alive",     "proxy-authorization",
-      "proxy-connection", "te",      "trailer",          "transfer-encoding", "upgrade",
-      "user-agent"};
+  static const std::set<std::string> kReserved = {"authorization",    "connection",
+                                                  "content-encoding", "content-length",
+                                                  "content-type",     "cookie",
+                                                  "expect",           "host",
+                                                  "keep-alive",       "proxy-authorization",
+                                                  "proxy-connection", "te",
+                                                  "trailer",          "transfer-encoding",
+                                                  "upgrade",          "user-agent"};
   return kReserved.count(lower) > 0 || lower.rfind("webhook-", 0) == 0;
 }
 
@@ -54,7 +57,8 @@ Status CheckUrl(const json::value* v, const std::string& field) {
   auto url = boost::urls::parse_absolute_uri(s);
   if (!url) return InvalidField(field, "must be an absolute URL");
   std::string scheme = Lower(url->scheme());
-  if (scheme != "http" && scheme != "https") return InvalidField(field, "must be an http or https URL");
+  if (scheme != "http" && scheme != "https")
+    return InvalidField(field, "must be an http or https URL");
   if (!url->has_authority() || url->encoded_host().empty()) {
     return InvalidField(field, "must have a host");
   }
@@ -62,8 +66,8 @@ Status CheckUrl(const json::value* v, const std::string& field) {
   return Status::Ok();
 }
 
-Status CheckString(const json::value* v, const std::string& field, bool required,
-                   size_t max_length, std::string* out) {
+Status CheckString(const json::value* v, const std::string& field, bool required, size_t max_length,
+                   std::string* out) {
   if (!v) return required ? InvalidField(field, "is required") : Status::Ok();
   if (!v->is_string()) return InvalidField(field, "must be a string");
   if (v->as_string().empty()) return InvalidField(field, "must not be empty");
@@ -97,9 +101,8 @@ Result<std::optional<OAuthConfig>> ParseAuthentication(const json::value* v) {
   oauth.url = std::string(a.at("url").as_string());
   RELAY_RETURN_IF_ERROR(CheckString(a.if_contains("client_id"), "authentication.client_id", true,
                                     kMaxCredentialLength, &oauth.client_id));
-  RELAY_RETURN_IF_ERROR(CheckString(a.if_contains("client_secret"),
-                                    "authentication.client_secret", true, kMaxCredentialLength,
-                                    &oauth.client_secret));
+  RELAY_RETURN_IF_ERROR(CheckString(a.if_contains("client_secret"), "authentication.client_secret",
+                                    true, kMaxCredentialLength, &oauth.client_secret));
   RELAY_RETURN_IF_ERROR(CheckString(a.if_contains("scope"), "authentication.scope", false,
                                     kMaxCredentialLength, &oauth.scope));
   RELAY_RETURN_IF_ERROR(CheckString(a.if_contains("audience"), "authentication.audience", false,
@@ -196,9 +199,8 @@ Result<IntegrationProperties> ParseProperties(const json::value* v) {
       if (!kv.value().is_string()) return InvalidField(field, "must be a string");
       std::string value(kv.value().as_string());
       if (value.size() > kMaxHeaderValueLength ||
-          std::any_of(value.begin(), value.end(), [](char c) {
-            return c == '\r' || c == '\n' || c == '\0';
-          })) {
+          std::any_of(value.begin(), value.end(),
+                      [](char c) { return c == '\r' || c == '\n' || c == '\0'; })) {
         return InvalidField(field, "invalid header value");
       }
       props.headers.emplace_back(std::move(name), std::move(value));
@@ -207,12 +209,14 @@ Result<IntegrationProperties> ParseProperties(const json::value* v) {
 
   if (const json::value* t = p.if_contains("timeout_ms"); t && !t->is_null()) {
     std::optional<int64_t> ms;
-    if (t->is_int64()) ms = t->as_int64();
-    else if (t->is_uint64() && t->as_uint64() <= INT64_MAX) ms = int64_t(t->as_uint64());
+    if (t->is_int64())
+      ms = t->as_int64();
+    else if (t->is_uint64() && t->as_uint64() <= INT64_MAX)
+      ms = int64_t(t->as_uint64());
     if (!ms || *ms < kMinTimeoutMs || *ms > kMaxTimeoutMs) {
-      return InvalidField("properties.timeout_ms",
-                          "must be an integer from " + std::to_string(kMinTimeoutMs) + " to " +
-                              std::to_string(kMaxTimeoutMs));
+      return InvalidField("properties.timeout_ms", "must be an integer from " +
+                                                       std::to_string(kMinTimeoutMs) + " to " +
+                                                       std::to_string(kMaxTimeoutMs));
     }
     props.timeout_ms = static_cast<int>(*ms);
   }
@@ -222,9 +226,8 @@ Result<IntegrationProperties> ParseProperties(const json::value* v) {
 }  // namespace
 
 const std::vector<std::string>& AllEventTypes() {
-  static const std::vector<std::string> kTypes = {"event.created", "event.updated",
-                                                  "event.deleted", "user.created",
-                                                  "user.updated",  "user.deleted"};
+  static const std::vector<std::string> kTypes = {"event.created", "event.updated", "event.deleted",
+                                                  "user.created",  "user.updated",  "user.deleted"};
   return kTypes;
 }
 

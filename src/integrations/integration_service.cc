@@ -15,9 +15,7 @@ namespace json = boost::json;
 namespace {
 constexpr int kMaxPatchAttempts = 5;
 
-std::string NewSigningSecret() {
-  return "whsec_" + crypto::Base64Encode(crypto::RandomBytes(32));
-}
+std::string NewSigningSecret() { return "whsec_" + crypto::Base64Encode(crypto::RandomBytes(32)); }
 }  // namespace
 
 std::string ClientSecretContext(const std::string& id) {
@@ -93,7 +91,8 @@ store::IntegrationRow IntegrationService::ToRow(const Integration& i) const {
   row.authentication_json = ToJsonString(AuthenticationToStoredJson(i.spec));
   row.properties_json = ToJsonString(PropertiesToJson(i.spec.properties));
   if (i.spec.oauth) {
-    row.client_secret_sealed = keyring_.Seal(i.spec.oauth->client_secret, ClientSecretContext(i.id));
+    row.client_secret_sealed =
+        keyring_.Seal(i.spec.oauth->client_secret, ClientSecretContext(i.id));
   }
   row.created_at = i.created_at;
   row.updated_at = i.updated_at;
@@ -140,6 +139,12 @@ Result<Integration> IntegrationService::Get(const std::string& organization_id,
   return FromRow(row, false);
 }
 
+Result<Integration> IntegrationService::GetWithSecrets(const std::string& organization_id,
+                                                       const std::string& id) {
+  RELAY_ASSIGN_OR_RETURN(auto row, store_.GetIntegration(organization_id, id));
+  return FromRow(row, true);
+}
+
 Result<Integration> IntegrationService::Patch(const std::string& organization_id,
                                               const std::string& id, const json::value& patch) {
   if (!patch.is_object()) return InvalidArgument("the request body must be a JSON object");
@@ -148,8 +153,7 @@ Result<Integration> IntegrationService::Patch(const std::string& organization_id
       if (!kv.value().is_string() || kv.value().as_string() != kWebhookTypeId) {
         return InvalidField("type_id", "cannot be changed");
       }
-    } else if (kv.key() != "enabled" && kv.key() != "authentication" &&
-               kv.key() != "properties") {
+    } else if (kv.key() != "enabled" && kv.key() != "authentication" && kv.key() != "properties") {
       return InvalidField(std::string(kv.key()), "unknown field or not changeable");
     }
   }
@@ -165,8 +169,10 @@ Result<Integration> IntegrationService::Patch(const std::string& organization_id
       // The mask the API shows stands for "keep the stored secret".
       if (auto* s = a.if_contains("client_secret");
           s && s->is_string() && s->as_string() == kSecretMask) {
-        if (current.spec.oauth) a["client_secret"] = current.spec.oauth->client_secret;
-        else return InvalidField("authentication.client_secret", "must be the real secret");
+        if (current.spec.oauth)
+          a["client_secret"] = current.spec.oauth->client_secret;
+        else
+          return InvalidField("authentication.client_secret", "must be the real secret");
       }
     }
     RELAY_ASSIGN_OR_RETURN(IntegrationSpec spec, ParseIntegrationSpec(m));

@@ -31,6 +31,8 @@ class IntegrationService {
   Result<store::Page<Integration>> List(const std::string& organization_id,
                                         const store::PageRequest& page);
   Result<Integration> Get(const std::string& organization_id, const std::string& id);
+  // As Get, with the OAuth client secret in clear, for the sender only. Never render it.
+  Result<Integration> GetWithSecrets(const std::string& organization_id, const std::string& id);
   // Applies a JSON merge patch of enabled, authentication and properties. A client_secret that
   // is absent or equal to the mask keeps the stored one.
   Result<Integration> Patch(const std::string& organization_id, const std::string& id,

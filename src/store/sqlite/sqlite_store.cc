@@ -118,8 +118,8 @@ SqliteStore::~SqliteStore() = default;
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
   auto db = SqliteDb::Open(path);
   if (!db.ok()) {
-    return Status(db.status().code(), "cannot open the database " + path + ": " +
-                                          db.status().message());
+    return Status(db.status().code(),
+                  "cannot open the database " + path + ": " + db.status().message());
   }
   Status migrated = Migrate(**db);
   if (!migrated.ok()) {
@@ -143,9 +143,9 @@ Result<std::string> SqliteStore::PutSettingIfAbsent(const std::string& name,
   std::string in_force;
   Status s = InTransaction(*db_, [&]() -> Status {
     {
-      RELAY_ASSIGN_OR_RETURN(
-          auto stmt, db_->Prepare("INSERT INTO settings (name, value) VALUES (?, ?) "
-                                  "ON CONFLICT (name) DO NOTHING"));
+      RELAY_ASSIGN_OR_RETURN(auto stmt,
+                             db_->Prepare("INSERT INTO settings (name, value) VALUES (?, ?) "
+                                          "ON CONFLICT (name) DO NOTHING"));
       stmt->Bind(1, name).Bind(2, value);
       RELAY_RETURN_IF_ERROR(stmt->Run());
     }
@@ -172,9 +172,9 @@ Status SqliteStore::CreateApiKey(const ApiKeyRow& key) {
   std::lock_guard<std::mutex> lock(mu_);
   return InTransaction(*db_, [&]() -> Status {
     {
-      RELAY_ASSIGN_OR_RETURN(auto stmt,
-                             db_->Prepare("INSERT INTO api_keys (id, name, secret_hash, created_at, "
-                                          "revoked_at) VALUES (?, ?, ?, ?, ?)"));
+      RELAY_ASSIGN_OR_RETURN(
+          auto stmt, db_->Prepare("INSERT INTO api_keys (id, name, secret_hash, created_at, "
+                                  "revoked_at) VALUES (?, ?, ?, ?, ?)"));
       stmt->Bind(1, key.id).Bind(2, key.name).BindBlob(3, key.secret_hash).Bind(4, key.created_at);
       stmt->Bind(5, key.revoked_at);
       RELAY_RETURN_IF_ERROR(stmt->Run());
@@ -258,8 +258,7 @@ Status SqliteStore::RevokeApiKey(const std::string& id, int64_t now) {
 }
 
 Status SqliteStore::SetOrganizationFeature(const std::string& organization_id,
-                                           const std::string& feature, bool enabled,
-                                           int64_t now) {
+                                           const std::string& feature, bool enabled, int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
   return InTransaction(*db_, [&]() -> Status {
     RELAY_RETURN_IF_ERROR(EnsureOrganization(organization_id, now));
@@ -315,10 +314,9 @@ Status SqliteStore::CreateIntegration(const IntegrationRow& row) {
   std::lock_guard<std::mutex> lock(mu_);
   return InTransaction(*db_, [&]() -> Status {
     RELAY_RETURN_IF_ERROR(EnsureOrganization(row.organization_id, row.created_at));
-    RELAY_ASSIGN_OR_RETURN(auto stmt,
-                           db_->Prepare(std::string("INSERT INTO integrations (") +
-                                        kIntegrationColumns +
-                                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    RELAY_ASSIGN_OR_RETURN(
+        auto stmt, db_->Prepare(std::string("INSERT INTO integrations (") + kIntegrationColumns +
+                                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     stmt->Bind(1, row.id).Bind(2, row.organization_id).Bind(3, row.type_id);
     stmt->Bind(4, int64_t{row.enabled}).Bind(5, row.authentication_json);
     stmt->Bind(6, row.properties_json).BindBlob(7, row.client_secret_sealed);

@@ -1,0 +1,53 @@
+#include "common/json.h"
+
+#include <gtest/gtest.h>
+
+namespace relay {
+namespace {
+
+TEST(JsonTest, ParsesValidJson) {
+  auto v = ParseJson(" {\"a\": [1, 2, {\"b\": null}]} \n");
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_EQ(v->as_object().at("a").as_array().size(), 3u);
+}
+
+TEST(JsonTest, ReportsLineAndColumnOfTheSeedsBrokenBody) {
+  // The seed page's second example: the authentication object is never closed.
+  const char* body =
+      "{\n"
+      "  \"type_id\": \"webhook-http\",\n"
+      "  \"authentication\": {\n"
+      "    \"url\": \"https://api.my-site.com/oauth/token\",\n"
+      "    \"client_id\": \"***************\",\n"
+      "    \"client_secret\": \"******************\"\n"
+      "  \"properties\": {\n"
+      "    \"url\": \"https://api.my-site.com/consents\"\n"
+      "  }\n"
+      "}\n";
+  auto v = ParseJson(body);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(v.status().message().find("line 7, column 3"), std::string::npos)
+      << v.status().message();
+}
+
+TEST(JsonTest, RefusesTrailingGarbageAndTruncation) {
+  auto trailing = ParseJson("{} x");
+  ASSERT_FALSE(trailing.ok());
+  EXPECT_NE(trailing.status().message().find("line 1, column 4"), std::string::npos)
+      << trailing.status().message();
+  EXPECT_FALSE(ParseJson("{\"a\": ").ok());
+  EXPECT_FALSE(ParseJson("").ok());
+}
+
+TEST(JsonTest, LimitsNestingTo64Levels) {
+  std::string ok = std::string(64, '[') + std::string(64, ']');
+  EXPECT_TRUE(ParseJson(ok).ok());
+  std::string deep = std::string(65, '[') + std::string(65, ']');
+  auto v = ParseJson(deep);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("nesting deeper than 64"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace relay

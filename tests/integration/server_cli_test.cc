@@ -1,0 +1,174 @@
+// The binary's start-up, configuration and shutdown, and tokens forged outside the product.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sqlite3.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "integration/api_fixture.h"
+
+namespace relay::testing {
+namespace {
+namespace json = boost::json;
+
+// Test-side encoders, independent of the product's code.
+std::string B64(const std::string& data, bool url) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
+  out.resize(n);
+  if (url) {
+    while (!out.empty() && out.back() == '=') out.pop_back();
+    for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  }
+  return out;
+}
+
+std::string UnB64(const std::string& text) {
+  std::string out(text.size(), '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  out.resize(n - std::count(text.begin(), text.end(), '='));
+  return out;
+}
+
+std::string Hmac(const std::string& key, const std::string& data) {
+  unsigned char mac[32];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
+  return std::string(reinterpret_cast<char*>(mac), len);
+}
+
+class ServerCliTest : public ApiFixture {};
+
+TEST_F(ServerCliTest, ExpiredTokenSignedWithTheRightKeyIsRefused) {
+  ApiKey key = CreateKey({"org_a"});
+  StartServer();
+  std::string fresh = Token(key);  // also proves the server made its master key
+  std::ifstream in(DataDir() + "/master.key");
+  std::string line;
+  std::getline(in, line);
+  std::string session_key = Hmac(UnB64(line), "consent-relay/v1/session-signing");
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  auto forge = [&](int64_t exp) {
+    json::object payload{{"iss", "consent-relay"},
+                         {"sub", key.key},
+                         {"organizations", json::array{"org_a"}},
+                         {"iat", now - 7200},
+                         {"exp", exp}};
+    std::string input =
+        B64(R"({"alg":"HS256","typ":"JWT"})", true) + "." + B64(json::serialize(payload), true);
+    return input + "." + B64(Hmac(session_key, input), true);
+  };
+  std::string path = "/v1/marketplace/integrations?organization_id=org_a";
+  // The forgery is valid in form: with a future expiry it is accepted...
+  EXPECT_EQ(Call("GET", path, forge(now + 600)).status, 200);
+  // ...and refused once expired.
+  HttpResult expired = Call("GET", path, forge(now - 1));
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_NE(expired.body.find("expired"), std::string::npos);
+  EXPECT_EQ(Call("GET", path, fresh).status, 200);
+}
+
+TEST_F(ServerCliTest, PostgresUrlIsNotSupportedYet) {
+  CommandResult r = RunRelay({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir(),
+                              "--database", "postgres://u:p@127.0.0.1:5432/relay"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not supported yet"), std::string::npos) << r.err;
+}
+
+TEST_F(ServerCliTest, DatabaseFromANewerBinaryIsRefusedAtStart) {
+  CreateKey({"org_a"});
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((DataDir() + "/relay.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 4242", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  CommandResult r = RunRelay({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("newer than this consent-relay supports"), std::string::npos) << r.err;
+}
+
+TEST_F(ServerCliTest, AnotherMasterKeyIsRefused) {
+  CreateKey({"org_a"});
+  StartServer();
+  ASSERT_EQ(server_.Stop(), 0);
+  std::string other = dir_.path() + "/other.key";
+  std::ofstream(other) << B64(std::string(32, 'x'), false) << "\n";
+  CommandResult r = RunRelay(
+      {"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir(), "--master-key-file", other});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not the one this database was created with"), std::string::npos) << r.err;
+  CommandResult missing = RunRelay({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir(),
+                                    "--master-key-file", dir_.path() + "/absent.key"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("cannot read the master key file"), std::string::npos);
+}
+
+TEST_F(ServerCliTest, MasterKeyFileIsCreatedPrivate) {
+  StartServer();
+  auto perms = std::filesystem::status(DataDir() + "/master.key").permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
+TEST_F(ServerCliTest, EnvironmentVariablesConfigureServe) {
+  StartServer({}, {"CONSENT_RELAY_LOG_FORMAT=json", "CONSENT_RELAY_LOG_LEVEL=debug"});
+  ASSERT_EQ(server_.Stop(), 0);
+  std::istringstream logs(server_.Logs());
+  std::string line;
+  int lines = 0;
+  while (std::getline(logs, line)) {
+    boost::system::error_code ec;
+    auto v = json::parse(line, ec);
+    ASSERT_FALSE(ec) << "not a JSON log line: " << line;
+    EXPECT_TRUE(v.as_object().contains("level"));
+    ++lines;
+  }
+  EXPECT_GE(lines, 2);
+}
+
+TEST_F(ServerCliTest, RefusesBadFlags) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"serve", "--listen", "nonsense", "--data-dir", DataDir()},
+        std::vector<std::string>{"serve", "--listen", "127.0.0.1:0", "--log-format", "xml",
+                                 "--data-dir", DataDir()},
+        std::vector<std::string>{"serve", "--listen", "127.0.0.1:0", "--log-level", "loud",
+                                 "--data-dir", DataDir()},
+        std::vector<std::string>{"orgs", "enable", "org_a", "--feature", "teleport", "--data-dir",
+                                 DataDir()},
+        std::vector<std::string>{"keys", "create", "--organization", "bad org", "--data-dir",
+                                 DataDir()}}) {
+    CommandResult r = RunRelay(args);
+    EXPECT_NE(r.exit_code, 0) << args[0] << " " << args[1];
+    EXPECT_FALSE(r.err.empty());
+  }
+}
+
+TEST_F(ServerCliTest, OrgsListShowsFeatures) {
+  CreateKey({"org_a"});
+  EnableFeature("org_b", "webhooks");
+  EnableFeature("org_b", "multi-regulation");
+  CommandResult disable = RunRelay(
+      {"orgs", "disable", "org_b", "--feature", "multi-regulation", "--data-dir", DataDir()});
+  ASSERT_EQ(disable.exit_code, 0);
+  CommandResult list = RunRelay({"orgs", "list", "--data-dir", DataDir()});
+  ASSERT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.out.find(R"({"organization_id":"org_a","features":[])"), std::string::npos)
+      << list.out;
+  EXPECT_NE(list.out.find(R"({"organization_id":"org_b","features":["webhooks"])"),
+            std::string::npos)
+      << list.out;
+}
+
+}  // namespace
+}  // namespace relay::testing
