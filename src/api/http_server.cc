@@ -196,10 +196,9 @@ class HttpServerImpl final : public HttpServer {
         co_return;
       }
       if (ec) {
-        bool quiet = ec == http::error::end_of_stream || ec == beast::error::timeout ||
-                     ec == net::error::operation_aborted || ec == net::error::eof ||
-                     ec == net::error::connection_reset || ec == net::error::bad_descriptor;
-        if (!quiet && n > 0) {
+        // Only a request that is not HTTP gets an answer; timeouts and closes end quietly.
+        if (ec != http::error::end_of_stream &&
+            ec.category() == http::make_error_code(http::error::bad_method).category()) {
           co_await WriteAndClose(c, PlainError(400, "BadRequest", "malformed HTTP request"), 11);
         }
         co_return;

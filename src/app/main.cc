@@ -102,7 +102,8 @@ void AddStoreOptions(CLI::App* cmd, StoreOptions* options) {
       ->envname("CONSENT_RELAY_DATABASE");
 }
 
-int Serve(const StoreOptions& store_options, const ServeOptions& options) {
+int Serve(const std::string& program, const StoreOptions& store_options,
+          const ServeOptions& options) {
   log::Level level;
   if (!log::ParseLevel(options.log_level, &level)) {
     return Fail("--log-level must be debug, info, warn or error");
@@ -160,9 +161,8 @@ int Serve(const StoreOptions& store_options, const ServeOptions& options) {
   std::printf("consent-relay %s listening on http://%s:%u (data in %s)\n", RELAY_VERSION,
               shown_host.c_str(), (*server)->port(), store_options.data_dir.c_str());
   std::printf(
-      "create the first API key with: consent-relay keys create --data-dir %s "
-      "--organization YOUR_ORG_ID\n",
-      store_options.data_dir.c_str());
+      "create the first API key with: %s keys create --data-dir %s --organization YOUR_ORG_ID\n",
+      program.c_str(), store_options.data_dir.c_str());
   std::fflush(stdout);
   log::Info("listening", {{"address", shown_host + ":" + std::to_string((*server)->port())}});
 
@@ -328,7 +328,7 @@ int Main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (*serve) return Serve(store_options, serve_options);
+  if (*serve) return Serve(argv[0], store_options, serve_options);
   if (*keys_create) return KeysCreate(store_options, key_orgs, key_name);
   if (*keys_list) return KeysList(store_options);
   if (*keys_revoke) return KeysRevoke(store_options, key_id);

@@ -1,8 +1,12 @@
 // The binary's start-up, configuration and shutdown, and tokens forged outside the product.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -168,6 +172,63 @@ TEST_F(ServerCliTest, OrgsListShowsFeatures) {
   EXPECT_NE(list.out.find(R"({"organization_id":"org_b","features":["webhooks"])"),
             std::string::npos)
       << list.out;
+}
+
+}  // namespace
+}  // namespace relay::testing
+
+namespace relay::testing {
+namespace {
+
+// Sends raw bytes on one TCP connection and reads until `responses` HTTP responses have arrived
+// or the peer closes (at most 10 s).
+std::string RawExchange(int port, const std::string& bytes, int responses) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return "";
+  }
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  (void)!write(fd, bytes.data(), bytes.size());
+  std::string got;
+  char buf[4096];
+  while (true) {
+    size_t seen = 0;
+    for (size_t at = got.find("HTTP/1.1 "); at != std::string::npos;
+         at = got.find("HTTP/1.1 ", at + 1)) {
+      ++seen;
+    }
+    if (static_cast<int>(seen) >= responses && got.rfind("}") == got.size() - 1) break;
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return got;
+}
+
+TEST_F(ServerCliTest, KeepsTheConnectionAliveAcrossRequests) {
+  StartServer();
+  std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string got = RawExchange(server_.port(), req + req, 2);
+  size_t first = got.find("HTTP/1.1 200");
+  ASSERT_NE(first, std::string::npos) << got;
+  EXPECT_NE(got.find("HTTP/1.1 200", first + 1), std::string::npos) << got;
+}
+
+TEST_F(ServerCliTest, MalformedHttpGetsA400AndTheServerLivesOn) {
+  StartServer();
+  std::string got = RawExchange(server_.port(), "NOT HTTP AT ALL\r\n\r\n", 1);
+  EXPECT_NE(got.find("HTTP/1.1 400"), std::string::npos) << got;
+  std::string big_header =
+      "GET /healthz HTTP/1.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
+  EXPECT_NE(RawExchange(server_.port(), big_header, 1).find("HTTP/1.1 431"), std::string::npos);
+  EXPECT_EQ(HttpRequest("GET", Url("/healthz")).status, 200);
 }
 
 }  // namespace
