@@ -4,6 +4,8 @@
 #include "api/http_types.h"
 #include "api/router.h"
 #include "auth/auth_service.h"
+#include "consent/consent_service.h"
+#include "delivery/delivery_service.h"
 #include "integrations/integration_service.h"
 
 namespace relay::api {
@@ -11,6 +13,8 @@ namespace relay::api {
 struct ApiServices {
   auth::AuthService& auth;
   integrations::IntegrationService& integrations;
+  consent::ConsentService& consent;
+  delivery::DeliveryService& deliveries;
 };
 
 // Owns the router; Handle is thread-safe and never throws on bad input.
@@ -20,15 +24,6 @@ class Api {
   HttpResponse Handle(const HttpRequest& request) const { return router_.Dispatch(request); }
 
  private:
-  HttpResponse CreateSession(const HttpRequest& request) const;
-  HttpResponse CreateIntegration(const HttpRequest& request) const;
-  HttpResponse ListIntegrations(const HttpRequest& request) const;
-  HttpResponse GetIntegration(const HttpRequest& request, const PathParams& params) const;
-  HttpResponse PatchIntegration(const HttpRequest& request, const PathParams& params) const;
-  HttpResponse DeleteIntegration(const HttpRequest& request, const PathParams& params) const;
-  HttpResponse GetIntegrationSecret(const HttpRequest& request, const PathParams& params) const;
-
-  ApiServices services_;
   Router router_;
 };
 

@@ -18,6 +18,8 @@
 #include "common/keyring.h"
 #include "common/log.h"
 #include "common/time_format.h"
+#include "consent/consent_service.h"
+#include "delivery/delivery_service.h"
 #include "integrations/features.h"
 #include "integrations/integration_service.h"
 #include "store/sqlite/sqlite_store.h"
@@ -139,7 +141,9 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   const Clock& clock = SystemClock::Instance();
   auth::AuthService auth(**store, *keyring, clock);
   integrations::IntegrationService integrations(**store, *keyring, clock);
-  api::Api api(api::ApiServices{auth, integrations});
+  consent::ConsentService consent(**store, clock);
+  delivery::DeliveryService deliveries(**store);
+  api::Api api(api::ApiServices{auth, integrations, consent, deliveries});
 
   // Block the stop signals in every thread; the main thread waits for them below.
   sigset_t signals;

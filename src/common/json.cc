@@ -45,6 +45,22 @@ Result<boost::json::value> ParseJson(std::string_view text) {
   return parser.release();
 }
 
+void ApplyMergePatch(boost::json::value& target, const boost::json::value& patch) {
+  if (!patch.is_object()) {
+    target = patch;
+    return;
+  }
+  if (!target.is_object()) target = boost::json::object();
+  boost::json::object& t = target.as_object();
+  for (const auto& kv : patch.as_object()) {
+    if (kv.value().is_null()) {
+      t.erase(kv.key());
+    } else {
+      ApplyMergePatch(t[kv.key()], kv.value());
+    }
+  }
+}
+
 std::string ToJsonString(const boost::json::value& value) { return boost::json::serialize(value); }
 
 }  // namespace relay

@@ -16,6 +16,9 @@ inline constexpr size_t kMaxJsonDepth = 64;
 // is refused the same way. Trailing whitespace is allowed, anything else after the value is not.
 Result<boost::json::value> ParseJson(std::string_view text);
 
+// Applies an RFC 7396 JSON merge patch to `target`: objects merge, null removes, the rest replaces.
+void ApplyMergePatch(boost::json::value& target, const boost::json::value& patch);
+
 // Serializes compactly (the exact bytes the API returns).
 std::string ToJsonString(const boost::json::value& value);
 

@@ -307,20 +307,4 @@ boost::json::object IntegrationToJson(const Integration& i) {
                       {"version", i.version}};
 }
 
-void ApplyMergePatch(json::value& target, const json::value& patch) {
-  if (!patch.is_object()) {
-    target = patch;
-    return;
-  }
-  if (!target.is_object()) target = json::object();
-  json::object& t = target.as_object();
-  for (const auto& kv : patch.as_object()) {
-    if (kv.value().is_null()) {
-      t.erase(kv.key());
-    } else {
-      ApplyMergePatch(t[kv.key()], kv.value());
-    }
-  }
-}
-
 }  // namespace relay::integrations

@@ -71,7 +71,4 @@ boost::json::object IntegrationToJson(const Integration& integration);
 boost::json::object AuthenticationToStoredJson(const IntegrationSpec& spec);
 boost::json::object PropertiesToJson(const IntegrationProperties& properties);
 
-// Applies an RFC 7396 JSON merge patch to `target`.
-void ApplyMergePatch(boost::json::value& target, const boost::json::value& patch);
-
 }  // namespace relay::integrations

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -42,6 +44,80 @@ struct IntegrationRow {
   int64_t version = 1;
 };
 
+// A consent user: the merged consent status, per regulation, as opaque JSON for the domain.
+struct ConsentUserRow {
+  std::string id;
+  std::string organization_id;
+  std::string organization_user_id;  // empty when the organization gave none
+  std::string state_json;            // metadata and per-regulation consents (consent/ owns it)
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// A consent event, stored as the entity the API shows.
+struct ConsentEventRow {
+  std::string id;
+  std::string organization_id;
+  std::string user_id;
+  std::string regulation;
+  std::string entity_json;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// A webhook message (one of the six types) and the deliveries it fans out to.
+struct MessageRow {
+  std::string id;  // "msg_...": the Standard Webhooks webhook-id
+  std::string organization_id;
+  std::string type;
+  std::string regulation;
+  std::string ordering_key;  // the consent user's id: deliveries of one key form a lane
+  std::string payload;       // the envelope, as sent when not flattened
+  int64_t created_at = 0;
+};
+
+enum class DeliveryStatus { kPending, kInFlight, kSucceeded, kDead, kCancelled };
+const char* DeliveryStatusName(DeliveryStatus status);
+std::optional<DeliveryStatus> ParseDeliveryStatus(std::string_view name);
+
+struct DeliveryRow {
+  std::string id;  // "dlv_..."
+  std::string organization_id;
+  std::string integration_id;
+  std::string message_id;
+  std::string type;
+  std::string regulation;
+  std::string ordering_key;
+  // Orders the deliveries of one lane (integration, ordering_key): assigned by the store when the
+  // message is inserted, increasing in commit order.
+  int64_t sequence = 0;
+  DeliveryStatus status = DeliveryStatus::kPending;
+  // The exact bytes to send. Empty on insert means "the message's payload" (stored once).
+  std::string payload;
+  int64_t attempt_count = 0;
+  int64_t next_attempt_at = 0;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// What an Idempotency-Key remembers: the request it came with and the answer it got.
+struct IdempotencyRow {
+  std::string organization_id;
+  std::string key;
+  std::string request_hash;
+  int response_status = 0;
+  std::string response_body;
+  int64_t created_at = 0;
+};
+
+struct DeliveryFilter {
+  std::string integration_id;
+  std::optional<DeliveryStatus> status;
+  std::string type;              // empty = any
+  std::optional<int64_t> since;  // created_at >= since
+  std::optional<int64_t> until;  // created_at < until
+};
+
 struct PageRequest {
   int64_t limit = 100;
   int64_t skip = 0;
@@ -51,6 +127,45 @@ template <typename T>
 struct Page {
   int64_t total = 0;
   std::vector<T> items;
+};
+
+// The operations available inside one write transaction (Store::Write). Reads see the
+// transaction's own writes. Not thread-safe: used by the one closure it was handed to.
+class WriteTransaction {
+ public:
+  virtual ~WriteTransaction() = default;
+
+  virtual Result<std::set<std::string>> GetOrganizationFeatures(
+      const std::string& organization_id) = 0;
+  // Enabled, not deleted integrations of the organization (the fan-out targets).
+  virtual Result<std::vector<IntegrationRow>> ListEnabledIntegrations(
+      const std::string& organization_id) = 0;
+
+  virtual Result<std::optional<ConsentUserRow>> GetUser(const std::string& organization_id,
+                                                        const std::string& id) = 0;
+  virtual Result<std::optional<ConsentUserRow>> FindUserByOrganizationUserId(
+      const std::string& organization_id, const std::string& organization_user_id) = 0;
+  // Inserts, or replaces the row with the same id. kConflict when another user of the
+  // organization already has the organization_user_id.
+  virtual Status PutUser(const ConsentUserRow& user) = 0;
+  // Deletes the user and all its events; kNotFound if absent.
+  virtual Status DeleteUser(const std::string& organization_id, const std::string& id) = 0;
+
+  virtual Result<std::optional<ConsentEventRow>> GetEvent(const std::string& organization_id,
+                                                          const std::string& id) = 0;
+  // kConflict when the organization already has an event with this id.
+  virtual Status InsertEvent(const ConsentEventRow& event) = 0;
+  virtual Status UpdateEvent(const ConsentEventRow& event) = 0;
+  virtual Status DeleteEvent(const std::string& organization_id, const std::string& id) = 0;
+
+  // Inserts the message and its deliveries (sequence assigned here).
+  virtual Status InsertMessage(const MessageRow& message,
+                               const std::vector<DeliveryRow>& deliveries) = 0;
+
+  // The key's row if it was created at or after `not_before`; older rows count as absent.
+  virtual Result<std::optional<IdempotencyRow>> GetIdempotencyKey(
+      const std::string& organization_id, const std::string& key, int64_t not_before) = 0;
+  virtual Status PutIdempotencyKey(const IdempotencyRow& row) = 0;
 };
 
 // All methods are thread-safe and each is atomic: it either happens whole or not at all. A write
@@ -97,6 +212,36 @@ class Store {
   // Marks deleted (kept for the history of its deliveries) and erases its secrets.
   virtual Status DeleteIntegration(const std::string& organization_id, const std::string& id,
                                    int64_t now) = 0;
+
+  // --- writes that must be atomic with their outbox rows ---
+  // Runs `body` inside one transaction and commits when it returns ok; any error (from the body
+  // or the commit) rolls everything back and is returned. The body may run again after a
+  // transient failure, so it must have no side effects outside the transaction.
+  virtual Status Write(const std::function<Status(WriteTransaction&)>& body) = 0;
+
+  // --- consent reads (always scoped to an organization) ---
+  virtual Result<std::optional<ConsentEventRow>> GetEvent(const std::string& organization_id,
+                                                          const std::string& id) = 0;
+  // Newest first; `user_id` and `regulation` filter when not empty.
+  virtual Result<Page<ConsentEventRow>> ListEvents(const std::string& organization_id,
+                                                   const std::string& user_id,
+                                                   const std::string& regulation,
+                                                   const PageRequest& page) = 0;
+  virtual Result<std::optional<ConsentUserRow>> GetUser(const std::string& organization_id,
+                                                        const std::string& id) = 0;
+  // Oldest first; `organization_user_id` filters when not empty.
+  virtual Result<Page<ConsentUserRow>> ListUsers(const std::string& organization_id,
+                                                 const std::string& organization_user_id,
+                                                 const PageRequest& page) = 0;
+
+  // --- the outbox, as the API shows it ---
+  // Newest first. Payloads are resolved (a delivery without its own payload shows the message's).
+  virtual Result<Page<DeliveryRow>> ListDeliveries(const std::string& organization_id,
+                                                   const DeliveryFilter& filter,
+                                                   const PageRequest& page) = 0;
+  virtual Result<std::optional<DeliveryRow>> GetDelivery(const std::string& organization_id,
+                                                         const std::string& integration_id,
+                                                         const std::string& id) = 0;
 };
 
 }  // namespace relay::store

@@ -49,5 +49,13 @@ TEST(JsonTest, LimitsNestingTo64Levels) {
   EXPECT_NE(v.status().message().find("nesting deeper than 64"), std::string::npos);
 }
 
+TEST(MergePatchTest, FollowsRfc7396) {
+  boost::json::value target = ParseJson(R"({"a":"b","c":{"d":"e","f":"g"}})").value();
+  ApplyMergePatch(target, ParseJson(R"({"a":"z","c":{"f":null}})").value());
+  EXPECT_EQ(target, ParseJson(R"({"a":"z","c":{"d":"e"}})").value());
+  ApplyMergePatch(target, ParseJson(R"({"c":null,"n":{"x":1}})").value());
+  EXPECT_EQ(target, ParseJson(R"({"a":"z","n":{"x":1}})").value());
+}
+
 }  // namespace
 }  // namespace relay

@@ -132,14 +132,6 @@ TEST(IntegrationSpecTest, RefusesUrlsLongerThan2048Characters) {
   EXPECT_EQ(spec.status().field_errors().count("properties.url"), 1u);
 }
 
-TEST(MergePatchTest, FollowsRfc7396) {
-  json::value target = ParseJson(R"({"a":"b","c":{"d":"e","f":"g"}})").value();
-  ApplyMergePatch(target, ParseJson(R"({"a":"z","c":{"f":null}})").value());
-  EXPECT_EQ(target, ParseJson(R"({"a":"z","c":{"d":"e"}})").value());
-  ApplyMergePatch(target, ParseJson(R"({"c":null,"n":{"x":1}})").value());
-  EXPECT_EQ(target, ParseJson(R"({"a":"z","n":{"x":1}})").value());
-}
-
 TEST(IntegrationJsonTest, MasksTheClientSecret) {
   Integration i;
   i.id = "int_1";

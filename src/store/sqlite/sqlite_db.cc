@@ -117,6 +117,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
 }
 
 int64_t SqliteDb::Changes() const { return sqlite3_changes64(db_); }
+int64_t SqliteDb::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 
 Status SqliteDb::Exec(std::string_view sql) {
   char* err = nullptr;

@@ -85,6 +85,8 @@ class SqliteDb {
 
   // Rows changed by the last INSERT/UPDATE/DELETE.
   int64_t Changes() const;
+  // The rowid of the last INSERT.
+  int64_t LastInsertRowId() const;
   sqlite3* handle() const { return db_; }
 
  private:

@@ -4,63 +4,10 @@
 #include <vector>
 
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_rows.h"
+#include "store/sqlite/sqlite_schema.h"
 
 namespace relay::store {
-namespace {
-
-// Each entry upgrades the schema by one version; PRAGMA user_version records how many ran.
-// Never edit a released entry: append a new one.
-const std::vector<const char*> kMigrations = {
-    // 1: settings, API keys, organizations and integrations.
-    R"sql(
-CREATE TABLE settings (
-  name TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
-CREATE TABLE organizations (
-  id TEXT PRIMARY KEY,
-  created_at INTEGER NOT NULL
-);
-CREATE TABLE organization_features (
-  organization_id TEXT NOT NULL REFERENCES organizations(id),
-  feature TEXT NOT NULL,
-  enabled_at INTEGER NOT NULL,
-  PRIMARY KEY (organization_id, feature)
-);
-CREATE TABLE api_keys (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  secret_hash BLOB NOT NULL,
-  created_at INTEGER NOT NULL,
-  revoked_at INTEGER
-);
-CREATE TABLE api_key_organizations (
-  key_id TEXT NOT NULL REFERENCES api_keys(id),
-  organization_id TEXT NOT NULL REFERENCES organizations(id),
-  PRIMARY KEY (key_id, organization_id)
-);
-CREATE TABLE integrations (
-  id TEXT PRIMARY KEY,
-  organization_id TEXT NOT NULL REFERENCES organizations(id),
-  type_id TEXT NOT NULL,
-  enabled INTEGER NOT NULL,
-  authentication TEXT NOT NULL,
-  properties TEXT NOT NULL,
-  client_secret BLOB,
-  signing_secret BLOB,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  deleted_at INTEGER
-);
-CREATE INDEX integrations_by_organization ON integrations (organization_id, created_at, id)
-  WHERE deleted_at IS NULL;
-)sql",
-};
-
-constexpr char kIntegrationColumns[] =
-    "id, organization_id, type_id, enabled, authentication, properties, client_secret, "
-    "signing_secret, created_at, updated_at, version";
 
 IntegrationRow ReadIntegration(const SqliteStatement& s) {
   IntegrationRow row;
@@ -78,39 +25,19 @@ IntegrationRow ReadIntegration(const SqliteStatement& s) {
   return row;
 }
 
-Status Migrate(SqliteDb& db) {
-  int64_t version = 0;
-  {
-    RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare("PRAGMA user_version"));
+Result<std::set<std::string>> SelectOrganizationFeatures(SqliteDb& db,
+                                                         const std::string& organization_id) {
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT feature FROM organization_features "
+                                               "WHERE organization_id = ?"));
+  stmt->Bind(1, organization_id);
+  std::set<std::string> features;
+  while (true) {
     RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (row) version = stmt->ColumnInt(0);
+    if (!row) break;
+    features.insert(stmt->ColumnText(0));
   }
-  const int64_t latest = static_cast<int64_t>(kMigrations.size());
-  if (version > latest) {
-    return FailedPrecondition("the database schema is version " + std::to_string(version) +
-                              ", newer than this consent-relay supports (" +
-                              std::to_string(latest) + "); run a newer consent-relay");
-  }
-  for (int64_t v = version; v < latest; ++v) {
-    RELAY_RETURN_IF_ERROR(InTransaction(db, [&]() -> Status {
-      // Re-check inside the write lock: another process may have migrated meanwhile.
-      int64_t current = 0;
-      {
-        RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare("PRAGMA user_version"));
-        RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-        if (row) current = stmt->ColumnInt(0);
-      }
-      if (current > v) return Status::Ok();
-      RELAY_RETURN_IF_ERROR(db.Exec(kMigrations[v]));
-      return db.Exec("PRAGMA user_version = " + std::to_string(v + 1));
-    }));
-  }
-  return Status::Ok();
+  return features;
 }
-
-}  // namespace
-
-int SqliteSchemaVersion() { return static_cast<int>(kMigrations.size()); }
 
 SqliteStore::SqliteStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
 SqliteStore::~SqliteStore() = default;
@@ -121,7 +48,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
     return Status(db.status().code(),
                   "cannot open the database " + path + ": " + db.status().message());
   }
-  Status migrated = Migrate(**db);
+  Status migrated = MigrateSqlite(**db);
   if (!migrated.ok()) {
     return Status(migrated.code(), "cannot open the database " + path + ": " + migrated.message());
   }
@@ -279,16 +206,7 @@ Status SqliteStore::SetOrganizationFeature(const std::string& organization_id,
 Result<std::set<std::string>> SqliteStore::GetOrganizationFeatures(
     const std::string& organization_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT feature FROM organization_features "
-                                                 "WHERE organization_id = ?"));
-  stmt->Bind(1, organization_id);
-  std::set<std::string> features;
-  while (true) {
-    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (!row) break;
-    features.insert(stmt->ColumnText(0));
-  }
-  return features;
+  return SelectOrganizationFeatures(*db_, organization_id);
 }
 
 Result<std::vector<OrganizationRow>> SqliteStore::ListOrganizations() {

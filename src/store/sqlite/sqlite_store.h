@@ -5,14 +5,12 @@
 #include <mutex>
 #include <string>
 
+#include "store/sqlite/sqlite_schema.h"
 #include "store/store.h"
 
 namespace relay::store {
 
 class SqliteDb;
-
-// The schema version this binary writes. Opening a database with a newer version fails.
-int SqliteSchemaVersion();
 
 class SqliteStore final : public Store {
  public:
@@ -46,8 +44,28 @@ class SqliteStore final : public Store {
   Status DeleteIntegration(const std::string& organization_id, const std::string& id,
                            int64_t now) override;
 
+  Status Write(const std::function<Status(WriteTransaction&)>& body) override;
+  Result<std::optional<ConsentEventRow>> GetEvent(const std::string& organization_id,
+                                                  const std::string& id) override;
+  Result<Page<ConsentEventRow>> ListEvents(const std::string& organization_id,
+                                           const std::string& user_id,
+                                           const std::string& regulation,
+                                           const PageRequest& page) override;
+  Result<std::optional<ConsentUserRow>> GetUser(const std::string& organization_id,
+                                                const std::string& id) override;
+  Result<Page<ConsentUserRow>> ListUsers(const std::string& organization_id,
+                                         const std::string& organization_user_id,
+                                         const PageRequest& page) override;
+  Result<Page<DeliveryRow>> ListDeliveries(const std::string& organization_id,
+                                           const DeliveryFilter& filter,
+                                           const PageRequest& page) override;
+  Result<std::optional<DeliveryRow>> GetDelivery(const std::string& organization_id,
+                                                 const std::string& integration_id,
+                                                 const std::string& id) override;
+
  private:
   explicit SqliteStore(std::unique_ptr<SqliteDb> db);
+  friend class SqliteWriteTransaction;
   Status EnsureOrganization(const std::string& organization_id, int64_t now);
   Result<std::vector<std::string>> KeyOrganizations(const std::string& key_id);
 

@@ -1,0 +1,387 @@
+// ConsentService implementation.
+#include "consent/consent_service.h"
+
+#include <boost/json.hpp>
+
+#include "common/crypto.h"
+#include "common/ids.h"
+#include "common/json.h"
+#include "common/time_format.h"
+#include "consent/consent_event.h"
+#include "consent/outbox.h"
+#include "integrations/integration.h"
+
+namespace relay::consent {
+namespace json = boost::json;
+
+namespace {
+
+constexpr size_t kMaxIdempotencyKeyLength = 255;
+
+// A user's stored state: {"metadata": {...}, "regulations": {"gdpr": <consents>, ...}}.
+Result<json::object> ParseState(const store::ConsentUserRow& row) {
+  auto state = ParseJson(row.state_json);
+  if (!state.ok() || !state->is_object()) return Internal("stored user " + row.id + " is invalid");
+  json::object s = state->as_object();
+  if (!s["metadata"].is_object()) s["metadata"] = json::object();
+  if (!s["regulations"].is_object()) s["regulations"] = json::object();
+  return s;
+}
+
+json::value OptionalString(const std::string& s) {
+  return s.empty() ? json::value(nullptr) : json::value(s);
+}
+
+json::object UserView(const store::ConsentUserRow& row, const json::object& state,
+                      const std::string& regulation) {
+  const json::object& regs = state.at("regulations").as_object();
+  const json::value* consents = regs.if_contains(regulation);
+  return json::object{{"id", row.id},
+                      {"organization_id", row.organization_id},
+                      {"organization_user_id", OptionalString(row.organization_user_id)},
+                      {"metadata", state.at("metadata")},
+                      {"created_at", FormatTimestamp(row.created_at)},
+                      {"updated_at", FormatTimestamp(row.updated_at)},
+                      {"regulation", regulation},
+                      {"consents", consents ? *consents : json::value(EmptyConsents())}};
+}
+
+// The regulations a user-level change (PATCH, DELETE) is announced for: every regulation the
+// user has consents for, so that each integration hears of it through its regulation filter.
+std::vector<std::string> UserRegulations(const json::object& state) {
+  std::vector<std::string> out;
+  for (const auto& kv : state.at("regulations").as_object()) out.emplace_back(kv.key());
+  if (out.empty()) out.emplace_back("gdpr");
+  return out;
+}
+
+Result<json::object> ParseEntity(const store::ConsentEventRow& row) {
+  auto v = ParseJson(row.entity_json);
+  if (!v.ok() || !v->is_object()) return Internal("stored event " + row.id + " is invalid");
+  return v->as_object();
+}
+
+Status CheckRegulation(const std::string& regulation) {
+  if (!integrations::IsValidRegulationId(regulation)) {
+    return InvalidField("regulation", "must be 1 to 32 characters from a-z 0-9 _ -");
+  }
+  return Status::Ok();
+}
+
+Status CheckPatchFields(const json::value& patch, std::initializer_list<std::string_view> allowed,
+                        const std::string& why) {
+  if (!patch.is_object()) return InvalidArgument("the request body must be a JSON object");
+  for (const auto& kv : patch.as_object()) {
+    if (std::find(allowed.begin(), allowed.end(), kv.key()) == allowed.end()) {
+      return InvalidField(std::string(kv.key()), why);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const json::value& body,
+                                                 const std::string& raw_body,
+                                                 const std::string& idempotency_key) {
+  if (!body.is_object()) return InvalidArgument("the request body must be a JSON object");
+  if (idempotency_key.size() > kMaxIdempotencyKeyLength) {
+    return InvalidArgument("Idempotency-Key must be at most 255 characters");
+  }
+  RELAY_ASSIGN_OR_RETURN(EventInput in, ParseEventInput(body.as_object()));
+  std::string request_hash = crypto::Sha256(raw_body);
+  CreatedEvent result;
+  Status s = store_.Write([&](store::WriteTransaction& txn) -> Status {
+    const int64_t now = clock_.NowMillis();
+    result = CreatedEvent{};
+    if (!idempotency_key.empty()) {
+      RELAY_ASSIGN_OR_RETURN(
+          auto seen, txn.GetIdempotencyKey(org, idempotency_key, now - kIdempotencyWindowMillis));
+      if (seen) {
+        if (!crypto::ConstantTimeEquals(seen->request_hash, request_hash)) {
+          return FailedPrecondition(
+              "this Idempotency-Key was used with a different request body in the last 24 hours");
+        }
+        result.body = seen->response_body;
+        result.replayed = true;
+        return Status::Ok();
+      }
+    }
+
+    // Find the user: by Didomi id (which must exist), else by the organization's id.
+    std::optional<store::ConsentUserRow> user;
+    if (!in.user_id.empty()) {
+      RELAY_ASSIGN_OR_RETURN(user, txn.GetUser(org, in.user_id));
+      if (!user) return NotFound("user not found: " + in.user_id);
+      if (!in.organization_user_id.empty() &&
+          user->organization_user_id != in.organization_user_id) {
+        return InvalidField("user.organization_user_id", "does not match the user with this id");
+      }
+    } else {
+      RELAY_ASSIGN_OR_RETURN(user, txn.FindUserByOrganizationUserId(org, in.organization_user_id));
+    }
+    std::string event_id = in.id ? *in.id : NewId("evt_", now);
+    if (in.id) {
+      RELAY_ASSIGN_OR_RETURN(auto existing, txn.GetEvent(org, event_id));
+      if (existing) return Conflict("an event with id " + event_id + " already exists");
+    }
+
+    const bool is_new_user = !user.has_value();
+    store::ConsentUserRow row;
+    json::object state;
+    json::object old_view;
+    if (is_new_user) {
+      row.id = NewId("usr_", now);
+      row.organization_id = org;
+      row.organization_user_id = in.organization_user_id;
+      row.created_at = row.updated_at = now;
+      state = json::object{{"metadata", json::object()}, {"regulations", json::object()}};
+    } else {
+      row = *user;
+      RELAY_ASSIGN_OR_RETURN(state, ParseState(row));
+      old_view = UserView(row, state, in.regulation);
+    }
+    const json::object old_state = state;
+    if (in.user_metadata) {
+      json::object& md = state["metadata"].as_object();
+      for (const auto& kv : *in.user_metadata) md[kv.key()] = kv.value();
+    }
+    json::value& status = state["regulations"].as_object()[in.regulation];
+    if (!status.is_object()) status = json::object();
+    MergeConsents(status.as_object(), in.consents);
+    const bool user_changed = is_new_user || state != old_state;
+    if (user_changed) {
+      row.updated_at = std::max(now, row.updated_at);
+      row.state_json = ToJsonString(state);
+      RELAY_RETURN_IF_ERROR(txn.PutUser(row));
+    }
+
+    json::object user_ref{{"id", row.id},
+                          {"organization_user_id", OptionalString(row.organization_user_id)}};
+    if (in.user_metadata) user_ref["metadata"] = *in.user_metadata;
+    const int64_t created_at = in.created_at.value_or(now);
+    json::object entity{{"id", event_id},
+                        {"organization_id", org},
+                        {"created_at", FormatTimestamp(created_at)},
+                        {"updated_at", FormatTimestamp(now)},
+                        {"regulation", in.regulation},
+                        {"status", "confirmed"},
+                        {"metadata", in.metadata},
+                        {"user", std::move(user_ref)},
+                        {"consents", in.consents}};
+    if (in.delegate) entity["delegate"] = *in.delegate;
+    std::string entity_json = ToJsonString(entity);
+    RELAY_RETURN_IF_ERROR(txn.InsertEvent(store::ConsentEventRow{
+        event_id, org, row.id, in.regulation, entity_json, created_at, now}));
+
+    std::vector<OutgoingMessage> messages;
+    messages.push_back({"event.created", in.regulation, json::object{{"entity", entity}}});
+    json::object new_view = UserView(row, state, in.regulation);
+    if (is_new_user) {
+      messages.push_back({"user.created", in.regulation, json::object{{"entity", new_view}}});
+    } else if (user_changed) {
+      messages.push_back({"user.updated", in.regulation,
+                          json::object{{"source", entity},
+                                       {"old_entity", std::move(old_view)},
+                                       {"new_entity", std::move(new_view)}}});
+    }
+    RELAY_RETURN_IF_ERROR(Publish(txn, org, row.id, messages, now).status());
+
+    result.body = std::move(entity_json);
+    if (!idempotency_key.empty()) {
+      RELAY_RETURN_IF_ERROR(txn.PutIdempotencyKey(
+          store::IdempotencyRow{org, idempotency_key, request_hash, 201, result.body, now}));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+Result<json::object> ConsentService::GetEvent(const std::string& org, const std::string& id) {
+  RELAY_ASSIGN_OR_RETURN(auto row, store_.GetEvent(org, id));
+  if (!row) return NotFound("event not found: " + id);
+  return ParseEntity(*row);
+}
+
+Result<store::Page<json::object>> ConsentService::ListEvents(
+    const std::string& org, const std::string& user_id, const std::string& organization_user_id,
+    const std::string& regulation, const store::PageRequest& page) {
+  if (!regulation.empty()) RELAY_RETURN_IF_ERROR(CheckRegulation(regulation));
+  std::string uid = user_id;
+  if (uid.empty() && !organization_user_id.empty()) {
+    RELAY_ASSIGN_OR_RETURN(auto users, store_.ListUsers(org, organization_user_id, {1, 0}));
+    if (users.items.empty()) return store::Page<json::object>{};
+    uid = users.items[0].id;
+  }
+  RELAY_ASSIGN_OR_RETURN(auto rows, store_.ListEvents(org, uid, regulation, page));
+  store::Page<json::object> out;
+  out.total = rows.total;
+  for (const auto& row : rows.items) {
+    RELAY_ASSIGN_OR_RETURN(json::object e, ParseEntity(row));
+    out.items.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<json::object> ConsentService::PatchEvent(const std::string& org, const std::string& id,
+                                                const json::value& patch) {
+  RELAY_RETURN_IF_ERROR(CheckPatchFields(
+      patch, {"status", "metadata"},
+      "cannot be changed: an event's choices are history; only status and metadata change"));
+  const json::object& p = patch.as_object();
+  if (const json::value* st = p.if_contains("status")) {
+    if (!st->is_string() ||
+        (st->as_string() != "confirmed" && st->as_string() != "pending_approval")) {
+      return InvalidField("status", "must be confirmed or pending_approval");
+    }
+  }
+  if (const json::value* md = p.if_contains("metadata"); md && !md->is_object()) {
+    return InvalidField("metadata", "must be an object");
+  }
+  json::object result;
+  Status s = store_.Write([&](store::WriteTransaction& txn) -> Status {
+    const int64_t now = clock_.NowMillis();
+    RELAY_ASSIGN_OR_RETURN(auto row, txn.GetEvent(org, id));
+    if (!row) return NotFound("event not found: " + id);
+    RELAY_ASSIGN_OR_RETURN(json::object old_entity, ParseEntity(*row));
+    json::value updated = old_entity;
+    if (const json::value* st = p.if_contains("status")) updated.as_object()["status"] = *st;
+    if (const json::value* md = p.if_contains("metadata")) {
+      ApplyMergePatch(updated.as_object()["metadata"], *md);
+    }
+    if (updated == json::value(old_entity)) {
+      result = old_entity;
+      return Status::Ok();
+    }
+    updated.as_object()["updated_at"] = FormatTimestamp(now);
+    row->entity_json = ToJsonString(updated);
+    row->updated_at = now;
+    RELAY_RETURN_IF_ERROR(txn.UpdateEvent(*row));
+    std::vector<OutgoingMessage> messages = {
+        {"event.updated", row->regulation,
+         json::object{{"source", p}, {"old_entity", old_entity}, {"new_entity", updated}}}};
+    RELAY_RETURN_IF_ERROR(Publish(txn, org, row->user_id, messages, now).status());
+    result = updated.as_object();
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+Result<json::object> ConsentService::DeleteEvent(const std::string& org, const std::string& id) {
+  json::object result;
+  Status s = store_.Write([&](store::WriteTransaction& txn) -> Status {
+    const int64_t now = clock_.NowMillis();
+    RELAY_ASSIGN_OR_RETURN(auto row, txn.GetEvent(org, id));
+    if (!row) return NotFound("event not found: " + id);
+    RELAY_ASSIGN_OR_RETURN(result, ParseEntity(*row));
+    RELAY_RETURN_IF_ERROR(txn.DeleteEvent(org, id));
+    std::vector<OutgoingMessage> messages = {
+        {"event.deleted", row->regulation, json::object{{"entity", result}}}};
+    return Publish(txn, org, row->user_id, messages, now).status();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+Result<json::object> ConsentService::GetUser(const std::string& org, const std::string& id,
+                                             const std::string& regulation) {
+  RELAY_RETURN_IF_ERROR(CheckRegulation(regulation));
+  RELAY_ASSIGN_OR_RETURN(auto row, store_.GetUser(org, id));
+  if (!row) return NotFound("user not found: " + id);
+  RELAY_ASSIGN_OR_RETURN(json::object state, ParseState(*row));
+  return UserView(*row, state, regulation);
+}
+
+Result<store::Page<json::object>> ConsentService::ListUsers(const std::string& org,
+                                                            const std::string& organization_user_id,
+                                                            const std::string& regulation,
+                                                            const store::PageRequest& page) {
+  RELAY_RETURN_IF_ERROR(CheckRegulation(regulation));
+  RELAY_ASSIGN_OR_RETURN(auto rows, store_.ListUsers(org, organization_user_id, page));
+  store::Page<json::object> out;
+  out.total = rows.total;
+  for (const auto& row : rows.items) {
+    RELAY_ASSIGN_OR_RETURN(json::object state, ParseState(row));
+    out.items.push_back(UserView(row, state, regulation));
+  }
+  return out;
+}
+
+Result<json::object> ConsentService::PatchUser(const std::string& org, const std::string& id,
+                                               const json::value& patch,
+                                               const std::string& regulation) {
+  RELAY_RETURN_IF_ERROR(CheckRegulation(regulation));
+  RELAY_RETURN_IF_ERROR(
+      CheckPatchFields(patch, {"metadata", "organization_user_id"},
+                       "cannot be changed here; consents change through new consent events"));
+  const json::object& p = patch.as_object();
+  if (const json::value* md = p.if_contains("metadata"); md && !md->is_object()) {
+    return InvalidField("metadata", "must be an object");
+  }
+  if (const json::value* ouid = p.if_contains("organization_user_id");
+      ouid &&
+      !(ouid->is_string() && !ouid->as_string().empty() && ouid->as_string().size() <= 256)) {
+    return InvalidField("organization_user_id", "must be a string of 1 to 256 characters");
+  }
+  json::object result;
+  Status s = store_.Write([&](store::WriteTransaction& txn) -> Status {
+    const int64_t now = clock_.NowMillis();
+    RELAY_ASSIGN_OR_RETURN(auto row, txn.GetUser(org, id));
+    if (!row) return NotFound("user not found: " + id);
+    RELAY_ASSIGN_OR_RETURN(json::object state, ParseState(*row));
+    store::ConsentUserRow updated = *row;
+    json::object new_state = state;
+    if (const json::value* md = p.if_contains("metadata")) {
+      ApplyMergePatch(new_state["metadata"], *md);
+    }
+    if (const json::value* ouid = p.if_contains("organization_user_id")) {
+      updated.organization_user_id = std::string(ouid->as_string());
+    }
+    if (new_state == state && updated.organization_user_id == row->organization_user_id) {
+      result = UserView(*row, state, regulation);
+      return Status::Ok();
+    }
+    updated.state_json = ToJsonString(new_state);
+    updated.updated_at = std::max(now, row->updated_at);
+    RELAY_RETURN_IF_ERROR(txn.PutUser(updated));
+    std::vector<OutgoingMessage> messages;
+    for (const auto& reg : UserRegulations(new_state)) {
+      messages.push_back({"user.updated", reg,
+                          json::object{{"source", nullptr},
+                                       {"old_entity", UserView(*row, state, reg)},
+                                       {"new_entity", UserView(updated, new_state, reg)}}});
+    }
+    RELAY_RETURN_IF_ERROR(Publish(txn, org, id, messages, now).status());
+    result = UserView(updated, new_state, regulation);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+Result<json::object> ConsentService::DeleteUser(const std::string& org, const std::string& id,
+                                                const std::string& regulation) {
+  RELAY_RETURN_IF_ERROR(CheckRegulation(regulation));
+  json::object result;
+  Status s = store_.Write([&](store::WriteTransaction& txn) -> Status {
+    const int64_t now = clock_.NowMillis();
+    RELAY_ASSIGN_OR_RETURN(auto row, txn.GetUser(org, id));
+    if (!row) return NotFound("user not found: " + id);
+    RELAY_ASSIGN_OR_RETURN(json::object state, ParseState(*row));
+    RELAY_RETURN_IF_ERROR(txn.DeleteUser(org, id));
+    std::vector<OutgoingMessage> messages;
+    for (const auto& reg : UserRegulations(state)) {
+      messages.push_back(
+          {"user.deleted", reg, json::object{{"entity", UserView(*row, state, reg)}}});
+    }
+    RELAY_RETURN_IF_ERROR(Publish(txn, org, id, messages, now).status());
+    result = UserView(*row, state, regulation);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+}  // namespace relay::consent

@@ -1,0 +1,125 @@
+// Envelopes, flatten and fan-out.
+#include "consent/outbox.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+
+#include "common/ids.h"
+#include "common/json.h"
+#include "integrations/features.h"
+
+namespace relay::consent {
+namespace json = boost::json;
+
+namespace {
+
+void FlattenInto(const json::value& v, const std::string& prefix, json::object& out) {
+  if (v.is_object() && !v.as_object().empty()) {
+    for (const auto& kv : v.as_object()) {
+      std::string key =
+          prefix.empty() ? std::string(kv.key()) : prefix + "__" + std::string(kv.key());
+      FlattenInto(kv.value(), key, out);
+    }
+  } else if (v.is_array() && !v.as_array().empty()) {
+    const auto& a = v.as_array();
+    for (size_t i = 0; i < a.size(); ++i) {
+      FlattenInto(a[i], prefix.empty() ? std::to_string(i) : prefix + "__" + std::to_string(i),
+                  out);
+    }
+  } else {
+    out[prefix] = v;
+  }
+}
+
+json::object Flatten(const json::value& v) {
+  json::object out;
+  FlattenInto(v, "", out);
+  return out;
+}
+
+}  // namespace
+
+json::object Envelope(const OutgoingMessage& m) {
+  return json::object{{"type", m.type}, {"regulation", m.regulation}, {"parameters", m.parameters}};
+}
+
+json::object FlattenEnvelope(const json::object& envelope) {
+  json::object out = envelope;
+  json::object& params = out["parameters"].as_object();
+  if (json::value* ne = params.if_contains("new_entity")) {
+    json::object flat = Flatten(*ne);
+    params.erase("new_entity");
+    params["entity"] = std::move(flat);
+  } else if (json::value* e = params.if_contains("entity")) {
+    *e = Flatten(*e);
+  }
+  return out;
+}
+
+bool Matches(const integrations::IntegrationProperties& p, const std::string& type,
+             const std::string& regulation) {
+  bool type_ok =
+      p.events.empty() || std::find(p.events.begin(), p.events.end(), type) != p.events.end();
+  bool regulation_ok =
+      (p.regulations.size() == 1 && p.regulations[0] == "*") ||
+      std::find(p.regulations.begin(), p.regulations.end(), regulation) != p.regulations.end();
+  return type_ok && regulation_ok;
+}
+
+Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organization_id,
+                       const std::string& ordering_key,
+                       const std::vector<OutgoingMessage>& messages, int64_t now) {
+  RELAY_ASSIGN_OR_RETURN(auto features, txn.GetOrganizationFeatures(organization_id));
+  if (!features.count(integrations::kFeatureWebhooks)) return size_t{0};
+  bool multi_regulation = features.count(integrations::kFeatureMultiRegulation) > 0;
+  RELAY_ASSIGN_OR_RETURN(auto rows, txn.ListEnabledIntegrations(organization_id));
+  struct Target {
+    std::string id;
+    integrations::IntegrationProperties properties;
+  };
+  std::vector<Target> targets;
+  for (const auto& row : rows) {
+    if (row.type_id != integrations::kWebhookTypeId) continue;
+    auto props = ParseJson(row.properties_json);
+    if (!props.ok()) return Internal("stored integration " + row.id + " has invalid properties");
+    json::object body{{"type_id", row.type_id}, {"properties", std::move(props).value()}};
+    auto spec = integrations::ParseIntegrationSpec(body);
+    if (!spec.ok()) return Internal("stored integration " + row.id + " is invalid");
+    targets.push_back(Target{row.id, std::move(spec->properties)});
+  }
+  size_t written = 0;
+  for (const auto& m : messages) {
+    if (m.regulation != "gdpr" && !multi_regulation) continue;
+    json::object envelope = Envelope(m);
+    std::vector<store::DeliveryRow> deliveries;
+    std::string flat_payload;
+    for (const auto& t : targets) {
+      if (!Matches(t.properties, m.type, m.regulation)) continue;
+      store::DeliveryRow d;
+      d.id = NewId("dlv_", now);
+      d.organization_id = organization_id;
+      d.integration_id = t.id;
+      d.next_attempt_at = now;
+      d.created_at = now;
+      if (t.properties.flatten) {
+        if (flat_payload.empty()) flat_payload = ToJsonString(FlattenEnvelope(envelope));
+        d.payload = flat_payload;
+      }
+      deliveries.push_back(std::move(d));
+    }
+    if (deliveries.empty()) continue;
+    store::MessageRow row;
+    row.id = NewId("msg_", now);
+    row.organization_id = organization_id;
+    row.type = m.type;
+    row.regulation = m.regulation;
+    row.ordering_key = ordering_key;
+    row.payload = ToJsonString(envelope);
+    row.created_at = now;
+    RELAY_RETURN_IF_ERROR(txn.InsertMessage(row, deliveries));
+    written += deliveries.size();
+  }
+  return written;
+}
+
+}  // namespace relay::consent

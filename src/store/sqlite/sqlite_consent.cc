@@ -1,0 +1,381 @@
+// SqliteStore: write transactions (consent changes with their outbox rows) and consent reads.
+#include <mutex>
+
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_rows.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace relay::store {
+namespace {
+
+constexpr char kUserColumns[] =
+    "id, organization_id, organization_user_id, state, created_at, updated_at";
+constexpr char kEventColumns[] =
+    "id, organization_id, user_id, regulation, entity, created_at, updated_at";
+constexpr char kDeliveryColumns[] =
+    "d.id, d.organization_id, d.integration_id, m.id, d.type, m.regulation, d.ordering_key, "
+    "d.sequence, d.status, coalesce(d.payload, m.payload), d.attempt_count, d.next_attempt_at, "
+    "d.created_at, d.updated_at";
+
+ConsentUserRow ReadUser(const SqliteStatement& s) {
+  return ConsentUserRow{s.ColumnText(0), s.ColumnText(1), s.ColumnText(2),
+                        s.ColumnText(3), s.ColumnInt(4),  s.ColumnInt(5)};
+}
+
+ConsentEventRow ReadEvent(const SqliteStatement& s) {
+  return ConsentEventRow{s.ColumnText(0), s.ColumnText(1), s.ColumnText(2), s.ColumnText(3),
+                         s.ColumnText(4), s.ColumnInt(5),  s.ColumnInt(6)};
+}
+
+DeliveryRow ReadDelivery(const SqliteStatement& s) {
+  DeliveryRow d;
+  d.id = s.ColumnText(0);
+  d.organization_id = s.ColumnText(1);
+  d.integration_id = s.ColumnText(2);
+  d.message_id = s.ColumnText(3);
+  d.type = s.ColumnText(4);
+  d.regulation = s.ColumnText(5);
+  d.ordering_key = s.ColumnText(6);
+  d.sequence = s.ColumnInt(7);
+  d.status = ParseDeliveryStatus(s.ColumnText(8)).value_or(DeliveryStatus::kPending);
+  d.payload = s.ColumnText(9);
+  d.attempt_count = s.ColumnInt(10);
+  d.next_attempt_at = s.ColumnInt(11);
+  d.created_at = s.ColumnInt(12);
+  d.updated_at = s.ColumnInt(13);
+  return d;
+}
+
+template <typename Row, typename Reader>
+Result<std::optional<Row>> SelectOne(SqliteDb& db, const std::string& sql,
+                                     const std::string& organization_id, const std::string& key,
+                                     Reader read) {
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare(sql));
+  stmt->Bind(1, organization_id).Bind(2, key);
+  RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return std::optional<Row>();
+  return std::optional<Row>(read(*stmt));
+}
+
+Result<std::optional<ConsentUserRow>> SelectUser(SqliteDb& db, const std::string& org,
+                                                 const std::string& id) {
+  return SelectOne<ConsentUserRow>(db,
+                                   std::string("SELECT ") + kUserColumns +
+                                       " FROM consent_users WHERE organization_id = ? AND id = ?",
+                                   org, id, ReadUser);
+}
+
+Result<std::optional<ConsentEventRow>> SelectEvent(SqliteDb& db, const std::string& org,
+                                                   const std::string& id) {
+  return SelectOne<ConsentEventRow>(db,
+                                    std::string("SELECT ") + kEventColumns +
+                                        " FROM consent_events WHERE organization_id = ? AND id = ?",
+                                    org, id, ReadEvent);
+}
+
+// Runs a count query and a page query that share their WHERE clause and bindings.
+template <typename Row, typename Reader>
+Result<Page<Row>> SelectPage(SqliteDb& db, const std::string& from_where,
+                             const std::string& columns, const std::string& order_by,
+                             const std::vector<std::string>& text_args,
+                             const std::vector<int64_t>& int_args, const PageRequest& page,
+                             Reader read) {
+  Page<Row> result;
+  auto bind = [&](SqliteStatement& stmt) {
+    int i = 1;
+    for (const auto& a : text_args) stmt.Bind(i++, a);
+    for (int64_t a : int_args) stmt.Bind(i++, a);
+    return i;
+  };
+  Status s = InReadTransaction(db, [&]() -> Status {
+    {
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT count(*) " + from_where));
+      bind(*stmt);
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      result.total = row ? stmt->ColumnInt(0) : 0;
+    }
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT " + columns + " " + from_where +
+                                                 " ORDER BY " + order_by + " LIMIT ? OFFSET ?"));
+    int next = bind(*stmt);
+    stmt->Bind(next, page.limit).Bind(next + 1, page.skip);
+    while (true) {
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      result.items.push_back(read(*stmt));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+}  // namespace
+
+// The WriteTransaction handed to Store::Write's body; valid only during that call, under the
+// store's lock and inside BEGIN IMMEDIATE.
+class SqliteWriteTransaction final : public WriteTransaction {
+ public:
+  explicit SqliteWriteTransaction(SqliteDb& db) : db_(db) {}
+
+  Result<std::set<std::string>> GetOrganizationFeatures(const std::string& org) override {
+    return SelectOrganizationFeatures(db_, org);
+  }
+
+  Result<std::vector<IntegrationRow>> ListEnabledIntegrations(const std::string& org) override {
+    RELAY_ASSIGN_OR_RETURN(
+        auto stmt, db_.Prepare(std::string("SELECT ") + kIntegrationColumns +
+                               " FROM integrations WHERE organization_id = ? AND enabled = 1 "
+                               "AND deleted_at IS NULL ORDER BY created_at, id"));
+    stmt->Bind(1, org);
+    std::vector<IntegrationRow> rows;
+    while (true) {
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      rows.push_back(ReadIntegration(*stmt));
+    }
+    return rows;
+  }
+
+  Result<std::optional<ConsentUserRow>> GetUser(const std::string& org,
+                                                const std::string& id) override {
+    return SelectUser(db_, org, id);
+  }
+
+  Result<std::optional<ConsentUserRow>> FindUserByOrganizationUserId(
+      const std::string& org, const std::string& organization_user_id) override {
+    return SelectOne<ConsentUserRow>(
+        db_,
+        std::string("SELECT ") + kUserColumns +
+            " FROM consent_users WHERE organization_id = ? AND organization_user_id = ?",
+        org, organization_user_id, ReadUser);
+  }
+
+  Status PutUser(const ConsentUserRow& u) override {
+    RELAY_ASSIGN_OR_RETURN(
+        auto stmt,
+        db_.Prepare("INSERT INTO consent_users (id, organization_id, organization_user_id, state, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT "
+                    "(organization_id, id) DO UPDATE SET organization_user_id = "
+                    "excluded.organization_user_id, state = excluded.state, updated_at = "
+                    "excluded.updated_at"));
+    stmt->Bind(1, u.id).Bind(2, u.organization_id);
+    if (u.organization_user_id.empty()) {
+      stmt->BindNull(3);
+    } else {
+      stmt->Bind(3, u.organization_user_id);
+    }
+    stmt->Bind(4, u.state_json).Bind(5, u.created_at).Bind(6, u.updated_at);
+    Status s = stmt->Run();
+    if (s.code() == StatusCode::kConflict) {
+      return Conflict("another user of the organization has organization_user_id " +
+                      u.organization_user_id);
+    }
+    return s;
+  }
+
+  Status DeleteUser(const std::string& org, const std::string& id) override {
+    {
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare("DELETE FROM consent_events WHERE "
+                                                    "organization_id = ? AND user_id = ?"));
+      stmt->Bind(1, org).Bind(2, id);
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+    }
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare("DELETE FROM consent_users WHERE "
+                                                  "organization_id = ? AND id = ?"));
+    stmt->Bind(1, org).Bind(2, id);
+    RELAY_RETURN_IF_ERROR(stmt->Run());
+    if (db_.Changes() == 0) return NotFound("user not found: " + id);
+    return Status::Ok();
+  }
+
+  Result<std::optional<ConsentEventRow>> GetEvent(const std::string& org,
+                                                  const std::string& id) override {
+    return SelectEvent(db_, org, id);
+  }
+
+  Status InsertEvent(const ConsentEventRow& e) override {
+    RELAY_ASSIGN_OR_RETURN(auto stmt,
+                           db_.Prepare(std::string("INSERT INTO consent_events (") + kEventColumns +
+                                       ") VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    stmt->Bind(1, e.id).Bind(2, e.organization_id).Bind(3, e.user_id).Bind(4, e.regulation);
+    stmt->Bind(5, e.entity_json).Bind(6, e.created_at).Bind(7, e.updated_at);
+    Status s = stmt->Run();
+    if (s.code() == StatusCode::kConflict) return Conflict("an event with id " + e.id + " exists");
+    return s;
+  }
+
+  Status UpdateEvent(const ConsentEventRow& e) override {
+    RELAY_ASSIGN_OR_RETURN(auto stmt,
+                           db_.Prepare("UPDATE consent_events SET entity = ?, updated_at = ? "
+                                       "WHERE organization_id = ? AND id = ?"));
+    stmt->Bind(1, e.entity_json).Bind(2, e.updated_at).Bind(3, e.organization_id).Bind(4, e.id);
+    RELAY_RETURN_IF_ERROR(stmt->Run());
+    if (db_.Changes() == 0) return NotFound("event not found: " + e.id);
+    return Status::Ok();
+  }
+
+  Status DeleteEvent(const std::string& org, const std::string& id) override {
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare("DELETE FROM consent_events WHERE "
+                                                  "organization_id = ? AND id = ?"));
+    stmt->Bind(1, org).Bind(2, id);
+    RELAY_RETURN_IF_ERROR(stmt->Run());
+    if (db_.Changes() == 0) return NotFound("event not found: " + id);
+    return Status::Ok();
+  }
+
+  Status InsertMessage(const MessageRow& m, const std::vector<DeliveryRow>& deliveries) override {
+    {
+      RELAY_ASSIGN_OR_RETURN(
+          auto stmt,
+          db_.Prepare("INSERT INTO messages (id, organization_id, type, regulation, "
+                      "ordering_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+      stmt->Bind(1, m.id).Bind(2, m.organization_id).Bind(3, m.type).Bind(4, m.regulation);
+      stmt->Bind(5, m.ordering_key).Bind(6, m.payload).Bind(7, m.created_at);
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+    }
+    // The message's rowid increases in commit order (one writer), so it orders each lane.
+    int64_t message_seq = db_.LastInsertRowId();
+    for (const auto& d : deliveries) {
+      RELAY_ASSIGN_OR_RETURN(
+          auto stmt,
+          db_.Prepare("INSERT INTO deliveries (id, organization_id, integration_id, message_seq, "
+                      "type, ordering_key, sequence, status, payload, next_attempt_at, "
+                      "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, "
+                      "?)"));
+      stmt->Bind(1, d.id).Bind(2, d.organization_id).Bind(3, d.integration_id);
+      stmt->Bind(4, message_seq).Bind(5, m.type).Bind(6, m.ordering_key).Bind(7, message_seq);
+      if (d.payload.empty()) {
+        stmt->BindNull(8);
+      } else {
+        stmt->Bind(8, d.payload);
+      }
+      stmt->Bind(9, d.next_attempt_at).Bind(10, d.created_at).Bind(11, d.created_at);
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+    }
+    return Status::Ok();
+  }
+
+  Result<std::optional<IdempotencyRow>> GetIdempotencyKey(const std::string& org,
+                                                          const std::string& key,
+                                                          int64_t not_before) override {
+    RELAY_ASSIGN_OR_RETURN(
+        auto stmt, db_.Prepare("SELECT request_hash, response_status, response_body, created_at "
+                               "FROM idempotency_keys WHERE organization_id = ? AND key = ? AND "
+                               "created_at >= ?"));
+    stmt->Bind(1, org).Bind(2, key).Bind(3, not_before);
+    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return std::optional<IdempotencyRow>();
+    return std::optional<IdempotencyRow>(IdempotencyRow{org, key, stmt->ColumnText(0),
+                                                        static_cast<int>(stmt->ColumnInt(1)),
+                                                        stmt->ColumnText(2), stmt->ColumnInt(3)});
+  }
+
+  Status PutIdempotencyKey(const IdempotencyRow& r) override {
+    RELAY_ASSIGN_OR_RETURN(
+        auto stmt,
+        db_.Prepare("INSERT OR REPLACE INTO idempotency_keys (organization_id, key, request_hash, "
+                    "response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?)"));
+    stmt->Bind(1, r.organization_id).Bind(2, r.key).BindBlob(3, r.request_hash);
+    stmt->Bind(4, int64_t{r.response_status}).Bind(5, r.response_body).Bind(6, r.created_at);
+    return stmt->Run();
+  }
+
+ private:
+  SqliteDb& db_;
+};
+
+Status SqliteStore::Write(const std::function<Status(WriteTransaction&)>& body) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SqliteWriteTransaction txn(*db_);
+  return InTransaction(*db_, [&]() { return body(txn); });
+}
+
+Result<std::optional<ConsentEventRow>> SqliteStore::GetEvent(const std::string& org,
+                                                             const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SelectEvent(*db_, org, id);
+}
+
+Result<Page<ConsentEventRow>> SqliteStore::ListEvents(const std::string& org,
+                                                      const std::string& user_id,
+                                                      const std::string& regulation,
+                                                      const PageRequest& page) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string where = "FROM consent_events WHERE organization_id = ?";
+  std::vector<std::string> args = {org};
+  if (!user_id.empty()) {
+    where += " AND user_id = ?";
+    args.push_back(user_id);
+  }
+  if (!regulation.empty()) {
+    where += " AND regulation = ?";
+    args.push_back(regulation);
+  }
+  return SelectPage<ConsentEventRow>(*db_, where, kEventColumns, "created_at DESC, id DESC", args,
+                                     {}, page, ReadEvent);
+}
+
+Result<std::optional<ConsentUserRow>> SqliteStore::GetUser(const std::string& org,
+                                                           const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SelectUser(*db_, org, id);
+}
+
+Result<Page<ConsentUserRow>> SqliteStore::ListUsers(const std::string& org,
+                                                    const std::string& organization_user_id,
+                                                    const PageRequest& page) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string where = "FROM consent_users WHERE organization_id = ?";
+  std::vector<std::string> args = {org};
+  if (!organization_user_id.empty()) {
+    where += " AND organization_user_id = ?";
+    args.push_back(organization_user_id);
+  }
+  return SelectPage<ConsentUserRow>(*db_, where, kUserColumns, "created_at, id", args, {}, page,
+                                    ReadUser);
+}
+
+Result<Page<DeliveryRow>> SqliteStore::ListDeliveries(const std::string& org,
+                                                      const DeliveryFilter& filter,
+                                                      const PageRequest& page) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string where =
+      "FROM deliveries d JOIN messages m ON m.seq = d.message_seq WHERE d.integration_id = ? AND "
+      "d.organization_id = ?";
+  std::vector<std::string> text = {filter.integration_id, org};
+  std::vector<int64_t> ints;
+  if (filter.status) {
+    where += " AND d.status = ?";
+    text.push_back(DeliveryStatusName(*filter.status));
+  }
+  if (!filter.type.empty()) {
+    where += " AND d.type = ?";
+    text.push_back(filter.type);
+  }
+  if (filter.since) {
+    where += " AND d.created_at >= ?";
+    ints.push_back(*filter.since);
+  }
+  if (filter.until) {
+    where += " AND d.created_at < ?";
+    ints.push_back(*filter.until);
+  }
+  return SelectPage<DeliveryRow>(*db_, where, kDeliveryColumns, "d.seq DESC", text, ints, page,
+                                 ReadDelivery);
+}
+
+Result<std::optional<DeliveryRow>> SqliteStore::GetDelivery(const std::string& org,
+                                                            const std::string& integration_id,
+                                                            const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RELAY_ASSIGN_OR_RETURN(
+      auto stmt, db_->Prepare(std::string("SELECT ") + kDeliveryColumns +
+                              " FROM deliveries d JOIN messages m ON m.seq = d.message_seq "
+                              "WHERE d.organization_id = ? AND d.integration_id = ? AND d.id = ?"));
+  stmt->Bind(1, org).Bind(2, integration_id).Bind(3, id);
+  RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return std::optional<DeliveryRow>();
+  return std::optional<DeliveryRow>(ReadDelivery(*stmt));
+}
+
+}  // namespace relay::store

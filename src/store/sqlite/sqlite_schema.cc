@@ -1,0 +1,162 @@
+// The SQLite schema, as an append-only list of migrations.
+#include "store/sqlite/sqlite_schema.h"
+
+#include <string>
+#include <vector>
+
+#include "store/sqlite/sqlite_db.h"
+
+namespace relay::store {
+namespace {
+
+// Each entry upgrades the schema by one version; PRAGMA user_version records how many ran.
+// Never edit a released entry: append a new one.
+const std::vector<const char*> kMigrations = {
+    // 1: settings, API keys, organizations and integrations.
+    R"sql(
+CREATE TABLE settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE organizations (
+  id TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE organization_features (
+  organization_id TEXT NOT NULL REFERENCES organizations(id),
+  feature TEXT NOT NULL,
+  enabled_at INTEGER NOT NULL,
+  PRIMARY KEY (organization_id, feature)
+);
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  secret_hash BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE TABLE api_key_organizations (
+  key_id TEXT NOT NULL REFERENCES api_keys(id),
+  organization_id TEXT NOT NULL REFERENCES organizations(id),
+  PRIMARY KEY (key_id, organization_id)
+);
+CREATE TABLE integrations (
+  id TEXT PRIMARY KEY,
+  organization_id TEXT NOT NULL REFERENCES organizations(id),
+  type_id TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  authentication TEXT NOT NULL,
+  properties TEXT NOT NULL,
+  client_secret BLOB,
+  signing_secret BLOB,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+CREATE INDEX integrations_by_organization ON integrations (organization_id, created_at, id)
+  WHERE deleted_at IS NULL;
+)sql",
+    // 2: consent users and events, and the outbox (messages and their deliveries).
+    R"sql(
+CREATE TABLE consent_users (
+  organization_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  organization_user_id TEXT,
+  state TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (organization_id, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX consent_users_by_organization_user_id
+  ON consent_users (organization_id, organization_user_id) WHERE organization_user_id IS NOT NULL;
+CREATE TABLE consent_events (
+  organization_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  regulation TEXT NOT NULL,
+  entity TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (organization_id, id)
+);
+CREATE INDEX consent_events_by_user ON consent_events (organization_id, user_id, created_at);
+CREATE INDEX consent_events_by_time ON consent_events (organization_id, created_at);
+CREATE TABLE messages (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  organization_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  regulation TEXT NOT NULL,
+  ordering_key TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE deliveries (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  organization_id TEXT NOT NULL,
+  integration_id TEXT NOT NULL,
+  message_seq INTEGER NOT NULL REFERENCES messages (seq),
+  type TEXT NOT NULL,
+  ordering_key TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  payload TEXT,
+  attempt_count INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  lease_until INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX deliveries_by_integration ON deliveries (integration_id, created_at);
+CREATE INDEX deliveries_by_lane ON deliveries (integration_id, ordering_key, sequence)
+  WHERE status IN ('pending', 'in_flight');
+CREATE TABLE idempotency_keys (
+  organization_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  request_hash BLOB NOT NULL,
+  response_status INTEGER NOT NULL,
+  response_body TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (organization_id, key)
+) WITHOUT ROWID;
+)sql",
+};
+
+}  // namespace
+
+int SqliteSchemaVersion() { return static_cast<int>(kMigrations.size()); }
+
+Status MigrateSqlite(SqliteDb& db) {
+  int64_t version = 0;
+  {
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare("PRAGMA user_version"));
+    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (row) version = stmt->ColumnInt(0);
+  }
+  const int64_t latest = static_cast<int64_t>(kMigrations.size());
+  if (version > latest) {
+    return FailedPrecondition("the database schema is version " + std::to_string(version) +
+                              ", newer than this consent-relay supports (" +
+                              std::to_string(latest) + "); run a newer consent-relay");
+  }
+  for (int64_t v = version; v < latest; ++v) {
+    RELAY_RETURN_IF_ERROR(InTransaction(db, [&]() -> Status {
+      // Re-check inside the write lock: another process may have migrated meanwhile.
+      int64_t current = 0;
+      {
+        RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare("PRAGMA user_version"));
+        RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (row) current = stmt->ColumnInt(0);
+      }
+      if (current > v) return Status::Ok();
+      RELAY_RETURN_IF_ERROR(db.Exec(kMigrations[v]));
+      return db.Exec("PRAGMA user_version = " + std::to_string(v + 1));
+    }));
+  }
+  return Status::Ok();
+}
+
+}  // namespace relay::store
