@@ -1,0 +1,138 @@
+#include "consent/consent_event.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "common/json.h"
+
+namespace relay::consent {
+namespace {
+namespace json = boost::json;
+
+json::object Obj(const std::string& text) { return ParseJson(text)->as_object(); }
+
+TEST(EventInputTest, NormalizesAMinimalEvent) {
+  auto in = ParseEventInput(Obj(R"({"user":{"organization_user_id":"u1"},"consents":{}})"));
+  ASSERT_TRUE(in.ok()) << in.status().message();
+  EXPECT_EQ(in->regulation, "gdpr");
+  EXPECT_EQ(in->organization_user_id, "u1");
+  EXPECT_EQ(in->consents, EmptyConsents());
+}
+
+struct BadEvent {
+  std::string body;
+  std::string field;
+};
+
+class EventInputRejects : public ::testing::TestWithParam<BadEvent> {};
+
+TEST_P(EventInputRejects, NamingTheField) {
+  auto in = ParseEventInput(Obj(GetParam().body));
+  ASSERT_FALSE(in.ok()) << GetParam().body;
+  EXPECT_EQ(in.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(in.status().field_errors().count(GetParam().field), 1u) << in.status().message();
+}
+
+std::string ManyPurposes(size_t n) {
+  std::string s = R"({"user":{"id":"u"},"consents":{"purposes":[)";
+  for (size_t i = 0; i < n; ++i)
+    s += (i ? "," : "") + std::string(R"({"id":"p)") + std::to_string(i) + "\"}";
+  return s + "]}}";
+}
+
+std::string ManyVendors(size_t n) {
+  std::string s = R"({"user":{"id":"u"},"consents":{"vendors":{"enabled":[)";
+  for (size_t i = 0; i < n; ++i) s += (i ? ",\"v" : "\"v") + std::to_string(i) + "\"";
+  return s + "]}}}";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryRule, EventInputRejects,
+    ::testing::Values(
+        BadEvent{R"({"consents":{}})", "user"}, BadEvent{R"({"user":{},"consents":{}})", "user"},
+        BadEvent{R"({"user":{"metadata":{}},"consents":{}})", "user"},
+        BadEvent{R"({"user":{"id":7},"consents":{}})", "user.id"},
+        BadEvent{R"({"user":{"id":"u","name":"x"},"consents":{}})", "user.name"},
+        BadEvent{R"({"user":{"id":"u"}})", "consents"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{"purposes":[{"enabled":true}]}})",
+                 "consents.purposes[0].id"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{"purposes":[{"id":"a"},{"id":""}]}})",
+                 "consents.purposes[1].id"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{"purposes":[{"id":"a","enabled":"yes"}]}})",
+                 "consents.purposes[0].enabled"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{"purposes":[{"id":"a"},{"id":"a"}]}})",
+                 "consents.purposes[1].id"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{"purposes":{"id":"a"}}})", "consents.purposes"},
+        BadEvent{
+            R"({"user":{"id":"u"},"consents":{"purposes":[{"id":"a","values":{"p":{"value":1}}}]}})",
+            "consents.purposes[0].values.p.value"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{"vendors":{"enabled":"google"}}})",
+                 "consents.vendors.enabled"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{"vendors":{"disabled":[1,2]}}})",
+                 "consents.vendors.disabled"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{"vendors":{"maybe":[]}}})",
+                 "consents.vendors.maybe"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{"tcfcs":5}})", "consents.tcfcs"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{},"regulation":"GDPR"})", "regulation"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{},"regulation":""})", "regulation"},
+        BadEvent{
+            R"({"user":{"id":"u"},"consents":{},"regulation":"a-very-long-regulation-id-over-32"})",
+            "regulation"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{},"color":"blue"})", "color"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{},"status":"confirmed"})", "status"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{},"id":"has space"})", "id"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{},"created_at":"yesterday"})", "created_at"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{},"metadata":[]})", "metadata"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{},"delegate":{"role":"x"}})", "delegate.role"},
+        BadEvent{ManyPurposes(1001), "consents.purposes"},
+        BadEvent{ManyVendors(10001), "consents.vendors"}),
+    [](const ::testing::TestParamInfo<BadEvent>& info) {
+      std::string name = std::to_string(info.index) + "_";
+      for (char c : info.param.field) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      return name;
+    });
+
+TEST(EventInputTest, AcceptsTheLimits) {
+  EXPECT_TRUE(ParseEventInput(Obj(ManyPurposes(1000))).ok());
+  EXPECT_TRUE(ParseEventInput(Obj(ManyVendors(10000))).ok());
+}
+
+json::object Consents(const std::string& text) {
+  auto in = ParseEventInput(Obj(R"({"user":{"id":"u"},"consents":)" + text + "}"));
+  EXPECT_TRUE(in.ok()) << in.status().message();
+  return in->consents;
+}
+
+TEST(MergeConsentsTest, PurposesMergeById) {
+  json::object status;
+  MergeConsents(status, Consents(R"({"purposes":[{"id":"a","enabled":true,
+      "values":{"p1":{"value":"x"}}},{"id":"b","enabled":false}]})"));
+  MergeConsents(status, Consents(R"({"purposes":[{"id":"a","enabled":null,
+      "values":{"p2":{"value":"y,z"}}},{"id":"b","enabled":true},{"id":"c","enabled":null}]})"));
+  EXPECT_EQ(json::value(status.at("purposes")), ParseJson(R"([
+      {"id":"a","enabled":true,"values":{"p1":{"value":"x"},"p2":{"value":"y,z"}}},
+      {"id":"b","enabled":true},
+      {"id":"c","enabled":null}])")
+                                                    .value());
+}
+
+TEST(MergeConsentsTest, VendorsMoveBetweenSets) {
+  json::object status;
+  MergeConsents(status, Consents(R"({"vendors":{"enabled":["v2","v1"],"disabled":["v3"]}})"));
+  MergeConsents(status, Consents(R"({"vendors":{"enabled":["v3"],"disabled":["v1"]}})"));
+  EXPECT_EQ(json::value(status.at("vendors")),
+            ParseJson(R"({"enabled":["v2","v3"],"disabled":["v1"]})").value());
+}
+
+TEST(MergeConsentsTest, LatestTcfStringWins) {
+  json::object status;
+  MergeConsents(status, Consents(R"({"tcfcs":"first"})"));
+  MergeConsents(status, Consents(R"({"tcfcs":null})"));
+  EXPECT_EQ(status.at("tcfcs"), "first");
+  MergeConsents(status, Consents(R"({"tcfcs":"second"})"));
+  EXPECT_EQ(status.at("tcfcs"), "second");
+}
+
+}  // namespace
+}  // namespace relay::consent

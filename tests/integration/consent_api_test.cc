@@ -1,0 +1,407 @@
+// The Consents API and its outbox, end to end: the real binary over HTTP.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "integration/api_fixture.h"
+
+namespace relay::testing {
+namespace {
+namespace json = boost::json;
+
+class ConsentApiTest : public ApiFixture {
+ protected:
+  void SetUp() override {
+    key_ = CreateKey({"org_a"});
+    EnableFeature("org_a", "webhooks");
+    StartServer();
+    token_ = Token(key_);
+  }
+
+  std::string Q(const std::string& path, const std::string& org = "org_a") {
+    return path + (path.find('?') == std::string::npos ? "?" : "&") + "organization_id=" + org;
+  }
+
+  std::string CreateIntegration(const std::string& properties_extra = "",
+                                const std::string& org = "org_a", const std::string& token = "") {
+    std::string body = R"({"type_id":"webhook-http","properties":{"url":"https://h.example/")" +
+                       (properties_extra.empty() ? "" : "," + properties_extra) + "}}";
+    HttpResult r =
+        Call("POST", Q("/v1/marketplace/integrations", org), token.empty() ? token_ : token, body);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return std::string(r.Json().at("id").as_string());
+  }
+
+  json::object PostEvent(const std::string& body, int expected = 201,
+                         std::vector<std::string> headers = {}) {
+    HttpResult r = Call("POST", Q("/v1/consents/events"), token_, body, headers);
+    EXPECT_EQ(r.status, expected) << body << " -> " << r.body;
+    return r.Json().is_object() ? r.Json().as_object() : json::object();
+  }
+
+  // All deliveries of an integration, oldest first.
+  std::vector<json::object> Deliveries(const std::string& integration,
+                                       const std::string& org = "org_a",
+                                       const std::string& token = "") {
+    HttpResult r = Call(
+        "GET", Q("/v1/marketplace/integrations/" + integration + "/deliveries?$limit=1000", org),
+        token.empty() ? token_ : token);
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<json::object> out;
+    json::value page = r.Json();  // keep it alive: the loop refers into it
+    for (const auto& d : page.at("data").as_array()) out.push_back(d.as_object());
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+  static std::vector<std::string> Types(const std::vector<json::object>& deliveries) {
+    std::vector<std::string> out;
+    for (const auto& d : deliveries) out.emplace_back(d.at("type").as_string());
+    return out;
+  }
+
+  int64_t Count(const std::string& path) {
+    HttpResult r = Call("GET", Q(path), token_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.Json().at("total").as_int64();
+  }
+
+  ApiKey key_;
+  std::string token_;
+};
+
+constexpr char kFirstEvent[] = R"({"user":{"organization_user_id":"u-1"},
+  "consents":{"purposes":[{"id":"analytics","enabled":true}],"vendors":{"enabled":["v1"]}}})";
+
+TEST_F(ConsentApiTest, NewUserProducesEventCreatedThenUserCreated) {
+  std::string integration = CreateIntegration();
+  json::object event = PostEvent(kFirstEvent);
+  EXPECT_TRUE(event.at("id").as_string().starts_with("evt_"));
+  EXPECT_EQ(event.at("status"), "confirmed");
+  EXPECT_EQ(event.at("organization_id"), "org_a");
+  EXPECT_EQ(event.at("regulation"), "gdpr");
+  EXPECT_EQ(event.at("user").at("organization_user_id"), "u-1");
+  std::string user_id(event.at("user").at("id").as_string());
+
+  auto deliveries = Deliveries(integration);
+  ASSERT_EQ(Types(deliveries), (std::vector<std::string>{"event.created", "user.created"}));
+  for (const auto& d : deliveries) {
+    EXPECT_EQ(d.at("status"), "pending");
+    EXPECT_EQ(d.at("integration_id"), json::value(integration));
+    EXPECT_TRUE(d.at("message_id").as_string().starts_with("msg_"));
+    EXPECT_EQ(d.at("attempts"), json::array());
+    const json::object& payload = d.at("payload").as_object();
+    EXPECT_EQ(payload.size(), 3u) << "exactly Didomi's envelope";
+    EXPECT_EQ(payload.at("type"), d.at("type"));
+    EXPECT_EQ(payload.at("regulation"), "gdpr");
+  }
+  EXPECT_EQ(json::value(deliveries[0].at("payload").at("parameters").at("entity")),
+            json::value(event));
+  const auto& user = deliveries[1].at("payload").at("parameters").at("entity").as_object();
+  EXPECT_EQ(user.at("id"), json::value(user_id));
+  EXPECT_EQ(user.at("consents").at("purposes"),
+            json::parse(R"([{"id":"analytics","enabled":true}])"));
+  HttpResult got = Call("GET", Q("/v1/consents/users/" + user_id), token_);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.Json(), json::value(user));
+}
+
+TEST_F(ConsentApiTest, KnownUserProducesUserUpdatedOnlyWhenTheMergeChangesIt) {
+  std::string integration = CreateIntegration();
+  PostEvent(kFirstEvent);
+  json::object second = PostEvent(R"({"user":{"organization_user_id":"u-1"},
+    "consents":{"purposes":[{"id":"ads","enabled":false}],"vendors":{"disabled":["v1"]}}})");
+  // The same choices again change nothing: no user.updated.
+  PostEvent(R"({"user":{"organization_user_id":"u-1"},
+    "consents":{"purposes":[{"id":"ads","enabled":false}]}})");
+  auto deliveries = Deliveries(integration);
+  ASSERT_EQ(Types(deliveries),
+            (std::vector<std::string>{"event.created", "user.created", "event.created",
+                                      "user.updated", "event.created"}));
+  const json::object& params = deliveries[3].at("payload").at("parameters").as_object();
+  EXPECT_EQ(params.at("source"), json::value(second));
+  json::object old_entity = params.at("old_entity").as_object();
+  json::object new_entity = params.at("new_entity").as_object();
+  // Old and new differ exactly as the merge says.
+  EXPECT_EQ(old_entity.at("consents"),
+            json::parse(R"({"purposes":[{"id":"analytics","enabled":true}],
+                           "vendors":{"enabled":["v1"],"disabled":[]},"tcfcs":null})"));
+  EXPECT_EQ(new_entity.at("consents"),
+            json::parse(R"({"purposes":[{"id":"analytics","enabled":true},
+                                        {"id":"ads","enabled":false}],
+                           "vendors":{"enabled":[],"disabled":["v1"]},"tcfcs":null})"));
+  old_entity.erase("consents");
+  new_entity.erase("consents");
+  old_entity.erase("updated_at");
+  new_entity.erase("updated_at");
+  EXPECT_EQ(old_entity, new_entity);
+}
+
+TEST_F(ConsentApiTest, PatchAndDeleteProduceTheirMessages) {
+  std::string integration = CreateIntegration();
+  json::object event = PostEvent(kFirstEvent);
+  std::string event_id(event.at("id").as_string());
+  std::string user_id(event.at("user").at("id").as_string());
+
+  HttpResult patched = Call("PATCH", Q("/v1/consents/events/" + event_id), token_,
+                            R"({"status":"pending_approval","metadata":{"reviewed":true}})");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(patched.Json().at("status"), "pending_approval");
+  EXPECT_EQ(patched.Json().at("metadata"), json::parse(R"({"reviewed":true})"));
+  HttpResult choices = Call("PATCH", Q("/v1/consents/events/" + event_id), token_,
+                            R"({"consents":{"purposes":[]}})");
+  EXPECT_EQ(choices.status, 400);
+  EXPECT_TRUE(choices.Json().at("errors").as_object().contains("consents"));
+
+  HttpResult user_patch = Call("PATCH", Q("/v1/consents/users/" + user_id), token_,
+                               R"({"metadata":{"tier":"gold"},"organization_user_id":"u-1b"})");
+  ASSERT_EQ(user_patch.status, 200) << user_patch.body;
+  EXPECT_EQ(user_patch.Json().at("organization_user_id"), "u-1b");
+  EXPECT_EQ(Call("DELETE", Q("/v1/consents/events/" + event_id), token_).status, 200);
+  EXPECT_EQ(Call("GET", Q("/v1/consents/events/" + event_id), token_).status, 404);
+  EXPECT_EQ(Call("DELETE", Q("/v1/consents/users/" + user_id), token_).status, 200);
+  EXPECT_EQ(Call("GET", Q("/v1/consents/users/" + user_id), token_).status, 404);
+
+  auto deliveries = Deliveries(integration);
+  ASSERT_EQ(Types(deliveries),
+            (std::vector<std::string>{"event.created", "user.created", "event.updated",
+                                      "user.updated", "event.deleted", "user.deleted"}));
+  const auto& updated = deliveries[2].at("payload").at("parameters").as_object();
+  EXPECT_EQ(updated.at("source"),
+            json::parse(R"({"status":"pending_approval","metadata":{"reviewed":true}})"));
+  EXPECT_EQ(updated.at("old_entity").at("status"), "confirmed");
+  EXPECT_EQ(updated.at("new_entity").at("status"), "pending_approval");
+  const auto& user_updated = deliveries[3].at("payload").at("parameters").as_object();
+  EXPECT_TRUE(user_updated.at("source").is_null());
+  EXPECT_EQ(user_updated.at("old_entity").at("organization_user_id"), "u-1");
+  EXPECT_EQ(user_updated.at("new_entity").at("metadata"), json::parse(R"({"tier":"gold"})"));
+  EXPECT_EQ(deliveries[4].at("payload").at("parameters").at("entity").at("id"),
+            json::value(event_id));
+  EXPECT_EQ(deliveries[5].at("payload").at("parameters").at("entity").at("id"),
+            json::value(user_id));
+}
+
+TEST_F(ConsentApiTest, FiltersByEventTypeAndRegulation) {
+  EnableFeature("org_a", "multi-regulation");
+  std::string all = CreateIntegration();
+  std::string users_only = CreateIntegration(R"("events":["user.created","user.updated"])");
+  std::string ccpa = CreateIntegration(R"("regulations":["ccpa"])");
+  std::string every_regulation = CreateIntegration(R"("regulations":["*"])");
+  PostEvent(kFirstEvent);
+  PostEvent(R"({"user":{"organization_user_id":"u-1"},"regulation":"ccpa",
+    "consents":{"purposes":[{"id":"sale","enabled":false}]}})");
+  EXPECT_EQ(Types(Deliveries(all)), (std::vector<std::string>{"event.created", "user.created"}));
+  EXPECT_EQ(Types(Deliveries(users_only)), (std::vector<std::string>{"user.created"}));
+  auto ccpa_deliveries = Deliveries(ccpa);
+  ASSERT_EQ(Types(ccpa_deliveries), (std::vector<std::string>{"event.created", "user.updated"}));
+  for (const auto& d : ccpa_deliveries) EXPECT_EQ(d.at("regulation"), "ccpa");
+  EXPECT_EQ(Deliveries(every_regulation).size(), 4u);
+}
+
+TEST_F(ConsentApiTest, NonGdprEventsNeedMultiRegulationAtFanOut) {
+  EnableFeature("org_a", "multi-regulation");
+  std::string every_regulation = CreateIntegration(R"("regulations":["*"])");
+  CommandResult off = RunRelay(
+      {"orgs", "disable", "org_a", "--feature", "multi-regulation", "--data-dir", DataDir()});
+  ASSERT_EQ(off.exit_code, 0);
+  PostEvent(R"({"user":{"organization_user_id":"u-9"},"regulation":"cpra","consents":{}})");
+  EXPECT_TRUE(Deliveries(every_regulation).empty());
+  // The user exists (made by the cpra event); its first gdpr event changes it.
+  PostEvent(R"({"user":{"organization_user_id":"u-9"},"consents":{}})");
+  auto deliveries = Deliveries(every_regulation);
+  EXPECT_EQ(Types(deliveries), (std::vector<std::string>{"event.created", "user.updated"}));
+  for (const auto& d : deliveries) EXPECT_EQ(d.at("regulation"), "gdpr");
+}
+
+TEST_F(ConsentApiTest, FlattenedPayloadIsCheckedKeyByKey) {
+  std::string flat = CreateIntegration(R"("flatten":true)");
+  json::object event = PostEvent(R"({"user":{"organization_user_id":"u-f"},
+    "metadata":{"source":{"page":"home"}},
+    "consents":{"purposes":[{"id":"p1","enabled":true,"values":{"freq":{"value":"daily,weekly"}}}],
+                "vendors":{"enabled":["v1"]},"tcfcs":"CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"}})");
+  auto deliveries = Deliveries(flat);
+  ASSERT_EQ(deliveries.size(), 2u);
+  const json::object& entity =
+      deliveries[0].at("payload").at("parameters").at("entity").as_object();
+  json::object expected{{"id", event.at("id")},
+                        {"organization_id", "org_a"},
+                        {"created_at", event.at("created_at")},
+                        {"updated_at", event.at("updated_at")},
+                        {"regulation", "gdpr"},
+                        {"status", "confirmed"},
+                        {"metadata__source__page", "home"},
+                        {"user__id", event.at("user").at("id")},
+                        {"user__organization_user_id", "u-f"},
+                        {"consents__purposes__0__id", "p1"},
+                        {"consents__purposes__0__enabled", true},
+                        {"consents__purposes__0__values__freq__value", "daily,weekly"},
+                        {"consents__vendors__enabled__0", "v1"},
+                        {"consents__vendors__disabled", json::array()},
+                        {"consents__tcfcs", "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"}};
+  EXPECT_EQ(entity.size(), expected.size());
+  for (const auto& kv : expected) {
+    ASSERT_TRUE(entity.contains(kv.key())) << kv.key();
+    EXPECT_EQ(entity.at(kv.key()), kv.value()) << kv.key();
+  }
+}
+
+TEST_F(ConsentApiTest, DisabledIntegrationGetsNoDeliveries) {
+  std::string off = CreateIntegration();
+  ASSERT_EQ(Call("PATCH", Q("/v1/marketplace/integrations/" + off), token_, R"({"enabled":false})")
+                .status,
+            200);
+  std::string on = CreateIntegration();
+  PostEvent(kFirstEvent);
+  EXPECT_TRUE(Deliveries(off).empty());
+  EXPECT_EQ(Deliveries(on).size(), 2u);
+}
+
+TEST_F(ConsentApiTest, DisablingWebhooksStopsNewDeliveriesButKeepsEvents) {
+  std::string integration = CreateIntegration();
+  ASSERT_EQ(RunRelay({"orgs", "disable", "org_a", "--feature", "webhooks", "--data-dir", DataDir()})
+                .exit_code,
+            0);
+  PostEvent(kFirstEvent);
+  EXPECT_TRUE(Deliveries(integration).empty());
+  EXPECT_EQ(Count("/v1/consents/events"), 1);
+}
+
+TEST_F(ConsentApiTest, OrganizationsNeverReachEachOther) {
+  ApiKey key_b = CreateKey({"org_b"});
+  EnableFeature("org_b", "webhooks");
+  std::string token_b = Token(key_b);
+  std::string integration_a = CreateIntegration();
+  std::string integration_b = CreateIntegration("", "org_b", token_b);
+  json::object event = PostEvent(kFirstEvent);
+  EXPECT_EQ(Deliveries(integration_a).size(), 2u);
+  EXPECT_TRUE(Deliveries(integration_b, "org_b", token_b).empty());
+  std::string event_id(event.at("id").as_string());
+  std::string user_id(event.at("user").at("id").as_string());
+  for (const std::string& path :
+       {"/v1/consents/events/" + event_id, "/v1/consents/users/" + user_id}) {
+    EXPECT_EQ(Call("GET", Q(path, "org_b"), token_b).status, 404) << path;
+    EXPECT_EQ(Call("DELETE", Q(path, "org_b"), token_b).status, 404) << path;
+    EXPECT_EQ(Call("GET", Q(path, "org_a"), token_b).status, 403) << path;
+  }
+  EXPECT_EQ(Call("GET", Q("/v1/marketplace/integrations/" + integration_a + "/deliveries", "org_b"),
+                 token_b)
+                .status,
+            404);
+  std::string dlv(Deliveries(integration_a)[0].at("id").as_string());
+  EXPECT_EQ(Call("GET",
+                 Q("/v1/marketplace/integrations/" + integration_a + "/deliveries/" + dlv, "org_b"),
+                 token_b)
+                .status,
+            404);
+  // The same client event id in another organization is another event.
+  HttpResult b_event =
+      Call("POST", Q("/v1/consents/events", "org_b"), token_b,
+           R"({"id":"shared-id","user":{"organization_user_id":"u-1"},"consents":{}})");
+  EXPECT_EQ(b_event.status, 201);
+  PostEvent(R"({"id":"shared-id","user":{"organization_user_id":"u-1"},"consents":{}})");
+  EXPECT_EQ(Deliveries(integration_b, "org_b", token_b).size(), 2u);
+}
+
+TEST_F(ConsentApiTest, RepeatedEventIdIsAConflictAndProducesNothing) {
+  std::string integration = CreateIntegration();
+  PostEvent(R"({"id":"evt-42","user":{"organization_user_id":"u-1"},"consents":{}})");
+  size_t before = Deliveries(integration).size();
+  json::object conflict =
+      PostEvent(R"({"id":"evt-42","user":{"organization_user_id":"u-2"},"consents":{}})", 409);
+  EXPECT_EQ(conflict.at("name"), "Conflict");
+  EXPECT_EQ(Deliveries(integration).size(), before);
+  EXPECT_EQ(Count("/v1/consents/users"), 1);
+}
+
+TEST_F(ConsentApiTest, IdempotencyKeyReplaysAndRefusesAnotherBody) {
+  std::string integration = CreateIntegration();
+  HttpResult first =
+      Call("POST", Q("/v1/consents/events"), token_, kFirstEvent, {"Idempotency-Key: order-7"});
+  ASSERT_EQ(first.status, 201);
+  HttpResult again =
+      Call("POST", Q("/v1/consents/events"), token_, kFirstEvent, {"Idempotency-Key: order-7"});
+  EXPECT_EQ(again.status, 201);
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(again.Header("idempotent-replayed"), "true");
+  EXPECT_EQ(Deliveries(integration).size(), 2u);
+  HttpResult other = Call("POST", Q("/v1/consents/events"), token_,
+                          R"({"user":{"organization_user_id":"u-2"},"consents":{}})",
+                          {"Idempotency-Key: order-7"});
+  EXPECT_EQ(other.status, 422);
+  EXPECT_EQ(other.Json().at("name"), "Unprocessable");
+  EXPECT_EQ(Deliveries(integration).size(), 2u);
+  EXPECT_EQ(Count("/v1/consents/events"), 1);
+  // Another key is another request.
+  Call("POST", Q("/v1/consents/events"), token_, kFirstEvent, {"Idempotency-Key: order-8"});
+  EXPECT_EQ(Count("/v1/consents/events"), 2);
+}
+
+TEST_F(ConsentApiTest, BadInputWritesNothing) {
+  std::string integration = CreateIntegration();
+  const std::pair<std::string, std::string> kBad[] = {
+      {R"({"user":{},"consents":{}})", "user"},
+      {R"({"user":{"organization_user_id":"u"},"consents":{"purposes":[{"enabled":true}]}})",
+       "consents.purposes[0].id"},
+      {R"({"user":{"organization_user_id":"u"},"consents":{"purposes":[{"id":"a","enabled":1}]}})",
+       "consents.purposes[0].enabled"},
+      {R"({"user":{"organization_user_id":"u"},"consents":{"vendors":{"enabled":[true]}}})",
+       "consents.vendors.enabled"},
+      {R"({"user":{"organization_user_id":"u"},"consents":{},"extra":1})", "extra"},
+      {R"({"user":{"organization_user_id":"u"},"consents":{},"regulation":"G D P R"})",
+       "regulation"},
+  };
+  for (const auto& [body, field] : kBad) {
+    json::object error = PostEvent(body, 400);
+    EXPECT_TRUE(error.at("errors").as_object().contains(field)) << body;
+  }
+  PostEvent(R"({"user":{"id":"usr_unknown"},"consents":{}})", 404);
+  PostEvent("{\"user\":", 400);
+  EXPECT_EQ(Count("/v1/consents/events"), 0);
+  EXPECT_EQ(Count("/v1/consents/users"), 0);
+  EXPECT_TRUE(Deliveries(integration).empty());
+}
+
+TEST_F(ConsentApiTest, ListsEventsNewestFirstWithFilters) {
+  PostEvent(R"({"user":{"organization_user_id":"u-1"},"consents":{},
+               "created_at":"2026-01-01T00:00:00Z","id":"old"})");
+  PostEvent(R"({"user":{"organization_user_id":"u-1"},"consents":{},
+               "created_at":"2026-02-01T00:00:00Z","id":"new"})");
+  PostEvent(R"({"user":{"organization_user_id":"u-2"},"consents":{},"id":"other"})");
+  HttpResult r = Call("GET", Q("/v1/consents/events?organization_user_id=u-1"), token_);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.Json().at("total"), 2);
+  EXPECT_EQ(r.Json().at("data").as_array()[0].at("id"), "new");
+  EXPECT_EQ(r.Json().at("data").as_array()[1].at("id"), "old");
+  EXPECT_EQ(r.Json().at("data").as_array()[1].at("created_at"), "2026-01-01T00:00:00.000Z");
+  std::string uid(r.Json().at("data").as_array()[0].at("user").at("id").as_string());
+  EXPECT_EQ(Count("/v1/consents/events?user_id=" + uid), 2);
+  EXPECT_EQ(Count("/v1/consents/events?organization_user_id=nobody"), 0);
+  EXPECT_EQ(Count("/v1/consents/events?regulation=ccpa"), 0);
+  EXPECT_EQ(Count("/v1/consents/events"), 3);
+  HttpResult users = Call("GET", Q("/v1/consents/users?organization_user_id=u-2"), token_);
+  ASSERT_EQ(users.Json().at("total"), 1);
+  EXPECT_EQ(users.Json().at("data").as_array()[0].at("organization_user_id"), "u-2");
+}
+
+TEST_F(ConsentApiTest, DeliveriesFilterByStatusTypeAndTime) {
+  std::string integration = CreateIntegration();
+  PostEvent(kFirstEvent);
+  std::string base = "/v1/marketplace/integrations/" + integration + "/deliveries";
+  EXPECT_EQ(Count(base), 2);
+  EXPECT_EQ(Count(base + "?type=user.created"), 1);
+  EXPECT_EQ(Count(base + "?status=pending"), 2);
+  EXPECT_EQ(Count(base + "?status=dead"), 0);
+  EXPECT_EQ(Count(base + "?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z"), 2);
+  EXPECT_EQ(Count(base + "?until=2000-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(Call("GET", Q(base + "?status=lost"), token_).status, 400);
+  EXPECT_EQ(Call("GET", Q(base + "?since=yesterday"), token_).status, 400);
+  auto deliveries = Deliveries(integration);
+  std::string id(deliveries[0].at("id").as_string());
+  HttpResult one = Call("GET", Q(base + "/" + id), token_);
+  ASSERT_EQ(one.status, 200);
+  EXPECT_EQ(one.Json(), json::value(deliveries[0]));
+  EXPECT_EQ(Call("GET", Q(base + "/dlv_nope"), token_).status, 404);
+}
+
+}  // namespace
+}  // namespace relay::testing
