@@ -36,14 +36,19 @@ TEST_P(EventInputRejects, NamingTheField) {
 
 std::string ManyPurposes(size_t n) {
   std::string s = R"({"user":{"id":"u"},"consents":{"purposes":[)";
-  for (size_t i = 0; i < n; ++i)
-    s += (i ? "," : "") + std::string(R"({"id":"p)") + std::to_string(i) + "\"}";
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) s.push_back(',');
+    s.append(R"({"id":"p)").append(std::to_string(i)).append("\"}");
+  }
   return s + "]}}";
 }
 
 std::string ManyVendors(size_t n) {
   std::string s = R"({"user":{"id":"u"},"consents":{"vendors":{"enabled":[)";
-  for (size_t i = 0; i < n; ++i) s += (i ? ",\"v" : "\"v") + std::to_string(i) + "\"";
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) s.push_back(',');
+    s.append("\"v").append(std::to_string(i)).append("\"");
+  }
   return s + "]}}}";
 }
 
