@@ -49,6 +49,7 @@ class ServerProcess {
 
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   const std::string& error() const { return error_; }
   // Everything the server wrote to stderr (its logs) up to now.
   std::string Logs() const;
