@@ -44,6 +44,7 @@ struct ServeOptions {
   int http_threads = 2;
   int worker_threads = 16;
   int shutdown_grace_seconds = 10;
+  std::vector<Cidr> allowed_destinations;
 };
 
 int Fail(const std::string& message) {
@@ -140,7 +141,8 @@ int Serve(const std::string& program, const StoreOptions& store_options,
 
   const Clock& clock = SystemClock::Instance();
   auth::AuthService auth(**store, *keyring, clock);
-  integrations::IntegrationService integrations(**store, *keyring, clock);
+  DestinationGuard guard(options.allowed_destinations);
+  integrations::IntegrationService integrations(**store, *keyring, clock, guard);
   consent::ConsentService consent(**store, clock);
   delivery::DeliveryService deliveries(**store);
   api::Api api(api::ApiServices{auth, integrations, consent, deliveries});

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
 
 #include "common/crypto.h"
 #include "common/ids.h"
@@ -23,6 +24,19 @@ std::string ClientSecretContext(const std::string& id) {
 }
 std::string SigningSecretContext(const std::string& id) {
   return "integration/" + id + "/signing_secret";
+}
+
+Status IntegrationService::CheckDestinations(const IntegrationSpec& spec) const {
+  auto check = [&](const std::string& url, const std::string& field) -> Status {
+    auto parsed = boost::urls::parse_absolute_uri(url);
+    if (!parsed) return Status::Ok();  // validation already refused it
+    Status s = guard_.CheckHost(parsed->encoded_host());
+    if (!s.ok()) return InvalidField(field, s.message());
+    return Status::Ok();
+  };
+  RELAY_RETURN_IF_ERROR(check(spec.properties.url, "properties.url"));
+  if (spec.oauth) RELAY_RETURN_IF_ERROR(check(spec.oauth->url, "authentication.url"));
+  return Status::Ok();
 }
 
 Status IntegrationService::CheckFeatures(const std::string& organization_id,
@@ -107,6 +121,7 @@ Result<CreatedIntegration> IntegrationService::Create(const std::string& organiz
   if (spec.oauth && spec.oauth->client_secret == kSecretMask) {
     return InvalidField("authentication.client_secret", "must be the real secret, not the mask");
   }
+  RELAY_RETURN_IF_ERROR(CheckDestinations(spec));
   RELAY_RETURN_IF_ERROR(CheckFeatures(organization_id, spec));
   CreatedIntegration created;
   Integration& i = created.integration;
@@ -176,6 +191,7 @@ Result<Integration> IntegrationService::Patch(const std::string& organization_id
       }
     }
     RELAY_ASSIGN_OR_RETURN(IntegrationSpec spec, ParseIntegrationSpec(m));
+    RELAY_RETURN_IF_ERROR(CheckDestinations(spec));
     RELAY_RETURN_IF_ERROR(CheckFeatures(organization_id, spec));
     Integration updated = current;
     updated.spec = std::move(spec);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/destination_guard.h"
 #include "common/keyring.h"
 #include "integrations/integration.h"
 #include "store/store.h"
@@ -21,8 +22,10 @@ struct CreatedIntegration {
 // organization is kNotFound, exactly like one that does not exist.
 class IntegrationService {
  public:
-  IntegrationService(store::Store& store, const Keyring& keyring, const Clock& clock)
-      : store_(store), keyring_(keyring), clock_(clock) {}
+  // `guard` refuses literal internal addresses in URLs (400) when integrations are written.
+  IntegrationService(store::Store& store, const Keyring& keyring, const Clock& clock,
+                     const DestinationGuard& guard)
+      : store_(store), keyring_(keyring), clock_(clock), guard_(guard) {}
 
   // Validates `body`; kPermissionDenied when the organization lacks the `webhooks` feature, or
   // asks for non-GDPR regulations without `multi-regulation`.
@@ -41,6 +44,7 @@ class IntegrationService {
   Result<std::string> GetSigningSecret(const std::string& organization_id, const std::string& id);
 
  private:
+  Status CheckDestinations(const IntegrationSpec& spec) const;
   Status CheckFeatures(const std::string& organization_id, const IntegrationSpec& spec);
   Result<Integration> FromRow(const store::IntegrationRow& row, bool with_secret) const;
   store::IntegrationRow ToRow(const Integration& integration) const;
@@ -48,6 +52,7 @@ class IntegrationService {
   store::Store& store_;
   const Keyring& keyring_;
   const Clock& clock_;
+  const DestinationGuard& guard_;
 };
 
 // Seal contexts: a sealed value only opens in the row and column it was written for.

@@ -42,6 +42,10 @@ struct IntegrationRow {
   int64_t created_at = 0;
   int64_t updated_at = 0;
   int64_t version = 1;
+  // After a rotation, the previous signing secret stays valid (both signatures are sent) until
+  // previous_secret_expires_at.
+  std::string previous_signing_secret_sealed;
+  int64_t previous_secret_expires_at = 0;
 };
 
 // A consent user: the merged consent status, per regulation, as opaque JSON for the domain.
@@ -80,8 +84,19 @@ enum class DeliveryStatus { kPending, kInFlight, kSucceeded, kDead, kCancelled }
 const char* DeliveryStatusName(DeliveryStatus status);
 std::optional<DeliveryStatus> ParseDeliveryStatus(std::string_view name);
 
+// One try at sending a delivery.
+struct AttemptRow {
+  int64_t attempt = 0;  // 1, 2, ... over the delivery's life
+  int64_t started_at = 0;
+  int64_t duration_ms = 0;
+  std::optional<int> http_status;  // nullopt when no response arrived
+  std::string error;               // empty when a response arrived
+  std::string response_body;       // the first 4 KiB
+};
+
 struct DeliveryRow {
-  std::string id;  // "dlv_..."
+  int64_t seq = 0;  // the store's key, set by reads
+  std::string id;   // "dlv_..."
   std::string organization_id;
   std::string integration_id;
   std::string message_id;
@@ -98,6 +113,52 @@ struct DeliveryRow {
   int64_t next_attempt_at = 0;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  std::vector<AttemptRow> attempts;  // filled by reads, oldest first
+};
+
+// A delivery handed to the dispatcher by a claim, with everything needed to send it.
+struct ClaimedDelivery {
+  int64_t seq = 0;  // the store's key for the delivery
+  std::string id;
+  std::string organization_id;
+  std::string integration_id;
+  int64_t integration_version = 0;
+  std::string message_id;
+  std::string type;
+  std::string payload;          // the exact bytes to send
+  int64_t attempt_count = 0;    // attempts before this one
+  int64_t cycle_attempts = 0;   // attempts since it was last (re)queued: its place in the schedule
+  int64_t message_created_at = 0;
+  int64_t lease_token = 0;
+};
+
+struct ClaimRequest {
+  int64_t now = 0;
+  int64_t lease_until = 0;  // a claim not resolved by then may be claimed again
+  int64_t lease_token = 0;  // identifies this claim when its outcome is recorded
+  int limit = 0;
+  std::vector<std::string> excluded_integrations;  // at their in-flight cap
+};
+
+// What became of a claimed delivery.
+struct DeliveryOutcome {
+  int64_t seq = 0;
+  int64_t lease_token = 0;
+  std::optional<AttemptRow> attempt;  // nullopt: released untried (shutdown)
+  DeliveryStatus status = DeliveryStatus::kPending;  // pending (retry), succeeded, dead, cancelled
+  int64_t next_attempt_at = 0;                        // when pending
+};
+
+struct ReplayFilter {
+  DeliveryStatus status = DeliveryStatus::kDead;
+  std::optional<int64_t> since;
+  std::optional<int64_t> until;
+};
+
+struct DeliveryCounts {
+  int64_t pending = 0;
+  int64_t in_flight = 0;
+  int64_t dead = 0;
 };
 
 // What an Idempotency-Key remembers: the request it came with and the answer it got.
@@ -242,6 +303,32 @@ class Store {
   virtual Result<std::optional<DeliveryRow>> GetDelivery(const std::string& organization_id,
                                                          const std::string& integration_id,
                                                          const std::string& id) = 0;
+
+  // --- the delivery engine ---
+  // Claims up to `limit` due deliveries (pending with next_attempt_at <= now, or in flight with an
+  // expired lease) of enabled integrations, oldest due first, marking them in flight until
+  // lease_until. Never hands out a delivery whose lease holds.
+  virtual Result<std::vector<ClaimedDelivery>> ClaimDeliveries(const ClaimRequest& request) = 0;
+  // Records attempts and new statuses in one transaction. An outcome whose lease token no longer
+  // matches (the delivery was claimed again) keeps its attempt but changes no status.
+  virtual Status RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) = 0;
+  // Puts every in-flight delivery back to pending: for a backend only one process can use, at
+  // start, since nobody else can hold a claim.
+  virtual Status ReleaseAllClaims(int64_t now) = 0;
+  // Re-queues one delivery now with a fresh retry schedule. kFailedPrecondition while in flight.
+  virtual Result<DeliveryRow> RequeueDelivery(const std::string& organization_id,
+                                              const std::string& integration_id,
+                                              const std::string& id, int64_t now) = 0;
+  // Re-queues every matching delivery, in batches of `batch` (one transaction each), never
+  // holding them all in memory. Returns how many.
+  virtual Result<int64_t> RequeueDeliveries(const std::string& organization_id,
+                                            const std::string& integration_id,
+                                            const ReplayFilter& filter, int64_t now,
+                                            int batch) = 0;
+  // Deletes up to `batch` deliveries in `status` last changed before `before` (with their
+  // attempts, and messages left without deliveries). Returns how many.
+  virtual Result<int64_t> PurgeDeliveries(DeliveryStatus status, int64_t before, int batch) = 0;
+  virtual Result<DeliveryCounts> CountDeliveries() = 0;
 };
 
 }  // namespace relay::store

@@ -19,7 +19,7 @@ class IntegrationServiceTest : public ::testing::Test {
   void SetUp() override {
     store_ = std::move(store::SqliteStore::Open(dir_.path() + "/relay.db")).value();
     ASSERT_TRUE(store_->SetOrganizationFeature("acme", kFeatureWebhooks, true, 1).ok());
-    service_ = std::make_unique<IntegrationService>(*store_, keyring_, clock_);
+    service_ = std::make_unique<IntegrationService>(*store_, keyring_, clock_, guard_);
   }
   std::string CreateOAuth() {
     auto created = service_->Create("acme", ParseJson(kOAuth).value());
@@ -34,6 +34,7 @@ class IntegrationServiceTest : public ::testing::Test {
   relay::testing::TempDir dir_;
   Keyring keyring_{std::string(32, 'm')};
   ManualClock clock_{1'700'000'000'000};
+  DestinationGuard guard_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<IntegrationService> service_;
 };
@@ -85,6 +86,30 @@ TEST_F(IntegrationServiceTest, SealedSecretsAreBoundToTheirIntegration) {
   moved.version = row_b->version + 1;
   ASSERT_TRUE(store_->UpdateIntegration(moved, row_b->version).ok());
   EXPECT_EQ(service_->GetWithSecrets("acme", b).status().code(), StatusCode::kInternal);
+}
+
+TEST_F(IntegrationServiceTest, RefusesLiteralInternalAddresses) {
+  for (const char* url : {"http://127.0.0.1:8080/", "http://[::1]/", "http://169.254.169.254/",
+                          "http://2130706433/", "http://0177.0.0.1/", "http://127.1/",
+                          "http://[::ffff:127.0.0.1]/", "http://10.0.0.8/"}) {
+    std::string body = std::string(R"({"type_id":"webhook-http","properties":{"url":")") + url +
+                       "\"}}";
+    auto created = service_->Create("acme", ParseJson(body).value());
+    ASSERT_FALSE(created.ok()) << url;
+    EXPECT_EQ(created.status().field_errors().count("properties.url"), 1u) << url;
+  }
+  auto token_inside = service_->Create(
+      "acme", ParseJson(R"({"type_id":"webhook-http","authentication":{"url":"http://127.0.0.1/t",
+          "client_id":"a","client_secret":"b"},"properties":{"url":"https://h.example/"}})")
+                  .value());
+  EXPECT_EQ(token_inside.status().field_errors().count("authentication.url"), 1u);
+  DestinationGuard open({*ParseCidr("127.0.0.0/8")});
+  IntegrationService allowing(*store_, keyring_, clock_, open);
+  EXPECT_TRUE(allowing
+                  .Create("acme", ParseJson(R"({"type_id":"webhook-http",
+                              "properties":{"url":"http://127.0.0.1:9/"}})")
+                                      .value())
+                  .ok());
 }
 
 TEST_F(IntegrationServiceTest, DisablingWebhooksKeepsExistingIntegrations) {

@@ -1,4 +1,5 @@
 // SqliteStore: write transactions (consent changes with their outbox rows) and consent reads.
+#include <map>
 #include <mutex>
 
 #include "store/sqlite/sqlite_db.h"
@@ -15,7 +16,7 @@ constexpr char kEventColumns[] =
 constexpr char kDeliveryColumns[] =
     "d.id, d.organization_id, d.integration_id, m.id, d.type, m.regulation, d.ordering_key, "
     "d.sequence, d.status, coalesce(d.payload, m.payload), d.attempt_count, d.next_attempt_at, "
-    "d.created_at, d.updated_at";
+    "d.created_at, d.updated_at, d.seq";
 
 ConsentUserRow ReadUser(const SqliteStatement& s) {
   return ConsentUserRow{s.ColumnText(0), s.ColumnText(1), s.ColumnText(2),
@@ -43,6 +44,7 @@ DeliveryRow ReadDelivery(const SqliteStatement& s) {
   d.next_attempt_at = s.ColumnInt(11);
   d.created_at = s.ColumnInt(12);
   d.updated_at = s.ColumnInt(13);
+  d.seq = s.ColumnInt(14);
   return d;
 }
 
@@ -107,6 +109,35 @@ Result<Page<Row>> SelectPage(SqliteDb& db, const std::string& from_where,
   });
   if (!s.ok()) return s;
   return result;
+}
+
+// Fills each delivery's attempts with one query.
+Status AttachAttempts(SqliteDb& db, std::vector<DeliveryRow>& deliveries) {
+  if (deliveries.empty()) return Status::Ok();
+  std::string sql =
+      "SELECT delivery_seq, attempt, started_at, duration_ms, http_status, error, response_body "
+      "FROM delivery_attempts WHERE delivery_seq IN (";
+  for (size_t i = 0; i < deliveries.size(); ++i) sql += i ? ",?" : "?";
+  sql += ") ORDER BY delivery_seq, attempt";
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare(sql));
+  std::map<int64_t, DeliveryRow*> by_seq;
+  for (size_t i = 0; i < deliveries.size(); ++i) {
+    stmt->Bind(static_cast<int>(i + 1), deliveries[i].seq);
+    by_seq[deliveries[i].seq] = &deliveries[i];
+  }
+  while (true) {
+    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    AttemptRow a;
+    a.attempt = stmt->ColumnInt(1);
+    a.started_at = stmt->ColumnInt(2);
+    a.duration_ms = stmt->ColumnInt(3);
+    if (auto status = stmt->ColumnOptionalInt(4)) a.http_status = static_cast<int>(*status);
+    a.error = stmt->ColumnText(5);
+    a.response_body = stmt->ColumnText(6);
+    by_seq[stmt->ColumnInt(0)]->attempts.push_back(std::move(a));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -360,8 +391,10 @@ Result<Page<DeliveryRow>> SqliteStore::ListDeliveries(const std::string& org,
     where += " AND d.created_at < ?";
     ints.push_back(*filter.until);
   }
-  return SelectPage<DeliveryRow>(*db_, where, kDeliveryColumns, "d.seq DESC", text, ints, page,
-                                 ReadDelivery);
+  auto result = SelectPage<DeliveryRow>(*db_, where, kDeliveryColumns, "d.seq DESC", text, ints,
+                                        page, ReadDelivery);
+  if (result.ok()) RELAY_RETURN_IF_ERROR(AttachAttempts(*db_, result->items));
+  return result;
 }
 
 Result<std::optional<DeliveryRow>> SqliteStore::GetDelivery(const std::string& org,
@@ -375,7 +408,9 @@ Result<std::optional<DeliveryRow>> SqliteStore::GetDelivery(const std::string& o
   stmt->Bind(1, org).Bind(2, integration_id).Bind(3, id);
   RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return std::optional<DeliveryRow>();
-  return std::optional<DeliveryRow>(ReadDelivery(*stmt));
+  std::vector<DeliveryRow> one = {ReadDelivery(*stmt)};
+  RELAY_RETURN_IF_ERROR(AttachAttempts(*db_, one));
+  return std::optional<DeliveryRow>(std::move(one[0]));
 }
 
 }  // namespace relay::store

@@ -13,7 +13,8 @@ namespace relay::store {
 
 inline constexpr char kIntegrationColumns[] =
     "id, organization_id, type_id, enabled, authentication, properties, client_secret, "
-    "signing_secret, created_at, updated_at, version";
+    "signing_secret, created_at, updated_at, version, previous_signing_secret, "
+    "previous_secret_expires_at";
 
 // Reads a row selected with kIntegrationColumns.
 IntegrationRow ReadIntegration(const SqliteStatement& s);

@@ -123,6 +123,28 @@ CREATE TABLE idempotency_keys (
   PRIMARY KEY (organization_id, key)
 ) WITHOUT ROWID;
 )sql",
+    // 3: the delivery engine: leases, attempts, retry cycles, signing secret rotation.
+    R"sql(
+ALTER TABLE deliveries ADD COLUMN lease_token INTEGER;
+ALTER TABLE deliveries ADD COLUMN cycle_start INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE integrations ADD COLUMN previous_signing_secret BLOB;
+ALTER TABLE integrations ADD COLUMN previous_secret_expires_at INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE delivery_attempts (
+  delivery_seq INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  http_status INTEGER,
+  error TEXT,
+  response_body TEXT,
+  PRIMARY KEY (delivery_seq, attempt)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_leased ON deliveries (lease_until) WHERE status = 'in_flight';
+CREATE INDEX deliveries_by_status ON deliveries (integration_id, status, seq);
+CREATE INDEX deliveries_by_message ON deliveries (message_seq);
+CREATE INDEX deliveries_finished ON deliveries (status, updated_at)
+  WHERE status IN ('succeeded', 'cancelled', 'dead');
+)sql",
 };
 
 }  // namespace

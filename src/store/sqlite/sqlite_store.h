@@ -63,6 +63,18 @@ class SqliteStore final : public Store {
                                                  const std::string& integration_id,
                                                  const std::string& id) override;
 
+  Result<std::vector<ClaimedDelivery>> ClaimDeliveries(const ClaimRequest& request) override;
+  Status RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) override;
+  Status ReleaseAllClaims(int64_t now) override;
+  Result<DeliveryRow> RequeueDelivery(const std::string& organization_id,
+                                      const std::string& integration_id, const std::string& id,
+                                      int64_t now) override;
+  Result<int64_t> RequeueDeliveries(const std::string& organization_id,
+                                    const std::string& integration_id,
+                                    const ReplayFilter& filter, int64_t now, int batch) override;
+  Result<int64_t> PurgeDeliveries(DeliveryStatus status, int64_t before, int batch) override;
+  Result<DeliveryCounts> CountDeliveries() override;
+
  private:
   explicit SqliteStore(std::unique_ptr<SqliteDb> db);
   friend class SqliteWriteTransaction;

@@ -1,0 +1,247 @@
+// SqliteStore: the delivery engine's side of the outbox — claims with leases, outcomes in
+// batches, re-queues, retention and counts.
+#include <mutex>
+
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace relay::store {
+
+Result<std::vector<ClaimedDelivery>> SqliteStore::ClaimDeliveries(const ClaimRequest& request) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ClaimedDelivery> claimed;
+  if (request.limit <= 0) return claimed;
+  Status s = InTransaction(*db_, [&]() -> Status {
+    // Claims whose lease ran out belong to a process that died or hung: they are due again.
+    {
+      RELAY_ASSIGN_OR_RETURN(
+          auto stmt, db_->Prepare("UPDATE deliveries SET status = 'pending', lease_token = NULL, "
+                                  "lease_until = NULL WHERE status = 'in_flight' AND "
+                                  "lease_until < ?"));
+      stmt->Bind(1, request.now);
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+    }
+    std::string sql =
+        "UPDATE deliveries SET status = 'in_flight', lease_until = ?, lease_token = ? WHERE seq IN "
+        "(SELECT d.seq FROM deliveries d JOIN integrations i ON i.id = d.integration_id "
+        "WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND i.enabled = 1 AND "
+        "i.deleted_at IS NULL";
+    if (!request.excluded_integrations.empty()) {
+      sql += " AND d.integration_id NOT IN (";
+      for (size_t i = 0; i < request.excluded_integrations.size(); ++i) sql += i ? ",?" : "?";
+      sql += ")";
+    }
+    sql += " ORDER BY d.next_attempt_at LIMIT ?)";
+    {
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
+      int i = 1;
+      stmt->Bind(i++, request.lease_until).Bind(i++, request.lease_token).Bind(i++, request.now);
+      for (const auto& id : request.excluded_integrations) stmt->Bind(i++, id);
+      stmt->Bind(i++, int64_t{request.limit});
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+      if (db_->Changes() == 0) return Status::Ok();
+    }
+    RELAY_ASSIGN_OR_RETURN(
+        auto stmt,
+        db_->Prepare("SELECT d.seq, d.id, d.organization_id, d.integration_id, i.version, m.id, "
+                     "d.type, coalesce(d.payload, m.payload), d.attempt_count, "
+                     "d.attempt_count - d.cycle_start, m.created_at FROM deliveries d "
+                     "JOIN messages m ON m.seq = d.message_seq JOIN integrations i ON "
+                     "i.id = d.integration_id WHERE d.status = 'in_flight' AND d.lease_until = ? "
+                     "AND d.lease_token = ? ORDER BY d.next_attempt_at"));
+    stmt->Bind(1, request.lease_until).Bind(2, request.lease_token);
+    while (true) {
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      ClaimedDelivery c;
+      c.seq = stmt->ColumnInt(0);
+      c.id = stmt->ColumnText(1);
+      c.organization_id = stmt->ColumnText(2);
+      c.integration_id = stmt->ColumnText(3);
+      c.integration_version = stmt->ColumnInt(4);
+      c.message_id = stmt->ColumnText(5);
+      c.type = stmt->ColumnText(6);
+      c.payload = stmt->ColumnText(7);
+      c.attempt_count = stmt->ColumnInt(8);
+      c.cycle_attempts = stmt->ColumnInt(9);
+      c.message_created_at = stmt->ColumnInt(10);
+      c.lease_token = request.lease_token;
+      claimed.push_back(std::move(c));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return claimed;
+}
+
+Status SqliteStore::RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) {
+  if (outcomes.empty()) return Status::Ok();
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTransaction(*db_, [&]() -> Status {
+    for (const auto& o : outcomes) {
+      if (o.attempt) {
+        const AttemptRow& a = *o.attempt;
+        RELAY_ASSIGN_OR_RETURN(
+            auto stmt,
+            db_->Prepare("INSERT OR IGNORE INTO delivery_attempts (delivery_seq, attempt, "
+                         "started_at, duration_ms, http_status, error, response_body) VALUES "
+                         "(?, ?, ?, ?, ?, ?, ?)"));
+        stmt->Bind(1, o.seq).Bind(2, a.attempt).Bind(3, a.started_at).Bind(4, a.duration_ms);
+        if (a.http_status) {
+          stmt->Bind(5, int64_t{*a.http_status});
+        } else {
+          stmt->BindNull(5);
+        }
+        if (a.error.empty()) {
+          stmt->BindNull(6);
+        } else {
+          stmt->Bind(6, a.error);
+        }
+        stmt->Bind(7, a.response_body);
+        RELAY_RETURN_IF_ERROR(stmt->Run());
+      }
+      RELAY_ASSIGN_OR_RETURN(
+          auto stmt,
+          db_->Prepare("UPDATE deliveries SET status = ?, next_attempt_at = ?, attempt_count = "
+                       "attempt_count + ?, lease_until = NULL, lease_token = NULL, updated_at = ? "
+                       "WHERE seq = ? AND status = 'in_flight' AND lease_token = ?"));
+      stmt->Bind(1, DeliveryStatusName(o.status)).Bind(2, o.next_attempt_at);
+      stmt->Bind(3, int64_t{o.attempt ? 1 : 0}).Bind(4, now).Bind(5, o.seq).Bind(6, o.lease_token);
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+    }
+    return Status::Ok();
+  });
+}
+
+Status SqliteStore::ReleaseAllClaims(int64_t now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RELAY_ASSIGN_OR_RETURN(
+      auto stmt, db_->Prepare("UPDATE deliveries SET status = 'pending', lease_until = NULL, "
+                              "lease_token = NULL, next_attempt_at = min(next_attempt_at, ?) "
+                              "WHERE status = 'in_flight'"));
+  stmt->Bind(1, now);
+  return stmt->Run();
+}
+
+Result<DeliveryRow> SqliteStore::RequeueDelivery(const std::string& org,
+                                                 const std::string& integration_id,
+                                                 const std::string& id, int64_t now) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Status s = InTransaction(*db_, [&]() -> Status {
+      std::string status;
+      {
+        RELAY_ASSIGN_OR_RETURN(
+            auto stmt, db_->Prepare("SELECT status FROM deliveries WHERE organization_id = ? AND "
+                                    "integration_id = ? AND id = ?"));
+        stmt->Bind(1, org).Bind(2, integration_id).Bind(3, id);
+        RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (!row) return NotFound("delivery not found: " + id);
+        status = stmt->ColumnText(0);
+      }
+      if (status == "in_flight") {
+        return FailedPrecondition("delivery " + id + " is being sent right now");
+      }
+      if (status == "cancelled") {
+        return FailedPrecondition("delivery " + id + " was cancelled with its integration");
+      }
+      RELAY_ASSIGN_OR_RETURN(
+          auto stmt,
+          db_->Prepare("UPDATE deliveries SET status = 'pending', next_attempt_at = ?, "
+                       "cycle_start = attempt_count, updated_at = ? WHERE organization_id = ? "
+                       "AND integration_id = ? AND id = ?"));
+      stmt->Bind(1, now).Bind(2, now).Bind(3, org).Bind(4, integration_id).Bind(5, id);
+      return stmt->Run();
+    });
+    if (!s.ok()) return s;
+  }
+  RELAY_ASSIGN_OR_RETURN(auto row, GetDelivery(org, integration_id, id));
+  if (!row) return NotFound("delivery not found: " + id);
+  return std::move(*row);
+}
+
+Result<int64_t> SqliteStore::RequeueDeliveries(const std::string& org,
+                                               const std::string& integration_id,
+                                               const ReplayFilter& filter, int64_t now,
+                                               int batch) {
+  std::string sql =
+      "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = "
+      "attempt_count, updated_at = ? WHERE seq IN (SELECT seq FROM deliveries WHERE "
+      "integration_id = ? AND organization_id = ? AND status = ? AND seq > ?";
+  if (filter.since) sql += " AND created_at >= ?";
+  if (filter.until) sql += " AND created_at < ?";
+  sql += " ORDER BY seq LIMIT ?) RETURNING seq";
+  int64_t total = 0;
+  int64_t after = 0;
+  while (true) {
+    // One short transaction per batch, so the dispatcher and the API keep going meanwhile.
+    std::lock_guard<std::mutex> lock(mu_);
+    int64_t changed = 0;
+    Status s = InTransaction(*db_, [&]() -> Status {
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
+      int i = 1;
+      stmt->Bind(i++, now).Bind(i++, now).Bind(i++, integration_id).Bind(i++, org);
+      stmt->Bind(i++, DeliveryStatusName(filter.status)).Bind(i++, after);
+      if (filter.since) stmt->Bind(i++, *filter.since);
+      if (filter.until) stmt->Bind(i++, *filter.until);
+      stmt->Bind(i++, int64_t{batch});
+      while (true) {
+        RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (!row) break;
+        after = std::max(after, stmt->ColumnInt(0));
+        ++changed;
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    total += changed;
+    if (changed < batch) return total;
+  }
+}
+
+Result<int64_t> SqliteStore::PurgeDeliveries(DeliveryStatus status, int64_t before, int batch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t purged = 0;
+  Status s = InTransaction(*db_, [&]() -> Status {
+    RELAY_RETURN_IF_ERROR(db_->Exec("CREATE TEMP TABLE IF NOT EXISTS purge (seq INTEGER, "
+                                    "message_seq INTEGER)"));
+    RELAY_RETURN_IF_ERROR(db_->Exec("DELETE FROM temp.purge"));
+    {
+      RELAY_ASSIGN_OR_RETURN(
+          auto stmt, db_->Prepare("INSERT INTO temp.purge SELECT seq, message_seq FROM deliveries "
+                                  "WHERE status = ? AND updated_at < ? LIMIT ?"));
+      stmt->Bind(1, DeliveryStatusName(status)).Bind(2, before).Bind(3, int64_t{batch});
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+      purged = db_->Changes();
+    }
+    if (purged == 0) return Status::Ok();
+    RELAY_RETURN_IF_ERROR(db_->Exec(
+        "DELETE FROM delivery_attempts WHERE delivery_seq IN (SELECT seq FROM temp.purge)"));
+    RELAY_RETURN_IF_ERROR(
+        db_->Exec("DELETE FROM deliveries WHERE seq IN (SELECT seq FROM temp.purge)"));
+    return db_->Exec(
+        "DELETE FROM messages WHERE seq IN (SELECT DISTINCT message_seq FROM temp.purge) AND "
+        "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_seq = messages.seq)");
+  });
+  if (!s.ok()) return s;
+  return purged;
+}
+
+Result<DeliveryCounts> SqliteStore::CountDeliveries() {
+  std::lock_guard<std::mutex> lock(mu_);
+  DeliveryCounts counts;
+  RELAY_ASSIGN_OR_RETURN(
+      auto stmt, db_->Prepare("SELECT (SELECT count(*) FROM deliveries WHERE status = "
+                              "'pending'), (SELECT count(*) FROM deliveries WHERE status = "
+                              "'in_flight'), (SELECT count(*) FROM deliveries WHERE status = "
+                              "'dead')"));
+  RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (row) {
+    counts.pending = stmt->ColumnInt(0);
+    counts.in_flight = stmt->ColumnInt(1);
+    counts.dead = stmt->ColumnInt(2);
+  }
+  return counts;
+}
+
+}  // namespace relay::store
