@@ -9,9 +9,19 @@
 namespace relay::api {
 
 Api::Api(ApiServices services) {
-  router_.Add("GET", "/healthz", [](const HttpRequest&, const PathParams&) {
-    return JsonResponse(200, boost::json::object{{"status", "ok"}});
+  router_.Add("GET", "/healthz", [health = services.health](const HttpRequest&, const PathParams&) {
+    boost::json::object body{{"status", "ok"}};
+    bool ok = !health || health(body);
+    if (!ok) body["status"] = "unavailable";
+    return JsonResponse(ok ? 200 : 503, body);
   });
+  router_.Add("GET", "/metrics",
+              [&metrics = services.metrics](const HttpRequest&, const PathParams&) {
+                HttpResponse r;
+                r.body = metrics.Render();
+                r.content_type = "text/plain; version=0.0.4";
+                return r;
+              });
   AddIntegrationRoutes(router_, services.auth, services.integrations);
   AddConsentRoutes(router_, services.auth, services.consent);
   AddDeliveryRoutes(router_, services.auth, services.deliveries);

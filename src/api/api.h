@@ -1,9 +1,13 @@
 // The HTTP API: Didomi-compatible routes under /v1 plus /healthz, wired onto a Router.
 #pragma once
 
+#include <boost/json/object.hpp>
+#include <functional>
+
 #include "api/http_types.h"
 #include "api/router.h"
 #include "auth/auth_service.h"
+#include "common/metrics.h"
 #include "consent/consent_service.h"
 #include "delivery/delivery_service.h"
 #include "integrations/integration_service.h"
@@ -15,6 +19,9 @@ struct ApiServices {
   integrations::IntegrationService& integrations;
   consent::ConsentService& consent;
   delivery::DeliveryService& deliveries;
+  const MetricsRegistry& metrics;
+  // Extra fields of GET /healthz (e.g. the dispatcher's state); ok=false answers 503.
+  std::function<bool(boost::json::object&)> health;
 };
 
 // Owns the router; Handle is thread-safe and never throws on bad input.

@@ -121,6 +121,18 @@ HttpResponse GetIntegrationSecret(auth::AuthService& auth,
   return r;
 }
 
+HttpResponse RotateIntegrationSecret(auth::AuthService& auth,
+                                     integrations::IntegrationService& integrations,
+                                     const HttpRequest& request, const PathParams& params) {
+  auto org = Authorize(auth, request);
+  if (!org.ok()) return Fail(org.status(), request);
+  auto secret = integrations.RotateSigningSecret(*org, params.at("id"));
+  if (!secret.ok()) return Fail(secret.status(), request);
+  HttpResponse r = JsonResponse(200, json::object{{"signing_secret", *secret}});
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
 }  // namespace
 
 void AddIntegrationRoutes(Router& router, auth::AuthService& auth,
@@ -139,6 +151,8 @@ void AddIntegrationRoutes(Router& router, auth::AuthService& auth,
   router.Add("PATCH", "/v1/marketplace/integrations/{id}", bind(PatchIntegration));
   router.Add("DELETE", "/v1/marketplace/integrations/{id}", bind(DeleteIntegration));
   router.Add("GET", "/v1/marketplace/integrations/{id}/secret", bind(GetIntegrationSecret));
+  router.Add("POST", "/v1/marketplace/integrations/{id}/secret/rotate",
+             bind(RotateIntegrationSecret));
 }
 
 }  // namespace relay::api

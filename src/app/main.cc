@@ -15,11 +15,17 @@
 #include "api/http_server.h"
 #include "auth/auth_service.h"
 #include "common/clock.h"
+#include "common/destination_guard.h"
 #include "common/keyring.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/random.h"
 #include "common/time_format.h"
 #include "consent/consent_service.h"
 #include "delivery/delivery_service.h"
+#include "delivery/dispatcher.h"
+#include "delivery/retention.h"
+#include "delivery/retry_policy.h"
 #include "integrations/features.h"
 #include "integrations/integration_service.h"
 #include "store/sqlite/sqlite_store.h"
@@ -44,7 +50,14 @@ struct ServeOptions {
   int http_threads = 2;
   int worker_threads = 16;
   int shutdown_grace_seconds = 10;
-  std::vector<Cidr> allowed_destinations;
+  std::vector<std::string> allow_destinations;  // CIDRs
+  int max_in_flight = 512;
+  int max_in_flight_per_integration = 32;
+  std::string retry_schedule = "10s,30s,1m,90s,110s";
+  std::string ca_file;
+  std::string retention = "30d";
+  std::string dead_retention;  // empty: kept until replayed
+  bool dispatch = true;        // false: an API-only node that leaves deliveries to others
 };
 
 int Fail(const std::string& message) {
@@ -123,6 +136,25 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   if (Status s = EnsureDataDir(store_options.data_dir); !s.ok()) return Fail(s.message());
   ::chmod(store_options.data_dir.c_str(), 0700);
 
+  std::vector<Cidr> allowed;
+  for (const auto& text : options.allow_destinations) {
+    auto cidr = ParseCidr(text);
+    if (!cidr) return Fail("--allow-destination must be a CIDR such as 127.0.0.0/8: " + text);
+    allowed.push_back(*cidr);
+  }
+  auto schedule = delivery::ParseRetrySchedule(options.retry_schedule);
+  if (!schedule.ok()) return Fail("--retry-schedule: " + schedule.status().message());
+  auto retention = ParseDurationMillis(options.retention);
+  if (!retention) return Fail("--retention must be a duration such as 30d or 12h");
+  std::optional<int64_t> dead_retention;
+  if (!options.dead_retention.empty()) {
+    dead_retention = ParseDurationMillis(options.dead_retention);
+    if (!dead_retention) return Fail("--dead-retention must be a duration such as 365d");
+  }
+  if (!options.ca_file.empty() && !std::filesystem::exists(options.ca_file)) {
+    return Fail("--ca-file " + options.ca_file + " does not exist");
+  }
+
   bool default_key_file = options.master_key_file.empty();
   std::string key_file =
       default_key_file ? store_options.data_dir + "/master.key" : options.master_key_file;
@@ -138,14 +170,48 @@ int Serve(const std::string& program, const StoreOptions& store_options,
                 " is not the one this database was created with; start with the original "
                 "--master-key-file (secrets sealed under another key cannot be read)");
   }
-
   const Clock& clock = SystemClock::Instance();
+  // The embedded store serves one process: any claim left in it belongs to a process that died.
+  if (Status s = (*store)->ReleaseAllClaims(clock.NowMillis()); !s.ok()) return Fail(s.message());
+
+  SystemRandom random;
+  MetricsRegistry metrics;
+  DestinationGuard guard(allowed);
   auth::AuthService auth(**store, *keyring, clock);
-  DestinationGuard guard(options.allowed_destinations);
   integrations::IntegrationService integrations(**store, *keyring, clock, guard);
   consent::ConsentService consent(**store, clock);
-  delivery::DeliveryService deliveries(**store);
-  api::Api api(api::ApiServices{auth, integrations, consent, deliveries});
+  delivery::DeliveryService deliveries(**store, clock);
+
+  delivery::DispatcherOptions dispatch;
+  dispatch.max_in_flight = options.max_in_flight;
+  dispatch.max_in_flight_per_integration = options.max_in_flight_per_integration;
+  dispatch.retry_schedule = *schedule;
+  dispatch.user_agent = std::string("consent-relay/") + RELAY_VERSION;
+  dispatch.ca_file = options.ca_file;
+  delivery::Dispatcher dispatcher(dispatch, **store, integrations, guard, clock, random, metrics);
+  delivery::RetentionOptions retention_options;
+  retention_options.retention_millis = *retention;
+  retention_options.dead_retention_millis = dead_retention;
+  delivery::RetentionWorker retention_worker(retention_options, **store, clock);
+
+  store::Store& store_ref = **store;
+  metrics.AddGauge("relay_deliveries_pending", "Deliveries waiting to be sent", [&store_ref] {
+    auto c = store_ref.CountDeliveries();
+    return c.ok() ? static_cast<double>(c->pending) : -1.0;
+  });
+  metrics.AddGauge("relay_deliveries_dead", "Deliveries in permanent storage", [&store_ref] {
+    auto c = store_ref.CountDeliveries();
+    return c.ok() ? static_cast<double>(c->dead) : -1.0;
+  });
+  metrics.AddGauge("relay_deliveries_in_flight", "Deliveries being sent by this process",
+                   [&dispatcher] { return static_cast<double>(dispatcher.in_flight()); });
+  auto health = [&dispatcher, enabled = options.dispatch](boost::json::object& body) {
+    body["dispatcher"] = boost::json::object{{"enabled", enabled},
+                                             {"running", dispatcher.running()},
+                                             {"in_flight", dispatcher.in_flight()}};
+    return !enabled || dispatcher.running();
+  };
+  api::Api api(api::ApiServices{auth, integrations, consent, deliveries, metrics, health});
 
   // Block the stop signals in every thread; the main thread waits for them below.
   sigset_t signals;
@@ -159,8 +225,14 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   http.port = port;
   http.io_threads = options.http_threads;
   http.worker_threads = options.worker_threads;
-  auto server = api::HttpServer::Start(
-      http, [&api](api::HttpRequest& request) { return api.Handle(request); });
+  if (options.dispatch) dispatcher.Start();
+  retention_worker.Start();
+  auto server = api::HttpServer::Start(http, [&api, &dispatcher](api::HttpRequest& request) {
+    api::HttpResponse response = api.Handle(request);
+    // A successful write may have put deliveries in the outbox: claim them without waiting.
+    if (request.method != "GET" && response.status < 300) dispatcher.Wake();
+    return response;
+  });
   if (!server.ok()) return Fail(server.status().message());
 
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
@@ -177,7 +249,8 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   log::Info("stopping", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   (*server)->Stop(options.shutdown_grace_seconds);
   server->reset();
-  store->reset();
+  dispatcher.Stop(options.shutdown_grace_seconds);
+  retention_worker.Stop();
   log::Info("stopped");
   return 0;
 }
@@ -298,8 +371,47 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   serve
+      ->add_option("--allow-destination", serve_options.allow_destinations,
+                   "CIDR that deliveries may reach although internal (repeatable)")
+      ->envname("CONSENT_RELAY_ALLOW_DESTINATION")
+      ->delimiter(',');
+  serve
+      ->add_option("--max-in-flight", serve_options.max_in_flight,
+                   "Deliveries sent at once, overall")
+      ->envname("CONSENT_RELAY_MAX_IN_FLIGHT")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-in-flight-per-integration", serve_options.max_in_flight_per_integration,
+                   "Deliveries sent at once to one integration")
+      ->envname("CONSENT_RELAY_MAX_IN_FLIGHT_PER_INTEGRATION")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  serve
+      ->add_option("--retry-schedule", serve_options.retry_schedule,
+                   "Delays between attempts (each grows by up to 10 % jitter)")
+      ->envname("CONSENT_RELAY_RETRY_SCHEDULE")
+      ->capture_default_str();
+  serve
+      ->add_option("--ca-file", serve_options.ca_file,
+                   "PEM bundle of CAs to trust for endpoints (default: the system's)")
+      ->envname("CONSENT_RELAY_CA_FILE");
+  serve
+      ->add_option("--retention", serve_options.retention,
+                   "How long succeeded and cancelled deliveries are kept")
+      ->envname("CONSENT_RELAY_RETENTION")
+      ->capture_default_str();
+  serve
+      ->add_option("--dead-retention", serve_options.dead_retention,
+                   "How long dead deliveries are kept (default: until replayed)")
+      ->envname("CONSENT_RELAY_DEAD_RETENTION");
+  serve
+      ->add_flag("!--no-dispatch", serve_options.dispatch,
+                 "Serve the API only and leave deliveries to other processes")
+      ->envname("CONSENT_RELAY_NO_DISPATCH");
+  serve
       ->add_option("--shutdown-grace", serve_options.shutdown_grace_seconds,
-                   "Seconds in-flight requests get to finish on SIGTERM")
+                   "Seconds in-flight requests and deliveries get to finish on SIGTERM")
       ->envname("CONSENT_RELAY_SHUTDOWN_GRACE")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <string>
 
 namespace relay {
 namespace {
@@ -85,6 +86,24 @@ std::optional<int64_t> ParseTimestamp(std::string_view s) {
   int64_t secs = sys_days{ymd}.time_since_epoch().count() * 86400LL + h * 3600LL + mi * 60LL + se -
                  offset_minutes * 60LL;
   return secs * 1000 + millis;
+}
+
+std::optional<int64_t> ParseDurationMillis(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 12) return std::nullopt;
+  int64_t value = std::stoll(std::string(text.substr(0, digits)));
+  std::string_view unit = text.substr(digits);
+  int64_t scale = unit == "ms"  ? 1
+                  : unit == "s" ? 1000
+                  : unit == "m" ? 60'000
+                  : unit == "h" ? 3'600'000
+                  : unit == "d" ? 86'400'000
+                                : 0;
+  if (scale == 0) return std::nullopt;
+  constexpr int64_t kMax = 100LL * 365 * 86'400'000;
+  if (value > kMax / scale) return std::nullopt;
+  return value * scale;
 }
 
 }  // namespace relay

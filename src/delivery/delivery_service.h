@@ -4,19 +4,21 @@
 #include <boost/json/object.hpp>
 #include <string>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "store/store.h"
 
 namespace relay::delivery {
 
 // A delivery as the API shows it: {"id", "message_id", "integration_id", "type", "regulation",
-// "status", "payload" (the exact JSON object that is POSTed), "created_at", "attempts"}.
+// "status", "payload" (the exact JSON object that is POSTed), "created_at", "attempts",
+// "next_attempt_at" (while pending)}.
 boost::json::object DeliveryToJson(const store::DeliveryRow& row);
 
 // Thread-safe; scoped to an organization and one of its integrations (kNotFound otherwise).
 class DeliveryService {
  public:
-  explicit DeliveryService(store::Store& store) : store_(store) {}
+  DeliveryService(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
 
   // Newest first.
   Result<store::Page<store::DeliveryRow>> List(const std::string& organization_id,
@@ -24,9 +26,16 @@ class DeliveryService {
                                                const store::PageRequest& page);
   Result<store::DeliveryRow> Get(const std::string& organization_id,
                                  const std::string& integration_id, const std::string& id);
+  // Re-queues one delivery now, with a fresh retry schedule.
+  Result<store::DeliveryRow> Retry(const std::string& organization_id,
+                                   const std::string& integration_id, const std::string& id);
+  // Re-queues every delivery of the integration matching `filter`, in batches; returns how many.
+  Result<int64_t> Replay(const std::string& organization_id, const std::string& integration_id,
+                         const store::ReplayFilter& filter);
 
  private:
   store::Store& store_;
+  const Clock& clock_;
 };
 
 }  // namespace relay::delivery

@@ -199,6 +199,8 @@ Result<Integration> IntegrationService::Patch(const std::string& organization_id
     updated.version = current.version + 1;
     store::IntegrationRow new_row = ToRow(updated);
     new_row.signing_secret_sealed = row.signing_secret_sealed;
+    new_row.previous_signing_secret_sealed = row.previous_signing_secret_sealed;
+    new_row.previous_secret_expires_at = row.previous_secret_expires_at;
     Status s = store_.UpdateIntegration(new_row, current.version);
     if (s.code() == StatusCode::kConflict) continue;
     RELAY_RETURN_IF_ERROR(s);
@@ -219,6 +221,43 @@ Result<std::string> IntegrationService::GetSigningSecret(const std::string& orga
                                                          const std::string& id) {
   RELAY_ASSIGN_OR_RETURN(auto row, store_.GetIntegration(organization_id, id));
   return keyring_.Open(row.signing_secret_sealed, SigningSecretContext(id));
+}
+
+Result<std::string> IntegrationService::RotateSigningSecret(const std::string& organization_id,
+                                                            const std::string& id) {
+  for (int attempt = 0; attempt < kMaxPatchAttempts; ++attempt) {
+    RELAY_ASSIGN_OR_RETURN(auto row, store_.GetIntegration(organization_id, id));
+    std::string secret = NewSigningSecret();
+    const int64_t now = clock_.NowMillis();
+    store::IntegrationRow updated = row;
+    updated.previous_signing_secret_sealed = row.signing_secret_sealed;
+    updated.previous_secret_expires_at = now + kRotationOverlapMillis;
+    updated.signing_secret_sealed = keyring_.Seal(secret, SigningSecretContext(id));
+    updated.version = row.version + 1;
+    updated.updated_at = std::max(now, row.updated_at);
+    Status s = store_.UpdateIntegration(updated, row.version);
+    if (s.code() == StatusCode::kConflict) continue;
+    RELAY_RETURN_IF_ERROR(s);
+    return secret;
+  }
+  return Conflict("integration " + id + " is being changed concurrently; try again");
+}
+
+Result<DeliveryTarget> IntegrationService::LoadForDelivery(const std::string& organization_id,
+                                                           const std::string& id) {
+  RELAY_ASSIGN_OR_RETURN(auto row, store_.GetIntegration(organization_id, id));
+  DeliveryTarget target;
+  RELAY_ASSIGN_OR_RETURN(target.integration, FromRow(row, true));
+  RELAY_ASSIGN_OR_RETURN(target.signing_secret,
+                         keyring_.Open(row.signing_secret_sealed, SigningSecretContext(id)));
+  if (!row.previous_signing_secret_sealed.empty() &&
+      row.previous_secret_expires_at > clock_.NowMillis()) {
+    RELAY_ASSIGN_OR_RETURN(
+        target.previous_signing_secret,
+        keyring_.Open(row.previous_signing_secret_sealed, SigningSecretContext(id)));
+    target.previous_expires_at = row.previous_secret_expires_at;
+  }
+  return target;
 }
 
 }  // namespace relay::integrations

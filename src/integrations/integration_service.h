@@ -18,6 +18,17 @@ struct CreatedIntegration {
   std::string signing_secret;  // "whsec_...", shown in the create answer only
 };
 
+// What the sender needs: the integration with its OAuth client secret, and the signing secrets in
+// force (the previous one until previous_expires_at, after a rotation).
+struct DeliveryTarget {
+  Integration integration;
+  std::string signing_secret;
+  std::string previous_signing_secret;  // empty when none
+  int64_t previous_expires_at = 0;
+};
+
+inline constexpr int64_t kRotationOverlapMillis = 24LL * 3600 * 1000;
+
 // Thread-safe. Every method is scoped to `organization_id`: an integration of another
 // organization is kNotFound, exactly like one that does not exist.
 class IntegrationService {
@@ -42,6 +53,12 @@ class IntegrationService {
                             const boost::json::value& patch);
   Result<Integration> Delete(const std::string& organization_id, const std::string& id);
   Result<std::string> GetSigningSecret(const std::string& organization_id, const std::string& id);
+  // Replaces the signing secret with a new one and returns it; the old one stays in force for
+  // kRotationOverlapMillis, during which deliveries carry both signatures.
+  Result<std::string> RotateSigningSecret(const std::string& organization_id,
+                                          const std::string& id);
+  // For the sender only: secrets in clear, never to be rendered or logged.
+  Result<DeliveryTarget> LoadForDelivery(const std::string& organization_id, const std::string& id);
 
  private:
   Status CheckDestinations(const IntegrationSpec& spec) const;

@@ -125,9 +125,9 @@ struct ClaimedDelivery {
   int64_t integration_version = 0;
   std::string message_id;
   std::string type;
-  std::string payload;          // the exact bytes to send
-  int64_t attempt_count = 0;    // attempts before this one
-  int64_t cycle_attempts = 0;   // attempts since it was last (re)queued: its place in the schedule
+  std::string payload;         // the exact bytes to send
+  int64_t attempt_count = 0;   // attempts before this one
+  int64_t cycle_attempts = 0;  // attempts since it was last (re)queued: its place in the schedule
   int64_t message_created_at = 0;
   int64_t lease_token = 0;
 };
@@ -144,9 +144,9 @@ struct ClaimRequest {
 struct DeliveryOutcome {
   int64_t seq = 0;
   int64_t lease_token = 0;
-  std::optional<AttemptRow> attempt;  // nullopt: released untried (shutdown)
+  std::optional<AttemptRow> attempt;                 // nullopt: released untried (shutdown)
   DeliveryStatus status = DeliveryStatus::kPending;  // pending (retry), succeeded, dead, cancelled
-  int64_t next_attempt_at = 0;                        // when pending
+  int64_t next_attempt_at = 0;                       // when pending
 };
 
 struct ReplayFilter {
@@ -323,8 +323,7 @@ class Store {
   // holding them all in memory. Returns how many.
   virtual Result<int64_t> RequeueDeliveries(const std::string& organization_id,
                                             const std::string& integration_id,
-                                            const ReplayFilter& filter, int64_t now,
-                                            int batch) = 0;
+                                            const ReplayFilter& filter, int64_t now, int batch) = 0;
   // Deletes up to `batch` deliveries in `status` last changed before `before` (with their
   // attempts, and messages left without deliveries). Returns how many.
   virtual Result<int64_t> PurgeDeliveries(DeliveryStatus status, int64_t before, int batch) = 0;

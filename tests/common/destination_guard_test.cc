@@ -13,12 +13,32 @@ IpAddress Ip(const char* text) {
 
 TEST(DestinationGuardTest, RefusesInternalAddressesInEveryForm) {
   DestinationGuard guard;
-  for (const char* host :
-       {"127.0.0.1", "127.1", "2130706433", "0177.0.0.1", "0x7f.0.0.1", "0x7f000001",
-        "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "100.64.0.1",
-        "169.254.169.254", "0.0.0.0", "224.0.0.1", "255.255.255.255", "[::1]", "::",
-        "[::ffff:127.0.0.1]", "::ffff:169.254.169.254", "[fe80::1]", "fd00::1", "ff02::1",
-        "::127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "192.0.2.1"}) {
+  for (const char* host : {"127.0.0.1",
+                           "127.1",
+                           "2130706433",
+                           "0177.0.0.1",
+                           "0x7f.0.0.1",
+                           "0x7f000001",
+                           "10.1.2.3",
+                           "172.16.0.1",
+                           "172.31.255.255",
+                           "192.168.1.1",
+                           "100.64.0.1",
+                           "169.254.169.254",
+                           "0.0.0.0",
+                           "224.0.0.1",
+                           "255.255.255.255",
+                           "[::1]",
+                           "::",
+                           "[::ffff:127.0.0.1]",
+                           "::ffff:169.254.169.254",
+                           "[fe80::1]",
+                           "fd00::1",
+                           "ff02::1",
+                           "::127.0.0.1",
+                           "64:ff9b::a9fe:a9fe",
+                           "2002:7f00:1::",
+                           "192.0.2.1"}) {
     Status s = guard.Check(Ip(host));
     EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << host;
     EXPECT_NE(s.message().find("refused"), std::string::npos) << host;
@@ -27,8 +47,8 @@ TEST(DestinationGuardTest, RefusesInternalAddressesInEveryForm) {
 
 TEST(DestinationGuardTest, AllowsPublicAddresses) {
   DestinationGuard guard;
-  for (const char* host : {"93.184.216.34", "8.8.8.8", "172.32.0.1", "[2606:4700::1111]",
-                           "::ffff:8.8.8.8"}) {
+  for (const char* host :
+       {"93.184.216.34", "8.8.8.8", "172.32.0.1", "[2606:4700::1111]", "::ffff:8.8.8.8"}) {
     EXPECT_TRUE(guard.Check(Ip(host)).ok()) << host;
   }
 }

@@ -14,7 +14,8 @@ class ConsentApiTest : public ApiFixture {
   void SetUp() override {
     key_ = CreateKey({"org_a"});
     EnableFeature("org_a", "webhooks");
-    StartServer();
+    // The outbox is observed at rest: this node only serves the API.
+    StartServer({"--no-dispatch"});
     token_ = Token(key_);
   }
 

@@ -89,11 +89,11 @@ TEST_F(IntegrationServiceTest, SealedSecretsAreBoundToTheirIntegration) {
 }
 
 TEST_F(IntegrationServiceTest, RefusesLiteralInternalAddresses) {
-  for (const char* url : {"http://127.0.0.1:8080/", "http://[::1]/", "http://169.254.169.254/",
-                          "http://2130706433/", "http://0177.0.0.1/", "http://127.1/",
-                          "http://[::ffff:127.0.0.1]/", "http://10.0.0.8/"}) {
-    std::string body = std::string(R"({"type_id":"webhook-http","properties":{"url":")") + url +
-                       "\"}}";
+  for (const char* url :
+       {"http://127.0.0.1:8080/", "http://[::1]/", "http://169.254.169.254/", "http://2130706433/",
+        "http://0177.0.0.1/", "http://127.1/", "http://[::ffff:127.0.0.1]/", "http://10.0.0.8/"}) {
+    std::string body =
+        std::string(R"({"type_id":"webhook-http","properties":{"url":")") + url + "\"}}";
     auto created = service_->Create("acme", ParseJson(body).value());
     ASSERT_FALSE(created.ok()) << url;
     EXPECT_EQ(created.status().field_errors().count("properties.url"), 1u) << url;

@@ -162,8 +162,7 @@ Result<DeliveryRow> SqliteStore::RequeueDelivery(const std::string& org,
 
 Result<int64_t> SqliteStore::RequeueDeliveries(const std::string& org,
                                                const std::string& integration_id,
-                                               const ReplayFilter& filter, int64_t now,
-                                               int batch) {
+                                               const ReplayFilter& filter, int64_t now, int batch) {
   std::string sql =
       "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = "
       "attempt_count, updated_at = ? WHERE seq IN (SELECT seq FROM deliveries WHERE "
@@ -203,8 +202,9 @@ Result<int64_t> SqliteStore::PurgeDeliveries(DeliveryStatus status, int64_t befo
   std::lock_guard<std::mutex> lock(mu_);
   int64_t purged = 0;
   Status s = InTransaction(*db_, [&]() -> Status {
-    RELAY_RETURN_IF_ERROR(db_->Exec("CREATE TEMP TABLE IF NOT EXISTS purge (seq INTEGER, "
-                                    "message_seq INTEGER)"));
+    RELAY_RETURN_IF_ERROR(
+        db_->Exec("CREATE TEMP TABLE IF NOT EXISTS purge (seq INTEGER, "
+                  "message_seq INTEGER)"));
     RELAY_RETURN_IF_ERROR(db_->Exec("DELETE FROM temp.purge"));
     {
       RELAY_ASSIGN_OR_RETURN(

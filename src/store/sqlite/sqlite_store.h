@@ -70,8 +70,8 @@ class SqliteStore final : public Store {
                                       const std::string& integration_id, const std::string& id,
                                       int64_t now) override;
   Result<int64_t> RequeueDeliveries(const std::string& organization_id,
-                                    const std::string& integration_id,
-                                    const ReplayFilter& filter, int64_t now, int batch) override;
+                                    const std::string& integration_id, const ReplayFilter& filter,
+                                    int64_t now, int batch) override;
   Result<int64_t> PurgeDeliveries(DeliveryStatus status, int64_t before, int batch) override;
   Result<DeliveryCounts> CountDeliveries() override;
 

@@ -1,0 +1,466 @@
+// The dispatcher's engine: all its state is owned by the dispatcher thread, so it needs no locks
+// beyond the few atomics the API reads.
+#include "delivery/dispatcher.h"
+
+#include <chrono>
+#include <unordered_map>
+
+#include "common/crypto.h"
+#include "common/log.h"
+#include "delivery/http_client.h"
+#include "delivery/oauth.h"
+#include "delivery/retry_policy.h"
+#include "delivery/signer.h"
+
+namespace relay::delivery {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr int kTokenTimeoutMs = 10000;
+
+// A token request's identity: a change of any of these drops the cached token.
+std::string OAuthFingerprint(const integrations::OAuthConfig& c) {
+  return crypto::Sha256(c.url + '\n' + c.client_id + '\n' + c.client_secret + '\n' + c.scope +
+                        '\n' + c.audience + '\n' + c.client_auth_method);
+}
+
+}  // namespace
+
+class Dispatcher::Engine {
+ public:
+  Engine(DispatcherOptions options, store::Store& store,
+         integrations::IntegrationService& integrations, const DestinationGuard& guard,
+         const Clock& clock, Random& random, MetricsRegistry& metrics,
+         std::atomic<int64_t>& in_flight_gauge)
+      : options_(std::move(options)),
+        store_(store),
+        integrations_(integrations),
+        clock_(clock),
+        retry_(options_.retry_schedule.empty() ? DefaultRetrySchedule() : options_.retry_schedule,
+               random),
+        http_(guard, HttpClientOptions{options_.user_agent, options_.ca_file}),
+        in_flight_gauge_(in_flight_gauge),
+        lease_token_seed_(static_cast<int64_t>(std::hash<std::string>{}(crypto::RandomBytes(8)) &
+                                               0x3fffffffffffffffLL)),
+        m_succeeded_(metrics.GetCounter("relay_deliveries_total",
+                                        "Deliveries that reached a final status",
+                                        "status=\"succeeded\"")),
+        m_dead_(metrics.GetCounter("relay_deliveries_total",
+                                   "Deliveries that reached a final status", "status=\"dead\"")),
+        m_cancelled_(metrics.GetCounter("relay_deliveries_total",
+                                        "Deliveries that reached a final status",
+                                        "status=\"cancelled\"")),
+        m_attempt_ok_(metrics.GetCounter("relay_delivery_attempts_total",
+                                         "Delivery attempts by outcome", "outcome=\"success\"")),
+        m_attempt_http_(metrics.GetCounter("relay_delivery_attempts_total",
+                                           "Delivery attempts by outcome",
+                                           "outcome=\"http_error\"")),
+        m_attempt_network_(metrics.GetCounter("relay_delivery_attempts_total",
+                                              "Delivery attempts by outcome",
+                                              "outcome=\"network_error\"")),
+        m_attempt_oauth_(metrics.GetCounter("relay_delivery_attempts_total",
+                                            "Delivery attempts by outcome",
+                                            "outcome=\"oauth_error\"")),
+        m_latency_(metrics.GetHistogram("relay_delivery_latency_seconds",
+                                        "From message created to the endpoint's 2xx",
+                                        LatencyBuckets())),
+        m_duration_(metrics.GetHistogram("relay_attempt_duration_seconds",
+                                         "Duration of one delivery attempt", LatencyBuckets())),
+        m_token_fetches_(
+            metrics.GetCounter("relay_oauth_token_fetches_total", "OAuth token requests made")),
+        m_token_failures_(metrics.GetCounter("relay_oauth_token_failures_total",
+                                             "OAuth token requests that failed")) {}
+
+  void Run(const std::atomic<bool>& stopping, const std::atomic<int>& grace_seconds,
+           std::atomic<bool>& woken) {
+    std::optional<SteadyClock::time_point> deadline;
+    auto last_claim = SteadyClock::now() - std::chrono::hours(1);
+    bool last_claim_full = false;
+    while (true) {
+      if (stopping.load()) {
+        if (!deadline) deadline = SteadyClock::now() + std::chrono::seconds(grace_seconds.load());
+        if (jobs_.empty()) break;
+        if (SteadyClock::now() >= *deadline) {
+          ReleaseAll();
+          break;
+        }
+      } else {
+        auto since = SteadyClock::now() - last_claim;
+        if (woken.exchange(false) || last_claim_full ||
+            since >= std::chrono::milliseconds(options_.idle_poll_millis)) {
+          last_claim = SteadyClock::now();
+          last_claim_full = Claim();
+        }
+      }
+      http_.Poll(last_claim_full ? 0 : (jobs_.empty() ? options_.idle_poll_millis : 5));
+      Flush();
+    }
+    Flush();
+  }
+
+  void Wakeup() { http_.Wakeup(); }
+
+ private:
+  struct Target {
+    int64_t version = 0;
+    integrations::DeliveryTarget target;
+    std::vector<std::string> keys;  // signing keys in force, newest first
+    std::string oauth_fingerprint;
+  };
+  struct Job {
+    store::ClaimedDelivery d;
+    int64_t started_at = 0;  // wall clock, for the attempt record
+    bool retried_after_401 = false;
+  };
+  struct TokenState {
+    std::string token;
+    int64_t expires_at = 0;
+    bool fetching = false;
+    std::string fingerprint;
+    std::vector<int64_t> waiting;  // job seqs
+  };
+
+  // Claims what capacity allows; true when the claim was full (more may be due).
+  bool Claim() {
+    int free = options_.max_in_flight - static_cast<int>(jobs_.size());
+    if (free <= 0) return false;
+    store::ClaimRequest req;
+    req.now = clock_.NowMillis();
+    req.lease_until = req.now + options_.lease_millis;
+    req.lease_token = lease_token_seed_ + ++claims_;
+    req.limit = std::min(free, options_.claim_batch);
+    for (const auto& [integration, count] : per_integration_) {
+      if (count >= options_.max_in_flight_per_integration) {
+        req.excluded_integrations.push_back(integration);
+      }
+    }
+    auto claimed = store_.ClaimDeliveries(req);
+    if (!claimed.ok()) {
+      log::Warn("claiming deliveries failed", {{"error", claimed.status().message()}});
+      return false;
+    }
+    bool full = static_cast<int>(claimed->size()) == req.limit;
+    for (auto& d : *claimed) {
+      int& count = per_integration_[d.integration_id];
+      if (count >= options_.max_in_flight_per_integration) {
+        // Over the cap within one batch: hand it back untried, it is claimed again later.
+        Record(d, std::nullopt, store::DeliveryStatus::kPending, req.now);
+        continue;
+      }
+      ++count;
+      auto job = std::make_unique<Job>();
+      job->d = std::move(d);
+      int64_t seq = job->d.seq;
+      jobs_[seq] = std::move(job);
+      Begin(seq);
+    }
+    in_flight_gauge_.store(static_cast<int64_t>(jobs_.size()));
+    return full;
+  }
+
+  // Loads (or reuses) the integration's configuration, then sends or waits for a token.
+  void Begin(int64_t seq) {
+    Job& job = *jobs_[seq];
+    job.started_at = clock_.NowMillis();
+    auto target = GetTarget(job.d);
+    if (!target.ok()) {
+      if (target.status().code() == StatusCode::kNotFound) {
+        Finish(seq, std::nullopt, store::DeliveryStatus::kCancelled, 0);
+      } else {
+        Fail(seq, std::nullopt, "cannot load the integration: " + target.status().message(),
+             std::nullopt);
+      }
+      return;
+    }
+    const auto& oauth = (*target)->target.integration.spec.oauth;
+    if (!oauth) {
+      Send(seq, **target, "");
+      return;
+    }
+    TokenState& ts = tokens_[job.d.integration_id];
+    if (ts.fingerprint != (*target)->oauth_fingerprint) {
+      ts.token.clear();  // the authentication changed: its token is no longer ours to use
+      ts.fingerprint = (*target)->oauth_fingerprint;
+    }
+    if (!ts.token.empty() && clock_.NowMillis() < ts.expires_at) {
+      Send(seq, **target, ts.token);
+      return;
+    }
+    ts.waiting.push_back(seq);
+    if (!ts.fetching) FetchToken(job.d.integration_id, **target);
+  }
+
+  Result<Target*> GetTarget(const store::ClaimedDelivery& d) {
+    auto it = targets_.find(d.integration_id);
+    if (it != targets_.end() && it->second.version == d.integration_version &&
+        (it->second.target.previous_expires_at == 0 ||
+         it->second.target.previous_expires_at > clock_.NowMillis())) {
+      return &it->second;
+    }
+    RELAY_ASSIGN_OR_RETURN(auto loaded,
+                           integrations_.LoadForDelivery(d.organization_id, d.integration_id));
+    Target t;
+    t.version = loaded.integration.version;
+    RELAY_ASSIGN_OR_RETURN(std::string key, DecodeSigningSecret(loaded.signing_secret));
+    t.keys.push_back(std::move(key));
+    if (!loaded.previous_signing_secret.empty()) {
+      RELAY_ASSIGN_OR_RETURN(std::string prev, DecodeSigningSecret(loaded.previous_signing_secret));
+      t.keys.push_back(std::move(prev));
+    }
+    if (loaded.integration.spec.oauth) {
+      t.oauth_fingerprint = OAuthFingerprint(*loaded.integration.spec.oauth);
+    }
+    t.target = std::move(loaded);
+    auto& slot = targets_[d.integration_id];
+    slot = std::move(t);
+    return &slot;
+  }
+
+  void FetchToken(const std::string& integration_id, const Target& target) {
+    TokenState& ts = tokens_[integration_id];
+    ts.fetching = true;
+    m_token_fetches_.Add();
+    const auto& oauth = *target.target.integration.spec.oauth;
+    TokenRequest request = BuildTokenRequest(oauth);
+    HttpCall call;
+    call.url = oauth.url;
+    call.headers = std::move(request.headers);
+    call.body = std::move(request.body);
+    call.timeout_ms = kTokenTimeoutMs;
+    std::string fingerprint = target.oauth_fingerprint;
+    http_.Start(std::move(call), [this, integration_id, fingerprint](HttpCallResult result) {
+      OnToken(integration_id, fingerprint, std::move(result));
+    });
+  }
+
+  void OnToken(const std::string& integration_id, const std::string& fingerprint,
+               HttpCallResult result) {
+    TokenState& ts = tokens_[integration_id];
+    ts.fetching = false;
+    std::vector<int64_t> waiting = std::move(ts.waiting);
+    ts.waiting.clear();
+    Result<AccessToken> token =
+        result.status
+            ? ParseTokenResponse(*result.status, result.body)
+            : Result<AccessToken>(Unavailable("the OAuth token request failed: " + result.error));
+    if (!token.ok()) {
+      m_token_failures_.Add();
+      for (int64_t seq : waiting) {
+        if (jobs_.count(seq)) Fail(seq, std::nullopt, token.status().message(), std::nullopt, true);
+      }
+      return;
+    }
+    if (fingerprint == ts.fingerprint) {
+      ts.token = token->token;
+      ts.expires_at = clock_.NowMillis() + TokenCacheMillis(*token);
+    }
+    for (int64_t seq : waiting) {
+      auto it = jobs_.find(seq);
+      if (it == jobs_.end()) continue;
+      auto target = GetTarget(it->second->d);
+      if (!target.ok()) {
+        Fail(seq, std::nullopt, "cannot load the integration: " + target.status().message(),
+             std::nullopt);
+        continue;
+      }
+      Send(seq, **target, token->token);
+    }
+  }
+
+  void Send(int64_t seq, const Target& target, const std::string& token) {
+    Job& job = *jobs_[seq];
+    const auto& spec = target.target.integration.spec;
+    int64_t timestamp = clock_.NowSeconds();
+    HttpCall call;
+    call.url = spec.properties.url;
+    call.timeout_ms = spec.properties.timeout_ms;
+    call.headers = {"Content-Type: application/json", "webhook-id: " + job.d.message_id,
+                    "webhook-timestamp: " + std::to_string(timestamp),
+                    "webhook-signature: " +
+                        SignatureHeader(target.keys, job.d.message_id, timestamp, job.d.payload)};
+    for (const auto& [name, value] : spec.properties.headers)
+      call.headers.push_back(name + ": " + value);
+    if (!token.empty()) call.headers.push_back("Authorization: Bearer " + token);
+    call.body = job.d.payload;
+    bool oauth = spec.oauth.has_value();
+    http_.Start(std::move(call), [this, seq, oauth, token](HttpCallResult result) {
+      OnSent(seq, oauth, token, std::move(result));
+    });
+  }
+
+  void OnSent(int64_t seq, bool oauth, const std::string& token, HttpCallResult result) {
+    auto it = jobs_.find(seq);
+    if (it == jobs_.end()) return;
+    Job& job = *it->second;
+    m_duration_.Observe(static_cast<double>(result.duration_ms) / 1000.0);
+    if (result.status && *result.status == 401 && oauth && !job.retried_after_401) {
+      // The endpoint refused the token: drop it, get a new one, and try once more at once.
+      job.retried_after_401 = true;
+      TokenState& ts = tokens_[job.d.integration_id];
+      if (ts.token == token) ts.token.clear();
+      auto target = GetTarget(job.d);
+      if (target.ok()) {
+        ts.waiting.push_back(seq);
+        if (!ts.fetching) FetchToken(job.d.integration_id, **target);
+        return;
+      }
+    }
+    if (result.status && *result.status >= 200 && *result.status <= 299) {
+      m_attempt_ok_.Add();
+      m_latency_.Observe(static_cast<double>(clock_.NowMillis() - job.d.message_created_at) /
+                         1000.0);
+      Finish(seq, Attempt(job, result), store::DeliveryStatus::kSucceeded, 0);
+      return;
+    }
+    std::optional<int64_t> retry_after;
+    if (result.status && (*result.status == 429 || *result.status == 503)) {
+      auto header = result.headers.find("retry-after");
+      if (header != result.headers.end()) {
+        retry_after = ParseRetryAfter(header->second, clock_.NowMillis());
+      }
+    }
+    (result.status ? m_attempt_http_ : m_attempt_network_).Add();
+    Fail(seq, result, result.error, retry_after);
+  }
+
+  store::AttemptRow Attempt(const Job& job, const HttpCallResult& result) {
+    store::AttemptRow a;
+    a.attempt = job.d.attempt_count + 1;
+    a.started_at = job.started_at;
+    a.duration_ms = std::max<int64_t>(0, clock_.NowMillis() - job.started_at);
+    a.http_status = result.status;
+    a.error = result.status ? "" : result.error;
+    a.response_body = result.body;
+    return a;
+  }
+
+  // A failed attempt: retry per the schedule, or dead after the last.
+  void Fail(int64_t seq, const std::optional<HttpCallResult>& result, const std::string& error,
+            std::optional<int64_t> retry_after, bool oauth_error = false) {
+    Job& job = *jobs_[seq];
+    store::AttemptRow a;
+    if (result) {
+      a = Attempt(job, *result);
+    } else {
+      a.attempt = job.d.attempt_count + 1;
+      a.started_at = job.started_at;
+      a.duration_ms = std::max<int64_t>(0, clock_.NowMillis() - job.started_at);
+      a.error = error;
+      if (oauth_error)
+        m_attempt_oauth_.Add();
+      else
+        m_attempt_network_.Add();
+    }
+    auto delay = retry_.NextDelay(job.d.cycle_attempts + 1, retry_after);
+    if (delay) {
+      Finish(seq, a, store::DeliveryStatus::kPending, clock_.NowMillis() + *delay);
+    } else {
+      Finish(seq, a, store::DeliveryStatus::kDead, 0);
+    }
+  }
+
+  void Finish(int64_t seq, std::optional<store::AttemptRow> attempt, store::DeliveryStatus status,
+              int64_t next_attempt_at) {
+    auto it = jobs_.find(seq);
+    if (it == jobs_.end()) return;
+    Record(it->second->d, std::move(attempt), status, next_attempt_at);
+    if (status == store::DeliveryStatus::kSucceeded) m_succeeded_.Add();
+    if (status == store::DeliveryStatus::kDead) m_dead_.Add();
+    if (status == store::DeliveryStatus::kCancelled) m_cancelled_.Add();
+    auto pi = per_integration_.find(it->second->d.integration_id);
+    if (pi != per_integration_.end() && --pi->second <= 0) per_integration_.erase(pi);
+    jobs_.erase(it);
+    in_flight_gauge_.store(static_cast<int64_t>(jobs_.size()));
+  }
+
+  void Record(const store::ClaimedDelivery& d, std::optional<store::AttemptRow> attempt,
+              store::DeliveryStatus status, int64_t next_attempt_at) {
+    store::DeliveryOutcome o;
+    o.seq = d.seq;
+    o.lease_token = d.lease_token;
+    o.attempt = std::move(attempt);
+    o.status = status;
+    o.next_attempt_at = next_attempt_at;
+    outcomes_.push_back(std::move(o));
+  }
+
+  // Shutdown past the grace period: every delivery still here goes back untried.
+  void ReleaseAll() {
+    int64_t now = clock_.NowMillis();
+    for (auto& [seq, job] : jobs_)
+      Record(job->d, std::nullopt, store::DeliveryStatus::kPending, now);
+    jobs_.clear();
+    per_integration_.clear();
+    in_flight_gauge_.store(0);
+  }
+
+  void Flush() {
+    if (outcomes_.empty()) return;
+    Status s = store_.RecordOutcomes(outcomes_, clock_.NowMillis());
+    if (!s.ok()) {
+      // Kept for the next round; if this process dies first, the leases bring them back.
+      log::Warn("recording delivery outcomes failed",
+                {{"error", s.message()}, {"count", std::to_string(outcomes_.size())}});
+      return;
+    }
+    outcomes_.clear();
+  }
+
+  DispatcherOptions options_;
+  store::Store& store_;
+  integrations::IntegrationService& integrations_;
+  const Clock& clock_;
+  RetryPolicy retry_;
+  HttpClient http_;
+  std::atomic<int64_t>& in_flight_gauge_;
+  int64_t lease_token_seed_;
+  int64_t claims_ = 0;
+  std::unordered_map<int64_t, std::unique_ptr<Job>> jobs_;
+  std::unordered_map<std::string, int> per_integration_;
+  std::unordered_map<std::string, Target> targets_;
+  std::unordered_map<std::string, TokenState> tokens_;
+  std::vector<store::DeliveryOutcome> outcomes_;
+  Counter& m_succeeded_;
+  Counter& m_dead_;
+  Counter& m_cancelled_;
+  Counter& m_attempt_ok_;
+  Counter& m_attempt_http_;
+  Counter& m_attempt_network_;
+  Counter& m_attempt_oauth_;
+  Histogram& m_latency_;
+  Histogram& m_duration_;
+  Counter& m_token_fetches_;
+  Counter& m_token_failures_;
+};
+
+Dispatcher::Dispatcher(DispatcherOptions options, store::Store& store,
+                       integrations::IntegrationService& integrations,
+                       const DestinationGuard& guard, const Clock& clock, Random& random,
+                       MetricsRegistry& metrics)
+    : engine_(std::make_unique<Engine>(std::move(options), store, integrations, guard, clock,
+                                       random, metrics, in_flight_)) {}
+
+Dispatcher::~Dispatcher() { Stop(0); }
+
+void Dispatcher::Start() {
+  running_ = true;
+  thread_ = std::thread([this] {
+    engine_->Run(stopping_, grace_seconds_, woken_);
+    running_ = false;
+  });
+}
+
+void Dispatcher::Stop(int grace_seconds) {
+  grace_seconds_ = grace_seconds;
+  stopping_ = true;
+  engine_->Wakeup();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Dispatcher::Wake() {
+  woken_ = true;
+  engine_->Wakeup();
+}
+
+}  // namespace relay::delivery

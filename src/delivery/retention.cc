@@ -1,0 +1,55 @@
+// RetentionWorker implementation.
+#include "delivery/retention.h"
+
+#include "common/log.h"
+
+namespace relay::delivery {
+
+int64_t RetentionWorker::RunOnce() {
+  int64_t total = 0;
+  const int64_t now = clock_.NowMillis();
+  auto purge = [&](store::DeliveryStatus status, int64_t before) {
+    while (true) {
+      auto n = store_.PurgeDeliveries(status, before, options_.batch);
+      if (!n.ok()) {
+        log::Warn("purging deliveries failed", {{"error", n.status().message()}});
+        return;
+      }
+      total += *n;
+      if (*n < options_.batch) return;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+  };
+  purge(store::DeliveryStatus::kSucceeded, now - options_.retention_millis);
+  purge(store::DeliveryStatus::kCancelled, now - options_.retention_millis);
+  if (options_.dead_retention_millis) {
+    purge(store::DeliveryStatus::kDead, now - *options_.dead_retention_millis);
+  }
+  if (total > 0) log::Info("purged deliveries", {{"count", std::to_string(total)}});
+  return total;
+}
+
+void RetentionWorker::Start() {
+  thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      RunOnce();
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_millis),
+                   [this] { return stopping_; });
+    }
+  });
+}
+
+void RetentionWorker::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace relay::delivery
