@@ -35,7 +35,9 @@ Result<std::vector<ClaimedDelivery>> SqliteStore::ClaimDeliveries(const ClaimReq
     {
       RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
       int i = 1;
-      stmt->Bind(i++, request.lease_until).Bind(i++, request.lease_token).Bind(i++, request.now);
+      stmt->Bind(i++, request.lease_until);
+      stmt->Bind(i++, request.lease_token);
+      stmt->Bind(i++, request.now);
       for (const auto& id : request.excluded_integrations) stmt->Bind(i++, id);
       stmt->Bind(i++, int64_t{request.limit});
       RELAY_RETURN_IF_ERROR(stmt->Run());
@@ -179,8 +181,12 @@ Result<int64_t> SqliteStore::RequeueDeliveries(const std::string& org,
     Status s = InTransaction(*db_, [&]() -> Status {
       RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
       int i = 1;
-      stmt->Bind(i++, now).Bind(i++, now).Bind(i++, integration_id).Bind(i++, org);
-      stmt->Bind(i++, DeliveryStatusName(filter.status)).Bind(i++, after);
+      stmt->Bind(i++, now);
+      stmt->Bind(i++, now);
+      stmt->Bind(i++, integration_id);
+      stmt->Bind(i++, org);
+      stmt->Bind(i++, DeliveryStatusName(filter.status));
+      stmt->Bind(i++, after);
       if (filter.since) stmt->Bind(i++, *filter.since);
       if (filter.until) stmt->Bind(i++, *filter.until);
       stmt->Bind(i++, int64_t{batch});
