@@ -15,41 +15,11 @@
 #include <sstream>
 
 #include "integration/api_fixture.h"
+#include "support/test_crypto.h"
 
 namespace relay::testing {
 namespace {
 namespace json = boost::json;
-
-// Test-side encoders, independent of the product's code.
-std::string B64(const std::string& data, bool url) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()),
-                          static_cast<int>(data.size()));
-  out.resize(n);
-  if (url) {
-    while (!out.empty() && out.back() == '=') out.pop_back();
-    for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  }
-  return out;
-}
-
-std::string UnB64(const std::string& text) {
-  std::string out(text.size(), '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  out.resize(n - std::count(text.begin(), text.end(), '='));
-  return out;
-}
-
-std::string Hmac(const std::string& key, const std::string& data) {
-  unsigned char mac[32];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  return std::string(reinterpret_cast<char*>(mac), len);
-}
 
 class ServerCliTest : public ApiFixture {};
 
@@ -60,7 +30,7 @@ TEST_F(ServerCliTest, ExpiredTokenSignedWithTheRightKeyIsRefused) {
   std::ifstream in(DataDir() + "/master.key");
   std::string line;
   std::getline(in, line);
-  std::string session_key = Hmac(UnB64(line), "consent-relay/v1/session-signing");
+  std::string session_key = HmacSha256(UnBase64(line), "consent-relay/v1/session-signing");
   int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
@@ -71,8 +41,8 @@ TEST_F(ServerCliTest, ExpiredTokenSignedWithTheRightKeyIsRefused) {
                          {"iat", now - 7200},
                          {"exp", exp}};
     std::string input =
-        B64(R"({"alg":"HS256","typ":"JWT"})", true) + "." + B64(json::serialize(payload), true);
-    return input + "." + B64(Hmac(session_key, input), true);
+        Base64Url(R"({"alg":"HS256","typ":"JWT"})") + "." + Base64Url(json::serialize(payload));
+    return input + "." + Base64Url(HmacSha256(session_key, input));
   };
   std::string path = "/v1/marketplace/integrations?organization_id=org_a";
   // The forgery is valid in form: with a future expiry it is accepted...
@@ -107,7 +77,7 @@ TEST_F(ServerCliTest, AnotherMasterKeyIsRefused) {
   StartServer();
   ASSERT_EQ(server_.Stop(), 0);
   std::string other = dir_.path() + "/other.key";
-  std::ofstream(other) << B64(std::string(32, 'x'), false) << "\n";
+  std::ofstream(other) << Base64(std::string(32, 'x')) << "\n";
   CommandResult r = RunRelay(
       {"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir(), "--master-key-file", other});
   EXPECT_EQ(r.exit_code, 1);

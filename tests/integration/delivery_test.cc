@@ -1,0 +1,335 @@
+// The delivery engine end to end: the real binary POSTing to real receivers on loopback.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <fstream>
+
+#include "integration/delivery_fixture.h"
+#include "support/test_crypto.h"
+
+namespace relay::testing {
+namespace {
+namespace json = boost::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The signature the test computes itself: HMAC-SHA256 over id.timestamp.body, keyed with the
+// base64-decoded part of whsec_.
+std::string ExpectedSignature(const std::string& secret, const ReceivedRequest& r) {
+  std::string key = UnBase64(secret.substr(6));
+  return "v1," + Base64(HmacSha256(key, r.Header("webhook-id") + "." +
+                                            r.Header("webhook-timestamp") + "." + r.body));
+}
+
+class DeliveryTest : public DeliveryFixture {
+ protected:
+  TestReceiver receiver_;
+};
+
+TEST_F(DeliveryTest, PostsSignedPayloadsWithEveryHeader) {
+  StartRelay();
+  auto integration =
+      CreateIntegration(receiver_.Url("/consents"), R"("headers":{"X-Tenant":"acme"})");
+  PostEvent("u-1");
+  ASSERT_TRUE(receiver_.WaitForCount(2, seconds(10)));
+  ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", 2));
+  auto deliveries = Deliveries(integration.id);
+  auto requests = receiver_.Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const ReceivedRequest& r = requests[i];
+    EXPECT_EQ(r.method, "POST");
+    EXPECT_EQ(r.path, "/consents");
+    EXPECT_EQ(r.Header("content-type"), "application/json");
+    EXPECT_EQ(r.Header("user-agent"), "consent-relay/0.1.0");
+    EXPECT_EQ(r.Header("x-tenant"), "acme");
+    EXPECT_TRUE(r.Header("authorization").empty());
+    // The request carries exactly the stored payload, and its message id.
+    const json::object* match = nullptr;
+    for (const auto& d : deliveries) {
+      if (d.at("message_id") == r.Header("webhook-id").c_str()) match = &d;
+    }
+    ASSERT_NE(match, nullptr) << r.Header("webhook-id");
+    EXPECT_EQ(json::parse(r.body), match->at("payload"));
+    int64_t ts = std::stoll(r.Header("webhook-timestamp"));
+    EXPECT_LE(std::abs(ts - UnixNow()), 60);
+    EXPECT_EQ(r.Header("webhook-signature"), ExpectedSignature(integration.signing_secret, r));
+    const auto& attempts = match->at("attempts").as_array();
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_EQ(attempts[0].at("http_status"), 200);
+    EXPECT_TRUE(attempts[0].at("error").is_null());
+    EXPECT_EQ(attempts[0].at("response_body"), "ok");
+    EXPECT_FALSE(match->contains("next_attempt_at"));
+  }
+}
+
+TEST_F(DeliveryTest, SignaturesVerifyWithThePublicStandardWebhooksLibrary) {
+  StartRelay();
+  auto integration = CreateIntegration(receiver_.Url());
+  PostEvent("u-1");
+  ASSERT_TRUE(receiver_.WaitForCount(2, seconds(10)));
+  for (const auto& r : receiver_.Requests()) {
+    json::object capture{
+        {"secret", integration.signing_secret},
+        {"body", r.body},
+        {"headers", json::object{{"webhook-id", r.Header("webhook-id")},
+                                 {"webhook-timestamp", r.Header("webhook-timestamp")},
+                                 {"webhook-signature", r.Header("webhook-signature")}}}};
+    std::string file = dir_.path() + "/capture.json";
+    std::ofstream(file) << json::serialize(capture);
+    std::string verify = std::string(RELAY_SOURCE_DIR) + "/tests/interop/verify.js";
+    EXPECT_EQ(std::system(("node " + verify + " " + file + " >/dev/null").c_str()), 0);
+    // And a tampered body must not verify.
+    capture["body"] = r.body + " ";
+    std::ofstream(file) << json::serialize(capture);
+    EXPECT_NE(std::system(("node " + verify + " " + file + " 2>/dev/null >/dev/null").c_str()), 0);
+  }
+}
+
+TEST_F(DeliveryTest, FollowsTheRetryScheduleThenDiesThenRevivesByRetryAndReplay) {
+  StartRelay({"--retry-schedule", "300ms,600ms"});
+  receiver_.SetHandler([](const ReceivedRequest&) { return Reply{500, {}, "down for now"}; });
+  auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  PostEvent("u-1");
+  PostEvent("u-2");
+  ASSERT_TRUE(WaitForStatus(integration.id, "dead", 2, seconds(20)));
+  auto requests = receiver_.Requests();
+  ASSERT_EQ(requests.size(), 6u) << "1 attempt + 2 retries, for each of 2 deliveries";
+  // The gaps between one message's attempts follow the schedule (with up to 10 % jitter).
+  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> by_message;
+  for (const auto& r : requests) by_message[r.Header("webhook-id")].push_back(r.at);
+  for (const auto& [id, times] : by_message) {
+    ASSERT_EQ(times.size(), 3u);
+    auto gap1 = std::chrono::duration_cast<milliseconds>(times[1] - times[0]).count();
+    auto gap2 = std::chrono::duration_cast<milliseconds>(times[2] - times[1]).count();
+    EXPECT_GE(gap1, 300);
+    EXPECT_LT(gap1, 1300);
+    EXPECT_GE(gap2, 600);
+    EXPECT_LT(gap2, 1600);
+  }
+  auto dead = Deliveries(integration.id);
+  for (const auto& d : dead) {
+    const auto& attempts = d.at("attempts").as_array();
+    ASSERT_EQ(attempts.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(attempts[i].at("attempt"), static_cast<int64_t>(i + 1));
+      EXPECT_EQ(attempts[i].at("http_status"), 500);
+      EXPECT_EQ(attempts[i].at("response_body"), "down for now");
+    }
+  }
+
+  receiver_.SetHandler([](const ReceivedRequest&) { return Reply{}; });
+  std::string first(dead[0].at("id").as_string());
+  HttpResult retry = Call(
+      "POST",
+      Path("/v1/marketplace/integrations/" + integration.id + "/deliveries/" + first + "/retry"),
+      token_);
+  ASSERT_EQ(retry.status, 200) << retry.body;
+  ASSERT_TRUE(WaitUntil([&] { return Delivery(integration.id, first).at("status") == "succeeded"; },
+                        seconds(10)));
+  EXPECT_EQ(Delivery(integration.id, first).at("attempts").as_array().size(), 4u);
+
+  HttpResult replay =
+      Call("POST", Path("/v1/marketplace/integrations/" + integration.id + "/replay"), token_,
+           R"({"status":"dead"})");
+  ASSERT_EQ(replay.status, 200) << replay.body;
+  EXPECT_EQ(replay.Json().at("requeued"), 1);
+  ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", 2));
+  EXPECT_EQ(Call("POST", Path("/v1/marketplace/integrations/" + integration.id + "/replay"), token_,
+                 R"({"status":"dead"})")
+                .Json()
+                .at("requeued"),
+            0);
+}
+
+TEST_F(DeliveryTest, ReplayHonoursItsTimeWindow) {
+  StartRelay({"--retry-schedule", "100ms"});
+  receiver_.SetHandler([](const ReceivedRequest&) { return Reply{.status = 500}; });
+  auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  PostEvent("u-1");
+  ASSERT_TRUE(WaitForStatus(integration.id, "dead", 1));
+  std::string base = "/v1/marketplace/integrations/" + integration.id + "/replay";
+  EXPECT_EQ(
+      Call("POST", Path(base), token_, R"({"until":"2000-01-01T00:00:00Z"})").Json().at("requeued"),
+      0);
+  EXPECT_EQ(
+      Call("POST", Path(base), token_, R"({"since":"2999-01-01T00:00:00Z"})").Json().at("requeued"),
+      0);
+  EXPECT_EQ(Call("POST", Path(base), token_, R"({"status":"pending"})").status, 400);
+  EXPECT_EQ(Call("POST", Path(base), token_, R"({"when":"now"})").status, 400);
+  EXPECT_EQ(Call("POST", Path(base), token_,
+                 R"({"since":"2000-01-01T00:00:00Z","until":"2999-01-01T00:00:00Z"})")
+                .Json()
+                .at("requeued"),
+            1);
+}
+
+TEST_F(DeliveryTest, HonoursRetryAfterOn429) {
+  StartRelay({"--retry-schedule", "100ms"});
+  receiver_.SetHandler([this](const ReceivedRequest&) {
+    if (receiver_.Count() == 1) return Reply{429, {{"Retry-After", "2"}}, "slow down"};
+    return Reply{};
+  });
+  auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  PostEvent("u-1");
+  ASSERT_TRUE(receiver_.WaitForCount(2, seconds(10)));
+  auto r = receiver_.Requests();
+  auto gap = std::chrono::duration_cast<milliseconds>(r[1].at - r[0].at).count();
+  EXPECT_GE(gap, 2000) << "Retry-After: 2 beats the 100 ms schedule";
+  EXPECT_LT(gap, 4000);
+  ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", 1));
+}
+
+TEST_F(DeliveryTest, FailuresOfEveryKindAreRecordedPerAttempt) {
+  StartRelay({"--retry-schedule", "1h"});
+  TestReceiver hang, closing, redirect, huge;
+  hang.SetHandler([](const ReceivedRequest&) { return Reply{200, {}, "late", 3000}; });
+  closing.SetHandler([](const ReceivedRequest&) {
+    Reply r;
+    r.close_without_reply = true;
+    return r;
+  });
+  redirect.SetHandler([&](const ReceivedRequest&) {
+    return Reply{302, {{"Location", redirect.Url("/elsewhere")}}, ""};
+  });
+  huge.SetHandler([](const ReceivedRequest&) { return Reply{200, {}, std::string(1 << 20, 'x')}; });
+  auto i_hang = CreateIntegration(hang.Url(), R"("events":["event.created"],"timeout_ms":300)");
+  auto i_close = CreateIntegration(closing.Url(), R"("events":["event.created"])");
+  auto i_redirect = CreateIntegration(redirect.Url(), R"("events":["event.created"])");
+  auto i_huge = CreateIntegration(huge.Url(), R"("events":["event.created"])");
+  PostEvent("u-1");
+
+  auto first_attempt = [&](const std::string& integration) -> json::object {
+    json::object attempt;
+    WaitUntil(
+        [&] {
+          auto d = Deliveries(integration);
+          if (d.size() != 1 || d[0].at("attempts").as_array().empty()) return false;
+          attempt = d[0].at("attempts").as_array()[0].as_object();
+          return true;
+        },
+        seconds(10));
+    return attempt;
+  };
+  json::object timeout = first_attempt(i_hang.id);
+  ASSERT_FALSE(timeout.empty());
+  EXPECT_TRUE(timeout.at("http_status").is_null());
+  EXPECT_NE(std::string(timeout.at("error").as_string()).find("timeout"), std::string::npos);
+  EXPECT_LT(timeout.at("duration_ms").as_int64(), 2500);
+
+  json::object closed = first_attempt(i_close.id);
+  ASSERT_FALSE(closed.empty());
+  EXPECT_TRUE(closed.at("http_status").is_null());
+  EXPECT_FALSE(closed.at("error").as_string().empty());
+
+  json::object redirected = first_attempt(i_redirect.id);
+  ASSERT_FALSE(redirected.empty());
+  EXPECT_EQ(redirected.at("http_status"), 302);
+  EXPECT_EQ(redirect.Count(), 1u) << "the redirect is not followed";
+  EXPECT_EQ(Deliveries(i_redirect.id)[0].at("status"), "pending");
+  EXPECT_TRUE(Deliveries(i_redirect.id)[0].contains("next_attempt_at"));
+
+  ASSERT_TRUE(WaitForStatus(i_huge.id, "succeeded", 1));
+  json::object big = Deliveries(i_huge.id)[0].at("attempts").as_array()[0].as_object();
+  EXPECT_EQ(big.at("http_status"), 200);
+  EXPECT_EQ(big.at("response_body").as_string().size(), 4096u);
+}
+
+TEST_F(DeliveryTest, DisabledIntegrationsDeliveriesWaitAndGoOutWhenEnabled) {
+  StartRelay({"--retry-schedule", "200ms"});
+  receiver_.SetHandler([](const ReceivedRequest&) { return Reply{.status = 503}; });
+  auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  PostEvent("u-1");
+  ASSERT_TRUE(receiver_.WaitForCount(1, seconds(10)));
+  std::string path = Path("/v1/marketplace/integrations/" + integration.id);
+  ASSERT_EQ(Call("PATCH", path, token_, R"({"enabled":false})").status, 200);
+  size_t seen = receiver_.Count();
+  // Well past its last retry, a disabled integration's delivery neither goes out nor dies.
+  EXPECT_FALSE(WaitUntil([&] { return receiver_.Count() > seen; }, milliseconds(1200)));
+  auto waiting = Deliveries(integration.id);
+  ASSERT_EQ(waiting.size(), 1u);
+  EXPECT_EQ(waiting[0].at("status"), "pending");
+  receiver_.SetHandler([](const ReceivedRequest&) { return Reply{}; });
+  ASSERT_EQ(Call("PATCH", path, token_, R"({"enabled":true})").status, 200);
+  EXPECT_TRUE(WaitForStatus(integration.id, "succeeded", 1));
+}
+
+TEST_F(DeliveryTest, DeletingAnIntegrationCancelsItsPendingDeliveries) {
+  StartRelay({"--retry-schedule", "1h"});
+  receiver_.SetHandler([](const ReceivedRequest&) { return Reply{.status = 500}; });
+  auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  PostEvent("u-1");
+  ASSERT_TRUE(
+      WaitUntil([&] { return Deliveries(integration.id)[0].at("attempts").as_array().size() == 1; },
+                seconds(10)));
+  ASSERT_EQ(Call("DELETE", Path("/v1/marketplace/integrations/" + integration.id), token_).status,
+            200);
+  ASSERT_EQ(server_.Stop(), 0);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((DataDir() + "/relay.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "SELECT status FROM deliveries", -1, &stmt, nullptr);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "cancelled");
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST_F(DeliveryTest, RotationSendsBothSignaturesForADay) {
+  StartRelay();
+  auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  HttpResult rotated = Call(
+      "POST", Path("/v1/marketplace/integrations/" + integration.id + "/secret/rotate"), token_);
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  std::string fresh(rotated.Json().at("signing_secret").as_string());
+  ASSERT_NE(fresh, integration.signing_secret);
+  EXPECT_EQ(Call("GET", Path("/v1/marketplace/integrations/" + integration.id + "/secret"), token_)
+                .Json()
+                .at("signing_secret"),
+            json::value(fresh));
+  PostEvent("u-1");
+  ASSERT_TRUE(receiver_.WaitForCount(1, seconds(10)));
+  ReceivedRequest r = receiver_.Requests()[0];
+  EXPECT_EQ(r.Header("webhook-signature"),
+            ExpectedSignature(fresh, r) + " " + ExpectedSignature(integration.signing_secret, r));
+}
+
+TEST_F(DeliveryTest, ASlowEndpointDoesNotDelayAHealthyOne) {
+  StartRelay({"--max-in-flight-per-integration", "2"});
+  TestReceiver slow;
+  slow.SetHandler([](const ReceivedRequest&) { return Reply{200, {}, "ok", 4000}; });
+  auto i_slow = CreateIntegration(slow.Url(), R"("events":["event.created"])");
+  auto i_fast = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  for (int i = 0; i < 20; ++i) PostEvent("u-" + std::to_string(i));
+  ASSERT_TRUE(receiver_.WaitForCount(20, seconds(3)))
+      << "the healthy endpoint got " << receiver_.Count();
+  EXPECT_LE(slow.Count(), 2u) << "the slow endpoint never has more than its cap in flight";
+  EXPECT_EQ(Deliveries(i_slow.id, "status=succeeded").size(), 0u);
+}
+
+TEST_F(DeliveryTest, MetricsCountDeliveriesAndAttempts) {
+  StartRelay();
+  auto integration = CreateIntegration(receiver_.Url());
+  PostEvent("u-1");
+  ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", 2));
+  HttpResult m = HttpRequest("GET", Url("/metrics"));
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("relay_deliveries_total{status=\"succeeded\"} 2"), std::string::npos)
+      << m.body;
+  EXPECT_NE(m.body.find("relay_delivery_attempts_total{outcome=\"success\"} 2"), std::string::npos);
+  EXPECT_NE(m.body.find("relay_delivery_latency_seconds_count 2"), std::string::npos);
+  EXPECT_NE(m.body.find("relay_attempt_duration_seconds_bucket"), std::string::npos);
+  EXPECT_NE(m.body.find("relay_deliveries_pending 0"), std::string::npos);
+  EXPECT_NE(m.body.find("relay_deliveries_in_flight"), std::string::npos);
+  EXPECT_NE(m.body.find("relay_oauth_token_fetches_total 0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace relay::testing
