@@ -151,7 +151,7 @@ TEST_F(DeliveryTest, FollowsTheRetryScheduleThenDiesThenRevivesByRetryAndReplay)
 
 TEST_F(DeliveryTest, ReplayHonoursItsTimeWindow) {
   StartRelay({"--retry-schedule", "100ms"});
-  receiver_.SetHandler([](const ReceivedRequest&) { return Reply{.status = 500}; });
+  receiver_.SetHandler([](const ReceivedRequest&) { return ReplyWith(500); });
   auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
   PostEvent("u-1");
   ASSERT_TRUE(WaitForStatus(integration.id, "dead", 1));
@@ -244,7 +244,7 @@ TEST_F(DeliveryTest, FailuresOfEveryKindAreRecordedPerAttempt) {
 
 TEST_F(DeliveryTest, DisabledIntegrationsDeliveriesWaitAndGoOutWhenEnabled) {
   StartRelay({"--retry-schedule", "200ms"});
-  receiver_.SetHandler([](const ReceivedRequest&) { return Reply{.status = 503}; });
+  receiver_.SetHandler([](const ReceivedRequest&) { return ReplyWith(503); });
   auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
   PostEvent("u-1");
   ASSERT_TRUE(receiver_.WaitForCount(1, seconds(10)));
@@ -263,7 +263,7 @@ TEST_F(DeliveryTest, DisabledIntegrationsDeliveriesWaitAndGoOutWhenEnabled) {
 
 TEST_F(DeliveryTest, DeletingAnIntegrationCancelsItsPendingDeliveries) {
   StartRelay({"--retry-schedule", "1h"});
-  receiver_.SetHandler([](const ReceivedRequest&) { return Reply{.status = 500}; });
+  receiver_.SetHandler([](const ReceivedRequest&) { return ReplyWith(500); });
   auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
   PostEvent("u-1");
   ASSERT_TRUE(

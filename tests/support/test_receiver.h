@@ -31,6 +31,14 @@ struct Reply {
   bool close_without_reply = false;
 };
 
+// A reply with `status` and `body`, nothing else special.
+inline Reply ReplyWith(int status, std::string body = "ok") {
+  Reply r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
 class TestReceiver {
  public:
   using Handler = std::function<Reply(const ReceivedRequest&)>;
