@@ -1,0 +1,193 @@
+// The store's side of the delivery engine: claims, leases, outcomes, re-queues and retention.
+#include <gtest/gtest.h>
+
+#include "store/sqlite/sqlite_store.h"
+#include "support/process.h"
+
+namespace relay::store {
+namespace {
+
+class SqliteOutboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::move(SqliteStore::Open(dir_.path() + "/relay.db")).value();
+    AddIntegration("int_a");
+    AddIntegration("int_b");
+  }
+  void AddIntegration(const std::string& id, bool enabled = true) {
+    IntegrationRow row;
+    row.id = id;
+    row.organization_id = "org";
+    row.type_id = "webhook-http";
+    row.enabled = enabled;
+    row.authentication_json = "{}";
+    row.properties_json = "{}";
+    row.signing_secret_sealed = "x";
+    ASSERT_TRUE(store_->CreateIntegration(row).ok());
+  }
+  // One message for `key` with a delivery to each integration, due at `due`.
+  void AddMessage(const std::string& key, int64_t due, std::vector<std::string> integrations) {
+    static int n = 0;
+    MessageRow m{"msg_" + std::to_string(++n),        "org", "event.created", "gdpr", key,
+                 "{\"n\":" + std::to_string(n) + "}", due};
+    std::vector<DeliveryRow> deliveries;
+    for (const auto& i : integrations) {
+      DeliveryRow d;
+      d.id = "dlv_" + std::to_string(n) + "_" + i;
+      d.organization_id = "org";
+      d.integration_id = i;
+      d.next_attempt_at = due;
+      d.created_at = due;
+      deliveries.push_back(d);
+    }
+    ASSERT_TRUE(
+        store_->Write([&](WriteTransaction& txn) { return txn.InsertMessage(m, deliveries); })
+            .ok());
+  }
+  std::vector<ClaimedDelivery> Claim(int64_t now, int limit, int64_t token,
+                                     std::vector<std::string> excluded = {}) {
+    ClaimRequest r{now, now + 1000, token, limit, std::move(excluded)};
+    auto claimed = store_->ClaimDeliveries(r);
+    EXPECT_TRUE(claimed.ok()) << claimed.status().message();
+    return claimed.ok() ? *claimed : std::vector<ClaimedDelivery>{};
+  }
+  DeliveryOutcome Outcome(const ClaimedDelivery& c, DeliveryStatus status, int64_t next = 0,
+                          std::optional<int> http = 500) {
+    AttemptRow a;
+    a.attempt = c.attempt_count + 1;
+    a.started_at = 1;
+    a.http_status = http;
+    a.response_body = "body";
+    return DeliveryOutcome{c.seq, c.lease_token, a, status, next};
+  }
+  DeliveryRow Get(const std::string& integration, const std::string& id) {
+    auto row = store_->GetDelivery("org", integration, id);
+    EXPECT_TRUE(row.ok() && row->has_value());
+    return row.ok() && *row ? **row : DeliveryRow{};
+  }
+
+  relay::testing::TempDir dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(SqliteOutboxTest, AClaimHoldsUntilItsLeaseRunsOut) {
+  AddMessage("u1", 100, {"int_a", "int_b"});
+  auto first = Claim(100, 10, 1);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].payload, first[1].payload);
+  EXPECT_EQ(first[0].type, "event.created");
+  EXPECT_TRUE(Claim(500, 10, 2).empty()) << "the lease holds until 1100";
+  auto again = Claim(1101, 10, 3);
+  EXPECT_EQ(again.size(), 2u) << "an expired lease makes them claimable";
+  EXPECT_EQ(again[0].lease_token, 3);
+}
+
+TEST_F(SqliteOutboxTest, ClaimsOnlyDueDeliveriesOfEnabledNotExcludedIntegrations) {
+  AddIntegration("int_off", false);
+  AddMessage("u1", 100, {"int_a", "int_b", "int_off"});
+  AddMessage("u2", 5000, {"int_a"});
+  auto claimed = Claim(200, 10, 1, {"int_b"});
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].integration_id, "int_a");
+  EXPECT_EQ(Claim(200, 10, 2).size(), 1u) << "int_b, no longer excluded";
+  EXPECT_TRUE(Claim(300, 10, 3).empty());
+}
+
+TEST_F(SqliteOutboxTest, OutcomesMoveDeliveriesOnAndKeepEveryAttempt) {
+  AddMessage("u1", 100, {"int_a", "int_b"});
+  auto claimed = Claim(100, 10, 1);
+  ASSERT_EQ(claimed.size(), 2u);
+  ASSERT_TRUE(store_
+                  ->RecordOutcomes({Outcome(claimed[0], DeliveryStatus::kPending, 900),
+                                    Outcome(claimed[1], DeliveryStatus::kSucceeded, 0, 200)},
+                                   150)
+                  .ok());
+  DeliveryRow retrying = Get(claimed[0].integration_id, claimed[0].id);
+  EXPECT_EQ(retrying.status, DeliveryStatus::kPending);
+  EXPECT_EQ(retrying.next_attempt_at, 900);
+  ASSERT_EQ(retrying.attempts.size(), 1u);
+  EXPECT_EQ(retrying.attempts[0].http_status, 500);
+  EXPECT_EQ(Get(claimed[1].integration_id, claimed[1].id).status, DeliveryStatus::kSucceeded);
+  EXPECT_TRUE(Claim(800, 10, 2).empty());
+  auto second = Claim(900, 10, 3);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].attempt_count, 1);
+  EXPECT_EQ(second[0].cycle_attempts, 1);
+}
+
+TEST_F(SqliteOutboxTest, AStaleOutcomeChangesNoStatus) {
+  AddMessage("u1", 100, {"int_a"});
+  auto old_claim = Claim(100, 10, 1);
+  auto new_claim = Claim(2000, 10, 2);  // the first lease ran out
+  ASSERT_EQ(new_claim.size(), 1u);
+  ASSERT_TRUE(store_->RecordOutcomes({Outcome(old_claim[0], DeliveryStatus::kDead)}, 2100).ok());
+  DeliveryRow row = Get("int_a", new_claim[0].id);
+  EXPECT_EQ(row.status, DeliveryStatus::kInFlight) << "the newer claim still owns it";
+  EXPECT_EQ(row.attempts.size(), 1u) << "the attempt happened and is kept";
+}
+
+TEST_F(SqliteOutboxTest, RequeueStartsAFreshCycleAndRefusesWhileInFlight) {
+  AddMessage("u1", 100, {"int_a"});
+  auto claimed = Claim(100, 10, 1);
+  EXPECT_EQ(store_->RequeueDelivery("org", "int_a", claimed[0].id, 150).status().code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(store_->RecordOutcomes({Outcome(claimed[0], DeliveryStatus::kDead)}, 150).ok());
+  auto row = store_->RequeueDelivery("org", "int_a", claimed[0].id, 200);
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(row->status, DeliveryStatus::kPending);
+  auto again = Claim(200, 10, 2);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt_count, 1);
+  EXPECT_EQ(again[0].cycle_attempts, 0);
+  EXPECT_EQ(store_->RequeueDelivery("org", "int_b", claimed[0].id, 200).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(SqliteOutboxTest, ReplayWalksEveryMatchInBatches) {
+  for (int i = 0; i < 25; ++i) AddMessage("u" + std::to_string(i), 100 + i, {"int_a"});
+  auto claimed = Claim(1000, 100, 1);
+  ASSERT_EQ(claimed.size(), 25u);
+  std::vector<DeliveryOutcome> dead;
+  for (const auto& c : claimed) dead.push_back(Outcome(c, DeliveryStatus::kDead));
+  ASSERT_TRUE(store_->RecordOutcomes(dead, 1000).ok());
+  ReplayFilter window;
+  window.since = 110;
+  window.until = 120;
+  EXPECT_EQ(*store_->RequeueDeliveries("org", "int_a", window, 1100, 3), 10);
+  EXPECT_EQ(*store_->RequeueDeliveries("org", "int_a", ReplayFilter{}, 1100, 7), 15);
+  EXPECT_EQ(*store_->RequeueDeliveries("org", "int_a", ReplayFilter{}, 1100, 7), 0);
+  EXPECT_EQ(*store_->RequeueDeliveries("other", "int_a", ReplayFilter{}, 1100, 7), 0);
+  EXPECT_EQ(Claim(1100, 100, 2).size(), 25u);
+}
+
+TEST_F(SqliteOutboxTest, PurgeRemovesOldFinishedDeliveriesTheirAttemptsAndOrphanMessages) {
+  AddMessage("u1", 100, {"int_a", "int_b"});
+  auto claimed = Claim(100, 10, 1);
+  ASSERT_TRUE(
+      store_->RecordOutcomes({Outcome(claimed[0], DeliveryStatus::kSucceeded, 0, 200)}, 200).ok());
+  ASSERT_TRUE(store_->RecordOutcomes({Outcome(claimed[1], DeliveryStatus::kDead)}, 200).ok());
+  EXPECT_EQ(*store_->PurgeDeliveries(DeliveryStatus::kSucceeded, 150, 10), 0) << "not old enough";
+  EXPECT_EQ(*store_->PurgeDeliveries(DeliveryStatus::kSucceeded, 300, 10), 1);
+  auto gone = store_->GetDelivery("org", claimed[0].integration_id, claimed[0].id);
+  EXPECT_FALSE(gone->has_value());
+  auto kept = store_->GetDelivery("org", claimed[1].integration_id, claimed[1].id);
+  ASSERT_TRUE(kept->has_value()) << "dead deliveries are not touched";
+  EXPECT_EQ((*kept)->payload, claimed[1].payload) << "the message stays while a delivery needs it";
+  EXPECT_EQ(store_->CountDeliveries()->dead, 1);
+}
+
+TEST_F(SqliteOutboxTest, ReleaseAllClaimsAndDeleteIntegrationCancel) {
+  AddMessage("u1", 100, {"int_a", "int_b"});
+  ASSERT_EQ(Claim(100, 10, 1).size(), 2u);
+  EXPECT_EQ(store_->CountDeliveries()->in_flight, 2);
+  ASSERT_TRUE(store_->ReleaseAllClaims(150).ok());
+  EXPECT_EQ(store_->CountDeliveries()->pending, 2);
+  ASSERT_TRUE(store_->DeleteIntegration("org", "int_b", 160).ok());
+  auto claimed = Claim(200, 10, 2);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].integration_id, "int_a");
+  EXPECT_EQ(store_->CountDeliveries()->pending, 0);
+}
+
+}  // namespace
+}  // namespace relay::store
