@@ -70,6 +70,16 @@ TEST_F(DeliveryTest, PostsSignedPayloadsWithEveryHeader) {
   }
 }
 
+TEST_F(DeliveryTest, ANameResolvingToAnAllowedRangeIsDelivered) {
+  StartRelay();  // --allow-destination 127.0.0.0/8
+  auto integration = CreateIntegration(
+      "http://localhost:" + std::to_string(receiver_.port()) + "/hook",
+      R"("events":["event.created"])");
+  PostEvent("u-1");
+  ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", 1));
+  EXPECT_EQ(receiver_.Count(), 1u);
+}
+
 TEST_F(DeliveryTest, SignaturesVerifyWithThePublicStandardWebhooksLibrary) {
   StartRelay();
   auto integration = CreateIntegration(receiver_.Url());
