@@ -18,10 +18,15 @@ Result<std::optional<int64_t>> ParseTime(const HttpRequest& request, const std::
   return std::optional<int64_t>(t);
 }
 
-HttpResponse ListDeliveries(auth::AuthService& auth, delivery::DeliveryService& deliveries,
+using delivery::DeliveryService;
+
+json::value Render(const store::DeliveryRow& d) { return delivery::DeliveryToJson(d); }
+
+HttpResponse ListDeliveries(auth::AuthService& auth, DeliveryService& deliveries,
                             const HttpRequest& request, const PathParams& params) {
-  auto org = Authorize(auth, request);
-  if (!org.ok()) return Fail(org.status(), request);
+  HttpResponse error;
+  auto scope = Scope(auth, request, Body::kNone, &error);
+  if (!scope) return error;
   auto page = ParsePage(request);
   if (!page.ok()) return Fail(page.status(), request);
   store::DeliveryFilter filter;
@@ -41,42 +46,44 @@ HttpResponse ListDeliveries(auth::AuthService& auth, delivery::DeliveryService& 
   if (!until.ok()) return Fail(until.status(), request);
   filter.since = *since;
   filter.until = *until;
-  auto result = deliveries.List(*org, filter, *page);
-  if (!result.ok()) return Fail(result.status(), request);
-  json::array data;
-  for (const auto& d : result->items) data.emplace_back(delivery::DeliveryToJson(d));
-  return JsonResponse(200, PageJson(result->total, *page, std::move(data)));
+  return Answer(deliveries.List(scope->organization_id, filter, *page), request,
+                [&](const store::Page<store::DeliveryRow>& result) {
+                  json::array data;
+                  for (const auto& d : result.items) data.emplace_back(Render(d));
+                  return PageJson(result.total, *page, std::move(data));
+                });
 }
 
-HttpResponse GetDelivery(auth::AuthService& auth, delivery::DeliveryService& deliveries,
+HttpResponse GetDelivery(auth::AuthService& auth, DeliveryService& deliveries,
                          const HttpRequest& request, const PathParams& params) {
-  auto org = Authorize(auth, request);
-  if (!org.ok()) return Fail(org.status(), request);
-  auto result = deliveries.Get(*org, params.at("id"), params.at("delivery_id"));
-  if (!result.ok()) return Fail(result.status(), request);
-  return JsonResponse(200, delivery::DeliveryToJson(*result));
+  HttpResponse error;
+  auto scope = Scope(auth, request, Body::kNone, &error);
+  if (!scope) return error;
+  return Answer(deliveries.Get(scope->organization_id, params.at("id"), params.at("delivery_id")),
+                request, Render);
 }
 
-HttpResponse RetryDelivery(auth::AuthService& auth, delivery::DeliveryService& deliveries,
+HttpResponse RetryDelivery(auth::AuthService& auth, DeliveryService& deliveries,
                            const HttpRequest& request, const PathParams& params) {
-  auto org = Authorize(auth, request);
-  if (!org.ok()) return Fail(org.status(), request);
-  auto result = deliveries.Retry(*org, params.at("id"), params.at("delivery_id"));
-  if (!result.ok()) return Fail(result.status(), request);
-  return JsonResponse(200, delivery::DeliveryToJson(*result));
+  HttpResponse error;
+  auto scope = Scope(auth, request, Body::kNone, &error);
+  if (!scope) return error;
+  return Answer(deliveries.Retry(scope->organization_id, params.at("id"), params.at("delivery_id")),
+                request, Render);
 }
 
-HttpResponse Replay(auth::AuthService& auth, delivery::DeliveryService& deliveries,
+// The body is optional: without one, every dead delivery is replayed.
+HttpResponse Replay(auth::AuthService& auth, DeliveryService& deliveries,
                     const HttpRequest& request, const PathParams& params) {
-  auto org = Authorize(auth, request);
-  if (!org.ok()) return Fail(org.status(), request);
+  HttpResponse error;
+  auto scope = Scope(auth, request, request.body.empty() ? Body::kNone : Body::kJson, &error);
+  if (!scope) return error;
   store::ReplayFilter filter;
-  if (!request.body.empty()) {
-    HttpResponse error;
-    auto body = ParseBody(request, &error);
-    if (!body.ok()) return error;
-    if (!body->is_object()) return Fail(InvalidArgument("the body must be a JSON object"), request);
-    for (const auto& kv : body->as_object()) {
+  if (!scope->body.is_null()) {
+    if (!scope->body.is_object()) {
+      return Fail(InvalidArgument("the body must be a JSON object"), request);
+    }
+    for (const auto& kv : scope->body.as_object()) {
       std::string key(kv.key());
       if (key == "status") {
         auto status = kv.value().is_string() ? store::ParseDeliveryStatus(kv.value().as_string())
@@ -93,31 +100,21 @@ HttpResponse Replay(auth::AuthService& auth, delivery::DeliveryService& deliveri
       }
     }
   }
-  auto count = deliveries.Replay(*org, params.at("id"), filter);
-  if (!count.ok()) return Fail(count.status(), request);
-  return JsonResponse(200, json::object{{"requeued", *count}});
+  return Answer(deliveries.Replay(scope->organization_id, params.at("id"), filter), request,
+                [](int64_t n) {
+                  return json::object{{"requeued", n}};
+                });
 }
 
 }  // namespace
 
-void AddDeliveryRoutes(Router& router, auth::AuthService& auth,
-                       delivery::DeliveryService& deliveries) {
-  router.Add("GET", "/v1/marketplace/integrations/{id}/deliveries",
-             [&auth, &deliveries](const HttpRequest& r, const PathParams& p) {
-               return ListDeliveries(auth, deliveries, r, p);
-             });
-  router.Add("GET", "/v1/marketplace/integrations/{id}/deliveries/{delivery_id}",
-             [&auth, &deliveries](const HttpRequest& r, const PathParams& p) {
-               return GetDelivery(auth, deliveries, r, p);
-             });
-  router.Add("POST", "/v1/marketplace/integrations/{id}/deliveries/{delivery_id}/retry",
-             [&auth, &deliveries](const HttpRequest& r, const PathParams& p) {
-               return RetryDelivery(auth, deliveries, r, p);
-             });
-  router.Add("POST", "/v1/marketplace/integrations/{id}/replay",
-             [&auth, &deliveries](const HttpRequest& r, const PathParams& p) {
-               return Replay(auth, deliveries, r, p);
-             });
+void AddDeliveryRoutes(Router& router, auth::AuthService& auth, DeliveryService& deliveries) {
+  const std::string base = "/v1/marketplace/integrations/{id}";
+  router.Add("GET", base + "/deliveries", Bind(auth, deliveries, ListDeliveries));
+  router.Add("GET", base + "/deliveries/{delivery_id}", Bind(auth, deliveries, GetDelivery));
+  router.Add("POST", base + "/deliveries/{delivery_id}/retry",
+             Bind(auth, deliveries, RetryDelivery));
+  router.Add("POST", base + "/replay", Bind(auth, deliveries, Replay));
 }
 
 }  // namespace relay::api

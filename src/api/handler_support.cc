@@ -104,4 +104,24 @@ Status CheckBodyOrganization(json::value& body, const std::string& organization_
   return Status::Ok();
 }
 
+std::optional<RequestScope> Scope(auth::AuthService& auth, const HttpRequest& request, Body body,
+                                  HttpResponse* error) {
+  auto org = Authorize(auth, request);
+  if (!org.ok()) {
+    *error = Fail(org.status(), request);
+    return std::nullopt;
+  }
+  RequestScope scope{*org, nullptr};
+  if (body == Body::kJson) {
+    auto parsed = ParseBody(request, error);
+    if (!parsed.ok()) return std::nullopt;
+    scope.body = std::move(parsed).value();
+    if (Status s = CheckBodyOrganization(scope.body, scope.organization_id); !s.ok()) {
+      *error = Fail(s, request);
+      return std::nullopt;
+    }
+  }
+  return scope;
+}
+
 }  // namespace relay::api

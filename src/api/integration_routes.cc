@@ -3,15 +3,31 @@
 
 #include "api/handler_support.h"
 #include "api/routes.h"
-#include "common/json.h"
 
 namespace relay::api {
 namespace json = boost::json;
 
 namespace {
 
-HttpResponse CreateSession(auth::AuthService& auth, integrations::IntegrationService&,
-                           const HttpRequest& request, const PathParams&) {
+using integrations::IntegrationService;
+
+json::value Render(const integrations::Integration& i) {
+  return integrations::IntegrationToJson(i);
+}
+
+HttpResponse NoStore(HttpResponse r) {
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+HttpResponse SecretAnswer(const Result<std::string>& secret, const HttpRequest& request) {
+  return NoStore(Answer(secret, request, [](const std::string& s) {
+    return json::object{{"signing_secret", s}};
+  }));
+}
+
+HttpResponse CreateSession(auth::AuthService& auth, IntegrationService&, const HttpRequest& request,
+                           const PathParams&) {
   HttpResponse error;
   auto body = ParseBody(request, &error);
   if (!body.ok()) return error;
@@ -36,123 +52,104 @@ HttpResponse CreateSession(auth::AuthService& auth, integrations::IntegrationSer
   }
   auto session =
       auth.CreateSession(std::string(key->as_string()), std::string(secret->as_string()));
-  if (!session.ok()) return Fail(session.status(), request);
-  HttpResponse r = JsonResponse(201, json::object{{"access_token", session->access_token},
-                                                  {"token_type", "Bearer"},
-                                                  {"expires_in", session->expires_in}});
-  r.headers.emplace_back("Cache-Control", "no-store");
-  return r;
+  return NoStore(Answer(
+      session, request,
+      [](const auth::Session& s) {
+        return json::object{{"access_token", s.access_token},
+                            {"token_type", "Bearer"},
+                            {"expires_in", s.expires_in}};
+      },
+      201));
 }
 
-HttpResponse CreateIntegration(auth::AuthService& auth,
-                               integrations::IntegrationService& integrations,
+HttpResponse CreateIntegration(auth::AuthService& auth, IntegrationService& integrations,
                                const HttpRequest& request, const PathParams&) {
-  auto org = Authorize(auth, request);
-  if (!org.ok()) return Fail(org.status(), request);
   HttpResponse error;
-  auto body = ParseBody(request, &error);
-  if (!body.ok()) return error;
-  if (Status s = CheckBodyOrganization(*body, *org); !s.ok()) return Fail(s, request);
-  auto created = integrations.Create(*org, *body);
-  if (!created.ok()) return Fail(created.status(), request);
-  json::object out = integrations::IntegrationToJson(created->integration);
-  out["signing_secret"] = created->signing_secret;
-  HttpResponse r = JsonResponse(201, out);
-  r.headers.emplace_back("Cache-Control", "no-store");
-  return r;
+  auto scope = Scope(auth, request, Body::kJson, &error);
+  if (!scope) return error;
+  auto created = integrations.Create(scope->organization_id, scope->body);
+  return NoStore(Answer(
+      created, request,
+      [](const integrations::CreatedIntegration& c) {
+        json::object out = integrations::IntegrationToJson(c.integration);
+        out["signing_secret"] = c.signing_secret;
+        return out;
+      },
+      201));
 }
 
-HttpResponse ListIntegrations(auth::AuthService& auth,
-                              integrations::IntegrationService& integrations,
+HttpResponse ListIntegrations(auth::AuthService& auth, IntegrationService& integrations,
                               const HttpRequest& request, const PathParams&) {
-  auto org = Authorize(auth, request);
-  if (!org.ok()) return Fail(org.status(), request);
+  HttpResponse error;
+  auto scope = Scope(auth, request, Body::kNone, &error);
+  if (!scope) return error;
   auto page = ParsePage(request);
   if (!page.ok()) return Fail(page.status(), request);
-  auto result = integrations.List(*org, *page);
-  if (!result.ok()) return Fail(result.status(), request);
-  json::array data;
-  for (const auto& i : result->items) data.emplace_back(integrations::IntegrationToJson(i));
-  return JsonResponse(200, PageJson(result->total, *page, std::move(data)));
+  return Answer(integrations.List(scope->organization_id, *page), request,
+                [&](const store::Page<integrations::Integration>& result) {
+                  json::array data;
+                  for (const auto& i : result.items) data.emplace_back(Render(i));
+                  return PageJson(result.total, *page, std::move(data));
+                });
 }
 
-HttpResponse GetIntegration(auth::AuthService& auth, integrations::IntegrationService& integrations,
+HttpResponse GetIntegration(auth::AuthService& auth, IntegrationService& integrations,
                             const HttpRequest& request, const PathParams& params) {
-  auto org = Authorize(auth, request);
-  if (!org.ok()) return Fail(org.status(), request);
-  auto result = integrations.Get(*org, params.at("id"));
-  if (!result.ok()) return Fail(result.status(), request);
-  return JsonResponse(200, integrations::IntegrationToJson(*result));
-}
-
-HttpResponse PatchIntegration(auth::AuthService& auth,
-                              integrations::IntegrationService& integrations,
-                              const HttpRequest& request, const PathParams& params) {
-  auto org = Authorize(auth, request);
-  if (!org.ok()) return Fail(org.status(), request);
   HttpResponse error;
-  auto body = ParseBody(request, &error);
-  if (!body.ok()) return error;
-  if (Status s = CheckBodyOrganization(*body, *org); !s.ok()) return Fail(s, request);
-  auto result = integrations.Patch(*org, params.at("id"), *body);
-  if (!result.ok()) return Fail(result.status(), request);
-  return JsonResponse(200, integrations::IntegrationToJson(*result));
+  auto scope = Scope(auth, request, Body::kNone, &error);
+  if (!scope) return error;
+  return Answer(integrations.Get(scope->organization_id, params.at("id")), request, Render);
 }
 
-HttpResponse DeleteIntegration(auth::AuthService& auth,
-                               integrations::IntegrationService& integrations,
+HttpResponse PatchIntegration(auth::AuthService& auth, IntegrationService& integrations,
+                              const HttpRequest& request, const PathParams& params) {
+  HttpResponse error;
+  auto scope = Scope(auth, request, Body::kJson, &error);
+  if (!scope) return error;
+  return Answer(integrations.Patch(scope->organization_id, params.at("id"), scope->body), request,
+                Render);
+}
+
+HttpResponse DeleteIntegration(auth::AuthService& auth, IntegrationService& integrations,
                                const HttpRequest& request, const PathParams& params) {
-  auto org = Authorize(auth, request);
-  if (!org.ok()) return Fail(org.status(), request);
-  auto result = integrations.Delete(*org, params.at("id"));
-  if (!result.ok()) return Fail(result.status(), request);
-  return JsonResponse(200, integrations::IntegrationToJson(*result));
+  HttpResponse error;
+  auto scope = Scope(auth, request, Body::kNone, &error);
+  if (!scope) return error;
+  return Answer(integrations.Delete(scope->organization_id, params.at("id")), request, Render);
 }
 
-HttpResponse GetIntegrationSecret(auth::AuthService& auth,
-                                  integrations::IntegrationService& integrations,
+HttpResponse GetIntegrationSecret(auth::AuthService& auth, IntegrationService& integrations,
                                   const HttpRequest& request, const PathParams& params) {
-  auto org = Authorize(auth, request);
-  if (!org.ok()) return Fail(org.status(), request);
-  auto secret = integrations.GetSigningSecret(*org, params.at("id"));
-  if (!secret.ok()) return Fail(secret.status(), request);
-  HttpResponse r = JsonResponse(200, json::object{{"signing_secret", *secret}});
-  r.headers.emplace_back("Cache-Control", "no-store");
-  return r;
+  HttpResponse error;
+  auto scope = Scope(auth, request, Body::kNone, &error);
+  if (!scope) return error;
+  return SecretAnswer(integrations.GetSigningSecret(scope->organization_id, params.at("id")),
+                      request);
 }
 
-HttpResponse RotateIntegrationSecret(auth::AuthService& auth,
-                                     integrations::IntegrationService& integrations,
+HttpResponse RotateIntegrationSecret(auth::AuthService& auth, IntegrationService& integrations,
                                      const HttpRequest& request, const PathParams& params) {
-  auto org = Authorize(auth, request);
-  if (!org.ok()) return Fail(org.status(), request);
-  auto secret = integrations.RotateSigningSecret(*org, params.at("id"));
-  if (!secret.ok()) return Fail(secret.status(), request);
-  HttpResponse r = JsonResponse(200, json::object{{"signing_secret", *secret}});
-  r.headers.emplace_back("Cache-Control", "no-store");
-  return r;
+  HttpResponse error;
+  auto scope = Scope(auth, request, Body::kNone, &error);
+  if (!scope) return error;
+  return SecretAnswer(integrations.RotateSigningSecret(scope->organization_id, params.at("id")),
+                      request);
 }
 
 }  // namespace
 
 void AddIntegrationRoutes(Router& router, auth::AuthService& auth,
-                          integrations::IntegrationService& integrations) {
-  using Handler = HttpResponse (*)(auth::AuthService&, integrations::IntegrationService&,
-                                   const HttpRequest&, const PathParams&);
-  auto bind = [&](Handler fn) {
-    return [&auth, &integrations, fn](const HttpRequest& r, const PathParams& p) {
-      return fn(auth, integrations, r, p);
-    };
-  };
-  router.Add("POST", "/v1/sessions", bind(CreateSession));
-  router.Add("POST", "/v1/marketplace/integrations", bind(CreateIntegration));
-  router.Add("GET", "/v1/marketplace/integrations", bind(ListIntegrations));
-  router.Add("GET", "/v1/marketplace/integrations/{id}", bind(GetIntegration));
-  router.Add("PATCH", "/v1/marketplace/integrations/{id}", bind(PatchIntegration));
-  router.Add("DELETE", "/v1/marketplace/integrations/{id}", bind(DeleteIntegration));
-  router.Add("GET", "/v1/marketplace/integrations/{id}/secret", bind(GetIntegrationSecret));
-  router.Add("POST", "/v1/marketplace/integrations/{id}/secret/rotate",
-             bind(RotateIntegrationSecret));
+                          IntegrationService& integrations) {
+  const std::string base = "/v1/marketplace/integrations";
+  router.Add("POST", "/v1/sessions", Bind(auth, integrations, CreateSession));
+  router.Add("POST", base, Bind(auth, integrations, CreateIntegration));
+  router.Add("GET", base, Bind(auth, integrations, ListIntegrations));
+  router.Add("GET", base + "/{id}", Bind(auth, integrations, GetIntegration));
+  router.Add("PATCH", base + "/{id}", Bind(auth, integrations, PatchIntegration));
+  router.Add("DELETE", base + "/{id}", Bind(auth, integrations, DeleteIntegration));
+  router.Add("GET", base + "/{id}/secret", Bind(auth, integrations, GetIntegrationSecret));
+  router.Add("POST", base + "/{id}/secret/rotate",
+             Bind(auth, integrations, RotateIntegrationSecret));
 }
 
 }  // namespace relay::api
