@@ -9,7 +9,15 @@ ifdef CI
 CMAKE_FLAGS += -DRELAY_WERROR=ON
 endif
 
-.PHONY: all deps configure build run test format clean
+SAN_DIR ?= build-asan
+TSAN_DIR ?= build-tsan
+FUZZ_SECONDS ?= 60
+# Sanitizer runs: fail on the first report, with a stack.
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+          UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: all deps configure build run test test-plain test-sanitized sanitized-build tsan fuzz \
+        format clean
 
 all: build
 
@@ -25,8 +33,37 @@ build: configure
 run: build
 	$(BUILD_DIR)/consent-relay serve --listen $(LISTEN) --data-dir $(DATA_DIR)
 
-test: build
+# Every test twice: the Release build, then clang with AddressSanitizer + UBSan (which also
+# runs each fuzz target for a few seconds over its corpus).
+test: test-plain test-sanitized
+
+test-plain: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+
+sanitized-build: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(SAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DRELAY_SANITIZE=address,undefined -DRELAY_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(SAN_DIR) -j$(JOBS)
+
+test-sanitized: sanitized-build
+	cd $(SAN_DIR) && $(SAN_ENV) ctest --output-on-failure -j$(JOBS)
+
+# ThreadSanitizer over the server, dispatcher and end-to-end tests.
+tsan: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DRELAY_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(TSAN_DIR) -j$(JOBS)
+	cd $(TSAN_DIR) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --output-on-failure -j$(JOBS) -R 'Delivery|OAuth|Ssrf|Server|Crash|Api'
+
+# Each fuzz target for FUZZ_SECONDS; new inputs land in build-asan/fuzz/found/<target>.
+fuzz: sanitized-build
+	@for t in $$(ls $(SAN_DIR)/fuzz | grep '^fuzz_' | grep -v '\.'); do \
+	  mkdir -p $(SAN_DIR)/fuzz/found/$$t; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  $(SAN_ENV) $(SAN_DIR)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -print_final_stats=1 $(SAN_DIR)/fuzz/found/$$t fuzz/corpus/$$t || exit 1; \
+	done
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i

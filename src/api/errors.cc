@@ -98,7 +98,11 @@ HttpResponse ErrorResponse(const Status& status, const std::string& request_id) 
   }
   boost::json::object errors;
   for (const auto& [field, reason] : status.field_errors()) errors[field] = reason;
-  return Build(http_status, status.message(), std::move(errors));
+  HttpResponse r = Build(http_status, status.message(), std::move(errors));
+  if (status.retry_after_seconds()) {
+    r.headers.emplace_back("Retry-After", std::to_string(*status.retry_after_seconds()));
+  }
+  return r;
 }
 
 }  // namespace relay::api

@@ -10,9 +10,9 @@
 #include <boost/url/parse.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 
 #include "common/crypto.h"
 #include "common/log.h"
@@ -31,8 +31,20 @@ constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
-  bool busy = false;  // a request is being handled; only touched on the connection's strand
+  // A request is being read or handled: such a connection is never evicted. Written on the
+  // connection's strand, read by the acceptor.
+  std::atomic<bool> busy{false};
 };
+
+void CloseIfIdle(const std::shared_ptr<Connection>& conn) {
+  net::post(conn->stream.get_executor(), [conn] {
+    if (!conn->busy) {
+      beast::error_code ec;
+      conn->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      conn->stream.socket().close(ec);
+    }
+  });
+}
 
 std::string LowerAscii(std::string_view s) {
   std::string out(s);
@@ -107,15 +119,7 @@ class HttpServerImpl final : public HttpServer {
     });
     {
       std::unique_lock<std::mutex> lock(mu_);
-      for (auto& [id, conn] : connections_) {
-        net::post(conn->stream.get_executor(), [conn = conn] {
-          if (!conn->busy) {
-            beast::error_code ec;
-            conn->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-            conn->stream.socket().close(ec);
-          }
-        });
-      }
+      for (auto& [id, conn] : connections_) CloseIfIdle(conn);
       connections_changed_.wait_for(lock, std::chrono::seconds(grace_seconds),
                                     [this] { return connections_.empty(); });
     }
@@ -132,12 +136,24 @@ class HttpServerImpl final : public HttpServer {
       if (ec) {
         if (stopping_ || ec == net::error::operation_aborted) co_return;
         log::Warn("accept failed", {{"error", ec.message()}});
+        // Out of descriptors: give connections a moment to close rather than spin.
+        net::steady_timer pause(co_await net::this_coro::executor, 50ms);
+        co_await pause.async_wait(kTuple);
         continue;
       }
       auto conn = std::make_shared<Connection>(std::move(socket));
       uint64_t id = next_connection_id_++;
       {
         std::lock_guard<std::mutex> lock(mu_);
+        if (connections_.size() >= options_.max_connections) {
+          // Ids grow with time: the first idle one found is the longest idle.
+          for (auto& [old_id, old] : connections_) {
+            if (!old->busy) {
+              CloseIfIdle(old);
+              break;
+            }
+          }
+        }
         connections_[id] = conn;
       }
       net::co_spawn(conn->stream.get_executor(), Serve(conn), [this, id](std::exception_ptr) {
@@ -181,9 +197,19 @@ class HttpServerImpl final : public HttpServer {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
       parser.body_limit(options_.max_body_bytes);
-      c.stream.expires_after(std::chrono::seconds(first ? options_.header_timeout_seconds
-                                                        : options_.idle_timeout_seconds));
+      // Wait for the request's first byte as long as a kept-alive connection may idle (a new
+      // connection gets the header timeout), then give the whole head the header timeout:
+      // a client trickling its head byte by byte is cut off (slow loris).
+      if (buffer.size() == 0) {
+        c.stream.expires_after(std::chrono::seconds(first ? options_.header_timeout_seconds
+                                                          : options_.idle_timeout_seconds));
+        auto [rec, rn] = co_await c.stream.async_read_some(buffer.prepare(4096), kTuple);
+        if (rec) co_return;
+        buffer.commit(rn);
+      }
       first = false;
+      c.busy = true;
+      c.stream.expires_after(std::chrono::seconds(options_.header_timeout_seconds));
       auto [ec, n] = co_await http::async_read_header(c.stream, buffer, parser, kTuple);
       if (ec == http::error::header_limit) {
         co_await WriteAndClose(
@@ -203,7 +229,6 @@ class HttpServerImpl final : public HttpServer {
         }
         co_return;
       }
-      c.busy = true;
       const auto& head = parser.get();
       if (beast::iequals(head[http::field::expect], "100-continue")) {
         http::response<http::empty_body> cont{http::status::continue_, head.version()};
@@ -276,7 +301,7 @@ class HttpServerImpl final : public HttpServer {
   std::atomic<uint64_t> next_request_id_{1};
   std::mutex mu_;
   std::condition_variable connections_changed_;
-  std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections_;  // guarded by mu_
+  std::map<uint64_t, std::shared_ptr<Connection>> connections_;  // guarded by mu_, oldest first
 };
 
 }  // namespace

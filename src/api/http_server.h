@@ -19,9 +19,12 @@ struct HttpServerOptions {
   int worker_threads = 16;  // threads running handlers (which may block on the store)
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16 << 10;
-  int header_timeout_seconds = 10;  // to receive a whole request head
+  int header_timeout_seconds = 10;  // from a request's first byte to the end of its head
   int body_timeout_seconds = 30;    // to receive a whole body
-  int idle_timeout_seconds = 60;    // between requests on a kept-alive connection
+  int idle_timeout_seconds = 60;    // waiting for a request's first byte (keep-alive)
+  // Open connections at most. Past it, the longest-idle connection (one with no request in
+  // progress) is closed to make room, so a flood of idle sockets cannot lock others out.
+  size_t max_connections = 4096;
 };
 
 // Handlers run on the worker threads, may block, and must not throw (a throw becomes a 500).

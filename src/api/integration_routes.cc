@@ -50,8 +50,8 @@ HttpResponse CreateSession(auth::AuthService& auth, IntegrationService&, const H
   if (!secret || !secret->is_string() || secret->as_string().empty()) {
     return Fail(InvalidField("secret", "is required"), request);
   }
-  auto session =
-      auth.CreateSession(std::string(key->as_string()), std::string(secret->as_string()));
+  auto session = auth.CreateSession(std::string(key->as_string()), std::string(secret->as_string()),
+                                    request.remote_address);
   return NoStore(Answer(
       session, request,
       [](const auth::Session& s) {

@@ -1,5 +1,6 @@
 // consent-relay: the command line (serve, keys, orgs) and the wiring of every part in one place.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -58,7 +59,20 @@ struct ServeOptions {
   std::string retention = "30d";
   std::string dead_retention;  // empty: kept until replayed
   bool dispatch = true;        // false: an API-only node that leaves deliveries to others
+  int header_timeout_seconds = 10;
+  int idle_timeout_seconds = 60;
+  int max_connections = 4096;
 };
+
+// Lets the process open as many descriptors as the hard limit allows (connections and the
+// dispatcher's sockets).
+void RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "consent-relay: %s\n", message.c_str());
@@ -225,6 +239,10 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   http.port = port;
   http.io_threads = options.http_threads;
   http.worker_threads = options.worker_threads;
+  http.header_timeout_seconds = options.header_timeout_seconds;
+  http.idle_timeout_seconds = options.idle_timeout_seconds;
+  http.max_connections = static_cast<size_t>(options.max_connections);
+  RaiseDescriptorLimit();
   if (options.dispatch) dispatcher.Start();
   retention_worker.Start();
   auto server = api::HttpServer::Start(http, [&api, &dispatcher](api::HttpRequest& request) {
@@ -405,6 +423,24 @@ int Main(int argc, char** argv) {
       ->add_option("--dead-retention", serve_options.dead_retention,
                    "How long dead deliveries are kept (default: until replayed)")
       ->envname("CONSENT_RELAY_DEAD_RETENTION");
+  serve
+      ->add_option("--header-timeout", serve_options.header_timeout_seconds,
+                   "Seconds a request head may take from its first byte (slow clients are cut)")
+      ->envname("CONSENT_RELAY_HEADER_TIMEOUT")
+      ->check(CLI::Range(1, 600))
+      ->capture_default_str();
+  serve
+      ->add_option("--idle-timeout", serve_options.idle_timeout_seconds,
+                   "Seconds a kept-alive connection may wait for its next request")
+      ->envname("CONSENT_RELAY_IDLE_TIMEOUT")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-connections", serve_options.max_connections,
+                   "Open connections at most (past it the longest-idle one is closed)")
+      ->envname("CONSENT_RELAY_MAX_CONNECTIONS")
+      ->check(CLI::Range(8, 1000000))
+      ->capture_default_str();
   serve
       ->add_flag("!--no-dispatch", serve_options.dispatch,
                  "Serve the API only and leave deliveries to other processes")

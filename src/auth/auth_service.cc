@@ -49,14 +49,28 @@ Result<NewApiKey> AuthService::CreateApiKey(const std::vector<std::string>& orga
   return NewApiKey{row.id, secret};
 }
 
-Result<Session> AuthService::CreateSession(const std::string& key, const std::string& secret) {
+Result<Session> AuthService::CreateSession(const std::string& key, const std::string& secret,
+                                           const std::string& client_address) {
+  const std::string key_slot = "key:" + key.substr(0, 128);
+  const std::string address_slot = "address:" + client_address;
+  for (const auto* slot : {&key_slot, &address_slot}) {
+    if (auto wait = failures_.Blocked(*slot)) {
+      return ResourceExhausted("too many failed sign-in attempts; try again in " +
+                               std::to_string(*wait) + " s")
+          .WithRetryAfter(*wait);
+    }
+  }
   auto row = store_.GetApiKey(key);
   if (!row.ok() && row.status().code() != StatusCode::kNotFound) return row.status();
   // Hash even for an unknown key so both paths cost the same.
   std::string presented = crypto::Sha256(secret);
   bool valid = row.ok() && crypto::ConstantTimeEquals(presented, row->secret_hash) &&
                !row->revoked_at.has_value();
-  if (!valid) return Unauthenticated("invalid API key or secret");
+  if (!valid) {
+    failures_.RecordFailure(key_slot);
+    failures_.RecordFailure(address_slot);
+    return Unauthenticated("invalid API key or secret");
+  }
   SessionClaims claims;
   claims.key_id = row->id;
   claims.organizations = row->organizations;

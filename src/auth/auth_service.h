@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/failure_limiter.h"
 #include "common/clock.h"
 #include "common/keyring.h"
 #include "common/status.h"
@@ -44,8 +45,11 @@ class AuthService {
                                  const std::string& name);
 
   // Exchanges a key and secret for a session token. Unknown key, wrong secret and revoked key all
-  // give the same kUnauthenticated, so the answer does not tell which keys exist.
-  Result<Session> CreateSession(const std::string& key, const std::string& secret);
+  // give the same kUnauthenticated, so the answer does not tell which keys exist. After 10 failures
+  // in a minute for the key id or for `client_address`, answers kResourceExhausted with a
+  // retry-after until the window has room again (even for the right secret).
+  Result<Session> CreateSession(const std::string& key, const std::string& secret,
+                                const std::string& client_address);
 
   // Checks an Authorization header value ("Bearer <jwt>"). The key is looked up on every call, so
   // a revoked key's sessions stop working at once, and its organizations are the ones in force
@@ -56,6 +60,7 @@ class AuthService {
   store::Store& store_;
   const Keyring& keyring_;
   const Clock& clock_;
+  FailureLimiter failures_{clock_};
 };
 
 // Organization ids: 1 to 64 characters from [A-Za-z0-9_-].

@@ -1,6 +1,7 @@
 // Status and Result<T>: the one error type that flows up from domain and store code to api/.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,6 +40,12 @@ class [[nodiscard]] Status {
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
   const std::map<std::string, std::string>& field_errors() const { return field_errors_; }
+  // When to try again, for kResourceExhausted and kUnavailable (answered as Retry-After).
+  std::optional<int64_t> retry_after_seconds() const { return retry_after_seconds_; }
+  Status& WithRetryAfter(int64_t seconds) {
+    retry_after_seconds_ = seconds;
+    return *this;
+  }
 
   // Adds a field error; returns *this so errors can be built in one expression.
   Status& WithField(std::string field, std::string reason) {
@@ -50,6 +57,7 @@ class [[nodiscard]] Status {
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
   std::map<std::string, std::string> field_errors_;
+  std::optional<int64_t> retry_after_seconds_;
 };
 
 Status InvalidArgument(std::string message);

@@ -36,7 +36,7 @@ class DeliveryCrashTest : public DeliveryFixture {
 
 TEST_F(DeliveryCrashTest, SigkillMidDeliveryLosesNoAcknowledgedMessage) {
   // A slightly slow endpoint keeps deliveries in flight when the kill comes.
-  receiver_.SetHandler([](const ReceivedRequest&) { return Reply{200, {}, "ok", 15}; });
+  receiver_.SetHandler([](const ReceivedRequest&) { return ReplyWith(200, "ok", 15); });
   StartRelay();
   auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
   const unsigned seed = std::random_device{}();
@@ -99,7 +99,7 @@ TEST_F(DeliveryCrashTest, SigkillMidDeliveryLosesNoAcknowledgedMessage) {
 }
 
 TEST_F(DeliveryCrashTest, SigtermLetsDeliveriesInFlightFinishAndExitsZero) {
-  receiver_.SetHandler([](const ReceivedRequest&) { return Reply{200, {}, "ok", 700}; });
+  receiver_.SetHandler([](const ReceivedRequest&) { return ReplyWith(200, "ok", 700); });
   StartRelay({"--shutdown-grace", "5"});
   auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
   for (int i = 0; i < 5; ++i) PostEvent("u-" + std::to_string(i));
@@ -116,7 +116,7 @@ TEST_F(DeliveryCrashTest, SigtermLetsDeliveriesInFlightFinishAndExitsZero) {
 }
 
 TEST_F(DeliveryCrashTest, SigtermPastTheGracePutsDeliveriesBack) {
-  receiver_.SetHandler([](const ReceivedRequest&) { return Reply{200, {}, "ok", 5000}; });
+  receiver_.SetHandler([](const ReceivedRequest&) { return ReplyWith(200, "ok", 5000); });
   StartRelay({"--shutdown-grace", "1"});
   auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
   PostEvent("u-1");

@@ -72,9 +72,9 @@ TEST_F(DeliveryTest, PostsSignedPayloadsWithEveryHeader) {
 
 TEST_F(DeliveryTest, ANameResolvingToAnAllowedRangeIsDelivered) {
   StartRelay();  // --allow-destination 127.0.0.0/8
-  auto integration = CreateIntegration(
-      "http://localhost:" + std::to_string(receiver_.port()) + "/hook",
-      R"("events":["event.created"])");
+  auto integration =
+      CreateIntegration("http://localhost:" + std::to_string(receiver_.port()) + "/hook",
+                        R"("events":["event.created"])");
   PostEvent("u-1");
   ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", 1));
   EXPECT_EQ(receiver_.Count(), 1u);
@@ -105,7 +105,7 @@ TEST_F(DeliveryTest, SignaturesVerifyWithThePublicStandardWebhooksLibrary) {
 
 TEST_F(DeliveryTest, FollowsTheRetryScheduleThenDiesThenRevivesByRetryAndReplay) {
   StartRelay({"--retry-schedule", "300ms,600ms"});
-  receiver_.SetHandler([](const ReceivedRequest&) { return Reply{500, {}, "down for now"}; });
+  receiver_.SetHandler([](const ReceivedRequest&) { return ReplyWith(500, "down for now"); });
   auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
   PostEvent("u-1");
   PostEvent("u-2");
@@ -184,7 +184,7 @@ TEST_F(DeliveryTest, ReplayHonoursItsTimeWindow) {
 TEST_F(DeliveryTest, HonoursRetryAfterOn429) {
   StartRelay({"--retry-schedule", "100ms"});
   receiver_.SetHandler([this](const ReceivedRequest&) {
-    if (receiver_.Count() == 1) return Reply{429, {{"Retry-After", "2"}}, "slow down"};
+    if (receiver_.Count() == 1) return ReplyWith(429, "slow down", 0, {{"Retry-After", "2"}});
     return Reply{};
   });
   auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
@@ -200,16 +200,16 @@ TEST_F(DeliveryTest, HonoursRetryAfterOn429) {
 TEST_F(DeliveryTest, FailuresOfEveryKindAreRecordedPerAttempt) {
   StartRelay({"--retry-schedule", "1h"});
   TestReceiver hang, closing, redirect, huge;
-  hang.SetHandler([](const ReceivedRequest&) { return Reply{200, {}, "late", 3000}; });
+  hang.SetHandler([](const ReceivedRequest&) { return ReplyWith(200, "late", 3000); });
   closing.SetHandler([](const ReceivedRequest&) {
     Reply r;
     r.close_without_reply = true;
     return r;
   });
   redirect.SetHandler([&](const ReceivedRequest&) {
-    return Reply{302, {{"Location", redirect.Url("/elsewhere")}}, ""};
+    return ReplyWith(302, "", 0, {{"Location", redirect.Url("/elsewhere")}});
   });
-  huge.SetHandler([](const ReceivedRequest&) { return Reply{200, {}, std::string(1 << 20, 'x')}; });
+  huge.SetHandler([](const ReceivedRequest&) { return ReplyWith(200, std::string(1 << 20, 'x')); });
   auto i_hang = CreateIntegration(hang.Url(), R"("events":["event.created"],"timeout_ms":300)");
   auto i_close = CreateIntegration(closing.Url(), R"("events":["event.created"])");
   auto i_redirect = CreateIntegration(redirect.Url(), R"("events":["event.created"])");
@@ -314,7 +314,7 @@ TEST_F(DeliveryTest, RotationSendsBothSignaturesForADay) {
 TEST_F(DeliveryTest, ASlowEndpointDoesNotDelayAHealthyOne) {
   StartRelay({"--max-in-flight-per-integration", "2"});
   TestReceiver slow;
-  slow.SetHandler([](const ReceivedRequest&) { return Reply{200, {}, "ok", 4000}; });
+  slow.SetHandler([](const ReceivedRequest&) { return ReplyWith(200, "ok", 4000); });
   auto i_slow = CreateIntegration(slow.Url(), R"("events":["event.created"])");
   auto i_fast = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
   for (int i = 0; i < 20; ++i) PostEvent("u-" + std::to_string(i));

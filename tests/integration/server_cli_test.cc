@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "integration/api_fixture.h"
+#include "support/raw_socket.h"
 #include "support/test_crypto.h"
 
 namespace relay::testing {
@@ -149,38 +150,6 @@ TEST_F(ServerCliTest, OrgsListShowsFeatures) {
 
 namespace relay::testing {
 namespace {
-
-// Sends raw bytes on one TCP connection and reads until `responses` HTTP responses have arrived
-// or the peer closes (at most 10 s).
-std::string RawExchange(int port, const std::string& bytes, int responses) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return "";
-  }
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  (void)!write(fd, bytes.data(), bytes.size());
-  std::string got;
-  char buf[4096];
-  while (true) {
-    size_t seen = 0;
-    for (size_t at = got.find("HTTP/1.1 "); at != std::string::npos;
-         at = got.find("HTTP/1.1 ", at + 1)) {
-      ++seen;
-    }
-    if (static_cast<int>(seen) >= responses && got.rfind("}") == got.size() - 1) break;
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return got;
-}
 
 TEST_F(ServerCliTest, KeepsTheConnectionAliveAcrossRequests) {
   StartServer();

@@ -202,11 +202,28 @@ void TestReceiver::Serve(int fd) {
                           [this] { return stopping_.load(); });
       }
       if (reply.close_without_reply || stopping_) goto done;
-      std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " " + Reason(reply.status) +
-                        "\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n";
+      std::string out =
+          "HTTP/1.1 " + std::to_string(reply.status) + " " + Reason(reply.status) + "\r\n";
+      if (!reply.endless_body)
+        out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
       for (const auto& [k, v] : reply.headers) out += k + ": " + v + "\r\n";
       out += "\r\n" + reply.body;
-      if (!SendAll(fd, out)) goto done;
+      if (!reply.raw.empty()) out = reply.raw;
+      if (reply.trickle_ms > 0) {
+        for (char c : out) {
+          if (stopping_ || !SendAll(fd, std::string(1, c))) goto done;
+          std::this_thread::sleep_for(std::chrono::milliseconds(reply.trickle_ms));
+        }
+      } else if (!SendAll(fd, out)) {
+        goto done;
+      }
+      if (reply.endless_body) {
+        const std::string chunk(16384, 'z');
+        while (!stopping_ && SendAll(fd, chunk)) {
+        }
+        goto done;
+      }
+      if (!reply.raw.empty()) goto done;
     }
   }
 done : {

@@ -29,13 +29,19 @@ struct Reply {
   std::string body = "ok";
   int delay_ms = 0;  // wait before answering (interrupted by Stop)
   bool close_without_reply = false;
+  bool endless_body = false;  // after the head, stream body bytes until the peer goes away
+  int trickle_ms = 0;         // send the whole answer one byte per trickle_ms
+  std::string raw;            // when set, sent as is instead of an HTTP answer
 };
 
-// A reply with `status` and `body`, nothing else special.
-inline Reply ReplyWith(int status, std::string body = "ok") {
+// A plain reply: `status` and `body`, after `delay_ms`, with `headers`.
+inline Reply ReplyWith(int status, std::string body = "ok", int delay_ms = 0,
+                       std::vector<std::pair<std::string, std::string>> headers = {}) {
   Reply r;
   r.status = status;
   r.body = std::move(body);
+  r.delay_ms = delay_ms;
+  r.headers = std::move(headers);
   return r;
 }
 

@@ -1,0 +1,40 @@
+// FailureLimiter: slows down guessing. Counts failed attempts per key (an API key id, a client
+// address) over a sliding window; past the limit, the key is refused until its oldest failure in
+// the window has aged out. In memory and per process: several nodes each apply the limit.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "common/clock.h"
+
+namespace relay::auth {
+
+class FailureLimiter {
+ public:
+  // At most `max_failures` failures per `window_millis`; remembers at most `max_keys` keys (the
+  // table is cleared of expired entries when full, then of everything if still full).
+  FailureLimiter(const Clock& clock, int max_failures = 10, int64_t window_millis = 60'000,
+                 size_t max_keys = 100'000)
+      : clock_(clock), max_failures_(max_failures), window_(window_millis), max_keys_(max_keys) {}
+
+  // nullopt when `key` may try; else the seconds until it may (at least 1). Thread-safe.
+  std::optional<int64_t> Blocked(const std::string& key);
+  void RecordFailure(const std::string& key);
+
+ private:
+  void Expire(std::deque<int64_t>& failures, int64_t now) const;
+
+  const Clock& clock_;
+  const int max_failures_;
+  const int64_t window_;
+  const size_t max_keys_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::deque<int64_t>> failures_;  // guarded by mu_
+};
+
+}  // namespace relay::auth

@@ -1,0 +1,157 @@
+// Hostile clients and hostile endpoints: slow loris, floods, oversized bodies, password guessing,
+// and endpoints that never stop talking, talk slowly, or do not talk HTTP.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <thread>
+
+#include "integration/delivery_fixture.h"
+#include "support/raw_socket.h"
+
+namespace relay::testing {
+namespace {
+namespace json = boost::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class AbuseTest : public DeliveryFixture {
+ protected:
+  TestReceiver receiver_;
+};
+
+TEST_F(AbuseTest, SlowLorisIsCutOffAndOthersAreServed) {
+  StartRelay({"--header-timeout", "1"});
+  int fd = ConnectLoopback(server_.port());
+  ASSERT_GE(fd, 0);
+  std::atomic<bool> closed{false};
+  std::thread trickler([&] {
+    const std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    for (size_t i = 0; i < 200 && !closed; ++i) {
+      if (write(fd, i < head.size() ? &head[i] : "a", 1) != 1) return;
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+  });
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(HttpRequest("GET", Url("/healthz")).status, 200) << "others are served meanwhile";
+  EXPECT_TRUE(WaitForPeerClose(fd, seconds(5))) << "one byte every 100 ms is cut off";
+  closed = true;
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, seconds(4));
+  trickler.join();
+  close(fd);
+}
+
+TEST_F(AbuseTest, AFloodOfIdleConnectionsDoesNotLockOutHealthz) {
+  StartRelay({"--max-connections", "32"});
+  std::vector<int> flood;
+  for (int i = 0; i < 200; ++i) {
+    int fd = ConnectLoopback(server_.port());
+    if (fd >= 0) flood.push_back(fd);
+  }
+  EXPECT_GE(flood.size(), 150u);
+  for (int i = 0; i < 5; ++i) {
+    HttpResult r = HttpRequest("GET", Url("/healthz"));
+    EXPECT_EQ(r.status, 200) << r.error;
+  }
+  // And deliveries still go out.
+  auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  PostEvent("u-1");
+  EXPECT_TRUE(WaitForStatus(integration.id, "succeeded", 1));
+  for (int fd : flood) close(fd);
+}
+
+TEST_F(AbuseTest, ABodyTooLargeIsRefusedBeforeItIsRead) {
+  StartRelay();
+  auto start = std::chrono::steady_clock::now();
+  std::string got = RawExchange(server_.port(),
+                                "POST /v1/consents/events?organization_id=org_a HTTP/1.1\r\n"
+                                "Host: x\r\nContent-Type: application/json\r\n"
+                                "Content-Length: 1073741824\r\n\r\n{",
+                                1);
+  EXPECT_NE(got.find("HTTP/1.1 413"), std::string::npos) << got;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(3)) << "the 1 GiB is not awaited";
+}
+
+TEST_F(AbuseTest, IdleKeptAliveConnectionsAreClosed) {
+  StartRelay({"--idle-timeout", "1"});
+  int fd = ConnectLoopback(server_.port());
+  std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(WaitForPeerClose(fd, seconds(5)));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(900));
+  close(fd);
+}
+
+TEST_F(AbuseTest, GuessingSecretsIsRateLimited) {
+  StartRelay();
+  ApiKey other = CreateKey({"org_a"});
+  std::string wrong = R"({"type":"api-key","key":")" + other.key + R"(","secret":"guess"})";
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(HttpRequest("POST", Url("/v1/sessions"), wrong).status, 401) << i;
+  }
+  HttpResult limited = HttpRequest("POST", Url("/v1/sessions"), wrong);
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.Json().at("name"), "TooManyRequests");
+  int retry_after = std::stoi(limited.Header("retry-after"));
+  EXPECT_GT(retry_after, 0);
+  EXPECT_LE(retry_after, 60);
+  // The right secret is refused too while the limit holds: guessing cannot probe it.
+  std::string right =
+      R"({"type":"api-key","key":")" + other.key + R"(","secret":")" + other.secret + "\"}";
+  EXPECT_EQ(HttpRequest("POST", Url("/v1/sessions"), right).status, 429);
+}
+
+TEST_F(AbuseTest, HostileEndpointsCannotHoldAWorker) {
+  StartRelay({"--retry-schedule", "1h"});
+  TestReceiver endless, trickle, garbage;
+  endless.SetHandler([](const ReceivedRequest&) {
+    Reply r;
+    r.endless_body = true;
+    return r;
+  });
+  trickle.SetHandler([](const ReceivedRequest&) {
+    Reply r;
+    r.trickle_ms = 200;
+    r.body = std::string(100, 'y');
+    return r;
+  });
+  garbage.SetHandler([](const ReceivedRequest&) {
+    Reply r;
+    r.raw = "THIS IS NOT HTTP\r\n\x01\x02\x03\r\n\r\n";
+    return r;
+  });
+  auto i_endless =
+      CreateIntegration(endless.Url(), R"("events":["event.created"],"timeout_ms":2000)");
+  auto i_trickle =
+      CreateIntegration(trickle.Url(), R"("events":["event.created"],"timeout_ms":1000)");
+  auto i_garbage = CreateIntegration(garbage.Url(), R"("events":["event.created"])");
+  PostEvent("u-1");
+  auto attempt = [&](const std::string& id) {
+    json::object a;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          auto d = Deliveries(id);
+          if (d.empty() || d[0].at("attempts").as_array().empty()) return false;
+          a = d[0].at("attempts").as_array()[0].as_object();
+          return true;
+        },
+        seconds(10)));
+    return a;
+  };
+  json::object a = attempt(i_endless.id);
+  EXPECT_EQ(a.at("http_status"), 200) << "the answer is judged by its status";
+  EXPECT_EQ(a.at("response_body").as_string().size(), 4096u) << "and only 4 KiB are kept";
+  json::object t = attempt(i_trickle.id);
+  EXPECT_TRUE(t.at("http_status").is_null());
+  EXPECT_NE(std::string(t.at("error").as_string()).find("timeout"), std::string::npos) << t;
+  EXPECT_LE(t.at("duration_ms").as_int64(), 2500);
+  json::object g = attempt(i_garbage.id);
+  EXPECT_TRUE(g.at("http_status").is_null());
+  EXPECT_FALSE(g.at("error").as_string().empty());
+  EXPECT_EQ(HttpRequest("GET", Url("/healthz")).status, 200);
+}
+
+}  // namespace
+}  // namespace relay::testing
