@@ -120,9 +120,9 @@ TEST_F(DeliveryTest, FollowsTheRetryScheduleThenDiesThenRevivesByRetryAndReplay)
     auto gap1 = std::chrono::duration_cast<milliseconds>(times[1] - times[0]).count();
     auto gap2 = std::chrono::duration_cast<milliseconds>(times[2] - times[1]).count();
     EXPECT_GE(gap1, 300);
-    EXPECT_LT(gap1, 1300);
+    EXPECT_LT(gap1, 3000) << "not far past its time";
     EXPECT_GE(gap2, 600);
-    EXPECT_LT(gap2, 1600);
+    EXPECT_LT(gap2, 3500) << "not far past its time";
   }
   auto dead = Deliveries(integration.id);
   for (const auto& d : dead) {
@@ -193,7 +193,7 @@ TEST_F(DeliveryTest, HonoursRetryAfterOn429) {
   auto r = receiver_.Requests();
   auto gap = std::chrono::duration_cast<milliseconds>(r[1].at - r[0].at).count();
   EXPECT_GE(gap, 2000) << "Retry-After: 2 beats the 100 ms schedule";
-  EXPECT_LT(gap, 4000);
+  EXPECT_LT(gap, 6000);
   ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", 1));
 }
 
