@@ -314,11 +314,11 @@ TEST_F(DeliveryTest, RotationSendsBothSignaturesForADay) {
 TEST_F(DeliveryTest, ASlowEndpointDoesNotDelayAHealthyOne) {
   StartRelay({"--max-in-flight-per-integration", "2"});
   TestReceiver slow;
-  slow.SetHandler([](const ReceivedRequest&) { return ReplyWith(200, "ok", 4000); });
+  slow.SetHandler([](const ReceivedRequest&) { return ReplyWith(200, "ok", 8000); });
   auto i_slow = CreateIntegration(slow.Url(), R"("events":["event.created"])");
   auto i_fast = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
   for (int i = 0; i < 20; ++i) PostEvent("u-" + std::to_string(i));
-  ASSERT_TRUE(receiver_.WaitForCount(20, seconds(3)))
+  ASSERT_TRUE(receiver_.WaitForCount(20, seconds(6)))
       << "the healthy endpoint got " << receiver_.Count();
   EXPECT_LE(slow.Count(), 2u) << "the slow endpoint never has more than its cap in flight";
   EXPECT_EQ(Deliveries(i_slow.id, "status=succeeded").size(), 0u);
