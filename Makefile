@@ -62,6 +62,7 @@ fuzz: sanitized-build
 	  mkdir -p $(SAN_DIR)/fuzz/found/$$t; \
 	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
 	  $(SAN_ENV) $(SAN_DIR)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -artifact_prefix=$(SAN_DIR)/fuzz/found/ \
 	    -print_final_stats=1 $(SAN_DIR)/fuzz/found/$$t fuzz/corpus/$$t || exit 1; \
 	done
 

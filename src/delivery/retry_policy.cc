@@ -46,6 +46,10 @@ std::optional<int64_t> ParseRetryAfter(std::string_view value, int64_t now_milli
   std::string date(value);
   time_t when = curl_getdate(date.c_str(), nullptr);
   if (when < 0) return std::nullopt;
+  // Compare in seconds first: a date thousands of years ahead would overflow in milliseconds.
+  if (static_cast<int64_t>(when) > now_millis / 1000 + kMaxRetryAfterMillis / 1000) {
+    return kMaxRetryAfterMillis;
+  }
   return std::max<int64_t>(0, static_cast<int64_t>(when) * 1000 - now_millis);
 }
 

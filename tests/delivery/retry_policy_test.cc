@@ -53,5 +53,12 @@ TEST(RetryAfterTest, ParsesSecondsAndHttpDates) {
   EXPECT_FALSE(ParseRetryAfter("-5", now).has_value());
 }
 
+// Found by fuzz_http_parsers: a date in the year 318304465 overflowed int64 milliseconds.
+TEST(RetryAfterTest, AFarFutureDateIsCappedNotOverflowed) {
+  EXPECT_EQ(ParseRetryAfter("21Oct00318304465", 1'795'910'571'000), kMaxRetryAfterMillis);
+  EXPECT_EQ(ParseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", 1'795'910'571'000),
+            kMaxRetryAfterMillis);
+}
+
 }  // namespace
 }  // namespace relay::delivery

@@ -315,10 +315,52 @@ class SqliteWriteTransaction final : public WriteTransaction {
   SqliteDb& db_;
 };
 
+// Group commit. Every writer queues its closure, then waits for the connection. The first to get
+// it leads: it takes every closure queued so far and runs them in one transaction, each inside
+// its own savepoint (a failing closure rolls back alone), then commits once, so one fsync
+// acknowledges the whole batch. Writers whose closure a leader ran find it done when they get the
+// connection and return its status. A failed commit fails every closure of the batch: none was
+// acknowledged.
 Status SqliteStore::Write(const std::function<Status(WriteTransaction&)>& body) {
+  PendingWrite self;
+  self.body = &body;
+  {
+    std::lock_guard<std::mutex> queue_lock(queue_mu_);
+    queue_.push_back(&self);
+  }
   std::lock_guard<std::mutex> lock(mu_);
+  if (self.done) return self.status;
+  std::vector<PendingWrite*> batch;
+  {
+    std::lock_guard<std::mutex> queue_lock(queue_mu_);
+    batch.swap(queue_);
+  }
   SqliteWriteTransaction txn(*db_);
-  return InTransaction(*db_, [&]() { return body(txn); });
+  Status begun = db_->Exec("BEGIN IMMEDIATE");
+  bool any_ok = false;
+  for (PendingWrite* w : batch) {
+    if (!begun.ok()) {
+      w->status = begun;
+      continue;
+    }
+    w->status = db_->Exec("SAVEPOINT write");
+    if (w->status.ok()) w->status = (*w->body)(txn);
+    if (!w->status.ok()) (void)db_->Exec("ROLLBACK TO write");
+    (void)db_->Exec("RELEASE write");
+    any_ok = any_ok || w->status.ok();
+  }
+  if (begun.ok()) {
+    Status committed = any_ok ? db_->Exec("COMMIT") : db_->Exec("ROLLBACK");
+    if (!committed.ok()) {
+      (void)db_->Exec("ROLLBACK");
+      for (PendingWrite* w : batch) {
+        if (w->status.ok()) w->status = committed;
+      }
+    }
+  }
+  // Writers of this batch wait on mu_ and read `done` once they hold it.
+  for (PendingWrite* w : batch) w->done = true;
+  return self.status;
 }
 
 Result<std::optional<ConsentEventRow>> SqliteStore::GetEvent(const std::string& org,

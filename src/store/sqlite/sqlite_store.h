@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "store/sqlite/sqlite_schema.h"
 #include "store/store.h"
@@ -81,8 +82,18 @@ class SqliteStore final : public Store {
   Status EnsureOrganization(const std::string& organization_id, int64_t now);
   Result<std::vector<std::string>> KeyOrganizations(const std::string& key_id);
 
+  // Group commit: Write() queues its closure; whoever holds mu_ next runs every queued closure in
+  // one transaction (a savepoint each) and one fsync, then marks them done.
+  struct PendingWrite {
+    const std::function<Status(WriteTransaction&)>* body = nullptr;
+    Status status;
+    bool done = false;  // guarded by mu_
+  };
+
   std::mutex mu_;  // serializes all use of db_ (one connection)
   std::unique_ptr<SqliteDb> db_;
+  std::mutex queue_mu_;
+  std::vector<PendingWrite*> queue_;  // guarded by queue_mu_
 };
 
 }  // namespace relay::store
