@@ -365,7 +365,7 @@ Status SqliteStore::Write(const std::function<Status(WriteTransaction&)>& body) 
 
 Result<std::optional<ConsentEventRow>> SqliteStore::GetEvent(const std::string& org,
                                                              const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   return SelectEvent(*db_, org, id);
 }
 
@@ -373,7 +373,7 @@ Result<Page<ConsentEventRow>> SqliteStore::ListEvents(const std::string& org,
                                                       const std::string& user_id,
                                                       const std::string& regulation,
                                                       const PageRequest& page) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   std::string where = "FROM consent_events WHERE organization_id = ?";
   std::vector<std::string> args = {org};
   if (!user_id.empty()) {
@@ -390,14 +390,14 @@ Result<Page<ConsentEventRow>> SqliteStore::ListEvents(const std::string& org,
 
 Result<std::optional<ConsentUserRow>> SqliteStore::GetUser(const std::string& org,
                                                            const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   return SelectUser(*db_, org, id);
 }
 
 Result<Page<ConsentUserRow>> SqliteStore::ListUsers(const std::string& org,
                                                     const std::string& organization_user_id,
                                                     const PageRequest& page) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   std::string where = "FROM consent_users WHERE organization_id = ?";
   std::vector<std::string> args = {org};
   if (!organization_user_id.empty()) {
@@ -411,7 +411,7 @@ Result<Page<ConsentUserRow>> SqliteStore::ListUsers(const std::string& org,
 Result<Page<DeliveryRow>> SqliteStore::ListDeliveries(const std::string& org,
                                                       const DeliveryFilter& filter,
                                                       const PageRequest& page) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   std::string where =
       "FROM deliveries d JOIN messages m ON m.seq = d.message_seq WHERE d.integration_id = ? AND "
       "d.organization_id = ?";
@@ -442,7 +442,7 @@ Result<Page<DeliveryRow>> SqliteStore::ListDeliveries(const std::string& org,
 Result<std::optional<DeliveryRow>> SqliteStore::GetDelivery(const std::string& org,
                                                             const std::string& integration_id,
                                                             const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   RELAY_ASSIGN_OR_RETURN(
       auto stmt, db_->Prepare(std::string("SELECT ") + kDeliveryColumns +
                               " FROM deliveries d JOIN messages m ON m.seq = d.message_seq "

@@ -234,7 +234,7 @@ Result<int64_t> SqliteStore::PurgeDeliveries(DeliveryStatus status, int64_t befo
 }
 
 Result<DeliveryCounts> SqliteStore::CountDeliveries() {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   DeliveryCounts counts;
   RELAY_ASSIGN_OR_RETURN(
       auto stmt, db_->Prepare("SELECT (SELECT count(*) FROM deliveries WHERE status = "

@@ -9,6 +9,11 @@
 
 namespace relay::store {
 
+namespace {
+// Enough for the API's worker threads to read without queueing behind each other much.
+constexpr int kReadConnections = 4;
+}  // namespace
+
 IntegrationRow ReadIntegration(const SqliteStatement& s) {
   IntegrationRow row;
   row.id = s.ColumnText(0);
@@ -41,7 +46,27 @@ Result<std::set<std::string>> SelectOrganizationFeatures(SqliteDb& db,
   return features;
 }
 
-SqliteStore::SqliteStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+SqliteStore::SqliteStore(std::unique_ptr<SqliteDb> db,
+                         std::vector<std::unique_ptr<SqliteDb>> readers)
+    : db_(std::move(db)), readers_(std::move(readers)) {
+  for (auto& r : readers_) idle_readers_.push_back(r.get());
+}
+
+SqliteStore::ReaderLease SqliteStore::BorrowReader() {
+  std::unique_lock<std::mutex> lock(readers_mu_);
+  reader_returned_.wait(lock, [this] { return !idle_readers_.empty(); });
+  SqliteDb* db = idle_readers_.back();
+  idle_readers_.pop_back();
+  return ReaderLease(this, db);
+}
+
+void SqliteStore::ReturnReader(SqliteDb* db) {
+  {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    idle_readers_.push_back(db);
+  }
+  reader_returned_.notify_one();
+}
 SqliteStore::~SqliteStore() = default;
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
@@ -54,11 +79,20 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
   if (!migrated.ok()) {
     return Status(migrated.code(), "cannot open the database " + path + ": " + migrated.message());
   }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db).value()));
+  std::vector<std::unique_ptr<SqliteDb>> readers;
+  for (int i = 0; i < kReadConnections; ++i) {
+    auto reader = SqliteDb::Open(path);
+    if (!reader.ok()) {
+      return Status(reader.status().code(),
+                    "cannot open the database " + path + ": " + reader.status().message());
+    }
+    readers.push_back(std::move(reader).value());
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db).value(), std::move(readers)));
 }
 
 Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT value FROM settings WHERE name = ?"));
   stmt->Bind(1, name);
   RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
@@ -120,10 +154,11 @@ Status SqliteStore::CreateApiKey(const ApiKeyRow& key) {
   });
 }
 
-Result<std::vector<std::string>> SqliteStore::KeyOrganizations(const std::string& key_id) {
-  RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT organization_id FROM "
-                                                 "api_key_organizations WHERE key_id = ? "
-                                                 "ORDER BY organization_id"));
+Result<std::vector<std::string>> SqliteStore::KeyOrganizations(SqliteDb& db,
+                                                               const std::string& key_id) {
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT organization_id FROM "
+                                               "api_key_organizations WHERE key_id = ? "
+                                               "ORDER BY organization_id"));
   stmt->Bind(1, key_id);
   std::vector<std::string> orgs;
   while (true) {
@@ -135,7 +170,7 @@ Result<std::vector<std::string>> SqliteStore::KeyOrganizations(const std::string
 }
 
 Result<ApiKeyRow> SqliteStore::GetApiKey(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   ApiKeyRow key;
   {
     RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT id, name, secret_hash, created_at, "
@@ -149,12 +184,12 @@ Result<ApiKeyRow> SqliteStore::GetApiKey(const std::string& id) {
     key.created_at = stmt->ColumnInt(3);
     key.revoked_at = stmt->ColumnOptionalInt(4);
   }
-  RELAY_ASSIGN_OR_RETURN(key.organizations, KeyOrganizations(key.id));
+  RELAY_ASSIGN_OR_RETURN(key.organizations, KeyOrganizations(*db_, key.id));
   return key;
 }
 
 Result<std::vector<ApiKeyRow>> SqliteStore::ListApiKeys() {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   std::vector<ApiKeyRow> keys;
   {
     RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT id, name, created_at, revoked_at FROM "
@@ -171,7 +206,7 @@ Result<std::vector<ApiKeyRow>> SqliteStore::ListApiKeys() {
     }
   }
   for (auto& key : keys) {
-    RELAY_ASSIGN_OR_RETURN(key.organizations, KeyOrganizations(key.id));
+    RELAY_ASSIGN_OR_RETURN(key.organizations, KeyOrganizations(*db_, key.id));
   }
   return keys;
 }
@@ -207,12 +242,12 @@ Status SqliteStore::SetOrganizationFeature(const std::string& organization_id,
 
 Result<std::set<std::string>> SqliteStore::GetOrganizationFeatures(
     const std::string& organization_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   return SelectOrganizationFeatures(*db_, organization_id);
 }
 
 Result<std::vector<OrganizationRow>> SqliteStore::ListOrganizations() {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   RELAY_ASSIGN_OR_RETURN(
       auto stmt, db_->Prepare("SELECT o.id, o.created_at, f.feature FROM organizations o "
                               "LEFT JOIN organization_features f ON f.organization_id = o.id "
@@ -249,7 +284,7 @@ Status SqliteStore::CreateIntegration(const IntegrationRow& row) {
 
 Result<IntegrationRow> SqliteStore::GetIntegration(const std::string& organization_id,
                                                    const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(std::string("SELECT ") + kIntegrationColumns +
                                                  " FROM integrations WHERE id = ? AND "
                                                  "organization_id = ? AND deleted_at IS NULL"));
@@ -261,7 +296,7 @@ Result<IntegrationRow> SqliteStore::GetIntegration(const std::string& organizati
 
 Result<Page<IntegrationRow>> SqliteStore::ListIntegrations(const std::string& organization_id,
                                                            const PageRequest& page) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto db_ = BorrowReader();
   Page<IntegrationRow> result;
   Status s = InReadTransaction(*db_, [&]() -> Status {
     {

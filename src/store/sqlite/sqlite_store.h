@@ -1,6 +1,7 @@
 // SqliteStore: the embedded Store backend (one database file, WAL mode, synchronous=FULL).
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -77,10 +78,10 @@ class SqliteStore final : public Store {
   Result<DeliveryCounts> CountDeliveries() override;
 
  private:
-  explicit SqliteStore(std::unique_ptr<SqliteDb> db);
+  SqliteStore(std::unique_ptr<SqliteDb> db, std::vector<std::unique_ptr<SqliteDb>> readers);
   friend class SqliteWriteTransaction;
   Status EnsureOrganization(const std::string& organization_id, int64_t now);
-  Result<std::vector<std::string>> KeyOrganizations(const std::string& key_id);
+  static Result<std::vector<std::string>> KeyOrganizations(SqliteDb& db, const std::string& key_id);
 
   // Group commit: Write() queues its closure; whoever holds mu_ next runs every queued closure in
   // one transaction (a savepoint each) and one fsync, then marks them done.
@@ -90,8 +91,30 @@ class SqliteStore final : public Store {
     bool done = false;  // guarded by mu_
   };
 
-  std::mutex mu_;  // serializes all use of db_ (one connection)
+  // A read connection borrowed from the pool; returned when the lease dies.
+  class ReaderLease {
+   public:
+    ReaderLease(SqliteStore* store, SqliteDb* db) : store_(store), db_(db) {}
+    ReaderLease(const ReaderLease&) = delete;
+    ~ReaderLease() { store_->ReturnReader(db_); }
+    SqliteDb* operator->() const { return db_; }
+    SqliteDb& operator*() const { return *db_; }
+
+   private:
+    SqliteStore* store_;
+    SqliteDb* db_;
+  };
+  ReaderLease BorrowReader();
+  void ReturnReader(SqliteDb* db);
+
+  std::mutex mu_;  // serializes all use of db_, the one write connection
   std::unique_ptr<SqliteDb> db_;
+  // Read-only methods use these connections instead: in WAL mode a reader sees the last commit
+  // and never waits for the writer (nor for its fsync).
+  std::vector<std::unique_ptr<SqliteDb>> readers_;
+  std::mutex readers_mu_;
+  std::condition_variable reader_returned_;
+  std::vector<SqliteDb*> idle_readers_;  // guarded by readers_mu_
   std::mutex queue_mu_;
   std::vector<PendingWrite*> queue_;  // guarded by queue_mu_
 };
