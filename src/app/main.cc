@@ -185,8 +185,13 @@ int Serve(const std::string& program, const StoreOptions& store_options,
                 "--master-key-file (secrets sealed under another key cannot be read)");
   }
   const Clock& clock = SystemClock::Instance();
-  // The embedded store serves one process: any claim left in it belongs to a process that died.
-  if (Status s = (*store)->ReleaseAllClaims(clock.NowMillis()); !s.ok()) return Fail(s.message());
+  // The embedded store has one dispatching process: any claim left in it belongs to one that
+  // died. (An API-only process leaves claims alone.)
+  if (options.dispatch) {
+    if (Status s = (*store)->ReleaseAllClaims(clock.NowMillis()); !s.ok()) {
+      return Fail(s.message());
+    }
+  }
 
   SystemRandom random;
   MetricsRegistry metrics;
