@@ -16,7 +16,7 @@ FUZZ_SECONDS ?= 60
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps configure build run test test-plain test-sanitized sanitized-build tsan fuzz \
+.PHONY: bench all deps configure build run test test-plain test-sanitized sanitized-build tsan fuzz \
         format clean
 
 all: build
@@ -65,6 +65,10 @@ fuzz: sanitized-build
 	    -artifact_prefix=$(SAN_DIR)/fuzz/found/ \
 	    -print_final_stats=1 $(SAN_DIR)/fuzz/found/$$t fuzz/corpus/$$t || exit 1; \
 	done
+
+# The benchmark (not part of make test): prints a table and writes bench/results/latest.md.
+bench: build
+	bash bench/run.sh
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i
