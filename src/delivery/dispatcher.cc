@@ -2,6 +2,7 @@
 // beyond the few atomics the API reads.
 #include "delivery/dispatcher.h"
 
+#include <algorithm>
 #include <chrono>
 #include <unordered_map>
 
@@ -87,7 +88,11 @@ class Dispatcher::Engine {
         }
       } else {
         auto since = SteadyClock::now() - last_claim;
-        if (woken.exchange(false) || last_claim_full ||
+        // Claim when told that work may be due, when the last claim was full, when finished
+        // deliveries freed capacity (their outcomes go in the same round trip), or every poll.
+        bool freed = !outcomes_.empty() &&
+                     static_cast<int>(jobs_.size()) < options_.max_in_flight;
+        if (woken.exchange(false) || last_claim_full || freed ||
             since >= std::chrono::milliseconds(options_.idle_poll_millis)) {
           last_claim = SteadyClock::now();
           last_claim_full = Claim();
@@ -129,18 +134,33 @@ class Dispatcher::Engine {
     req.now = clock_.NowMillis();
     req.lease_until = req.now + options_.lease_millis;
     req.lease_token = lease_token_seed_ + ++claims_;
-    req.limit = std::min(free, options_.claim_batch);
+    // Claim about what the integrations seen last time can take: claiming 256 rows of one
+    // integration capped at 32 would only hand 224 straight back.
+    int expected = options_.max_in_flight_per_integration * std::max(1, last_claim_integrations_);
+    req.limit = std::min({free, options_.claim_batch, std::max(expected, 1)});
     for (const auto& [integration, count] : per_integration_) {
       if (count >= options_.max_in_flight_per_integration) {
         req.excluded_integrations.push_back(integration);
       }
     }
-    auto claimed = store_.ClaimDeliveries(req);
+    // Outcomes waiting to be recorded go in the same round trip as the claim.
+    auto claimed = store_.RecordAndClaim(outcomes_, req.now, req);
     if (!claimed.ok()) {
       log::Warn("claiming deliveries failed", {{"error", claimed.status().message()}});
       return false;
     }
+    outcomes_.clear();
     bool full = static_cast<int>(claimed->size()) == req.limit;
+    {
+      std::vector<std::string> seen;
+      for (const auto& d : *claimed) {
+        if (std::find(seen.begin(), seen.end(), d.integration_id) == seen.end()) {
+          seen.push_back(d.integration_id);
+        }
+      }
+      // Growing by one each round lets a newly due integration be discovered.
+      last_claim_integrations_ = static_cast<int>(seen.size()) + 1;
+    }
     for (auto& d : *claimed) {
       int& count = per_integration_[d.integration_id];
       if (count >= options_.max_in_flight_per_integration) {
@@ -416,6 +436,7 @@ class Dispatcher::Engine {
   std::atomic<int64_t>& in_flight_gauge_;
   int64_t lease_token_seed_;
   int64_t claims_ = 0;
+  int last_claim_integrations_ = 8;
   std::unordered_map<int64_t, std::unique_ptr<Job>> jobs_;
   std::unordered_map<std::string, int> per_integration_;
   std::unordered_map<std::string, Target> targets_;

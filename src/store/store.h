@@ -312,6 +312,10 @@ class Store {
   // Records attempts and new statuses in one transaction. An outcome whose lease token no longer
   // matches (the delivery was claimed again) keeps its attempt but changes no status.
   virtual Status RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) = 0;
+  // RecordOutcomes then ClaimDeliveries, in one round trip where the backend can (the
+  // dispatcher's steady state). Fails as a whole: nothing recorded, nothing claimed.
+  virtual Result<std::vector<ClaimedDelivery>> RecordAndClaim(
+      const std::vector<DeliveryOutcome>& outcomes, int64_t now, const ClaimRequest& request);
   // Puts every in-flight delivery back to pending: for a backend only one process can use, at
   // start, since nobody else can hold a claim.
   virtual Status ReleaseAllClaims(int64_t now) = 0;

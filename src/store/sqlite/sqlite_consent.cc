@@ -322,6 +322,11 @@ class SqliteWriteTransaction final : public WriteTransaction {
 // connection and return its status. A failed commit fails every closure of the batch: none was
 // acknowledged.
 Status SqliteStore::Write(const std::function<Status(WriteTransaction&)>& body) {
+  SqliteWriteTransaction txn(*db_);
+  return RunInBatch([&]() { return body(txn); });
+}
+
+Status SqliteStore::RunInBatch(const std::function<Status()>& body) {
   PendingWrite self;
   self.body = &body;
   {
@@ -335,7 +340,6 @@ Status SqliteStore::Write(const std::function<Status(WriteTransaction&)>& body) 
     std::lock_guard<std::mutex> queue_lock(queue_mu_);
     batch.swap(queue_);
   }
-  SqliteWriteTransaction txn(*db_);
   Status begun = db_->Exec("BEGIN IMMEDIATE");
   bool any_ok = false;
   for (PendingWrite* w : batch) {
@@ -344,7 +348,7 @@ Status SqliteStore::Write(const std::function<Status(WriteTransaction&)>& body) 
       continue;
     }
     w->status = db_->Exec("SAVEPOINT write");
-    if (w->status.ok()) w->status = (*w->body)(txn);
+    if (w->status.ok()) w->status = (*w->body)();
     if (!w->status.ok()) (void)db_->Exec("ROLLBACK TO write");
     (void)db_->Exec("RELEASE write");
     any_ok = any_ok || w->status.ok();

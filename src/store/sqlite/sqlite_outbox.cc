@@ -8,10 +8,30 @@
 namespace relay::store {
 
 Result<std::vector<ClaimedDelivery>> SqliteStore::ClaimDeliveries(const ClaimRequest& request) {
-  std::lock_guard<std::mutex> lock(mu_);
   std::vector<ClaimedDelivery> claimed;
   if (request.limit <= 0) return claimed;
-  Status s = InTransaction(*db_, [&]() -> Status {
+  // Claims share the fsync of the writes around them (group commit).
+  Status s = RunInBatch([&]() { return ClaimOnWriter(request, &claimed); });
+  if (!s.ok()) return s;
+  return claimed;
+}
+
+Result<std::vector<ClaimedDelivery>> SqliteStore::RecordAndClaim(
+    const std::vector<DeliveryOutcome>& outcomes, int64_t now, const ClaimRequest& request) {
+  std::vector<ClaimedDelivery> claimed;
+  Status s = RunInBatch([&]() -> Status {
+    RELAY_RETURN_IF_ERROR(RecordOnWriter(outcomes, now));
+    return ClaimOnWriter(request, &claimed);
+  });
+  if (!s.ok()) return s;
+  return claimed;
+}
+
+Status SqliteStore::ClaimOnWriter(const ClaimRequest& request, std::vector<ClaimedDelivery>* out) {
+  std::vector<ClaimedDelivery>& claimed = *out;
+  claimed.clear();
+  if (request.limit <= 0) return Status::Ok();
+  {
     // Claims whose lease ran out belong to a process that died or hung: they are due again.
     {
       RELAY_ASSIGN_OR_RETURN(
@@ -71,15 +91,16 @@ Result<std::vector<ClaimedDelivery>> SqliteStore::ClaimDeliveries(const ClaimReq
       claimed.push_back(std::move(c));
     }
     return Status::Ok();
-  });
-  if (!s.ok()) return s;
-  return claimed;
+  }
 }
 
 Status SqliteStore::RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) {
   if (outcomes.empty()) return Status::Ok();
-  std::lock_guard<std::mutex> lock(mu_);
-  return InTransaction(*db_, [&]() -> Status {
+  return RunInBatch([&]() { return RecordOnWriter(outcomes, now); });
+}
+
+Status SqliteStore::RecordOnWriter(const std::vector<DeliveryOutcome>& outcomes, int64_t now) {
+  {
     for (const auto& o : outcomes) {
       if (o.attempt) {
         const AttemptRow& a = *o.attempt;
@@ -112,7 +133,7 @@ Status SqliteStore::RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes,
       RELAY_RETURN_IF_ERROR(stmt->Run());
     }
     return Status::Ok();
-  });
+  }
 }
 
 Status SqliteStore::ReleaseAllClaims(int64_t now) {

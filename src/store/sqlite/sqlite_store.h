@@ -67,6 +67,9 @@ class SqliteStore final : public Store {
 
   Result<std::vector<ClaimedDelivery>> ClaimDeliveries(const ClaimRequest& request) override;
   Status RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) override;
+  Result<std::vector<ClaimedDelivery>> RecordAndClaim(const std::vector<DeliveryOutcome>& outcomes,
+                                                      int64_t now,
+                                                      const ClaimRequest& request) override;
   Status ReleaseAllClaims(int64_t now) override;
   Result<DeliveryRow> RequeueDelivery(const std::string& organization_id,
                                       const std::string& integration_id, const std::string& id,
@@ -86,7 +89,7 @@ class SqliteStore final : public Store {
   // Group commit: Write() queues its closure; whoever holds mu_ next runs every queued closure in
   // one transaction (a savepoint each) and one fsync, then marks them done.
   struct PendingWrite {
-    const std::function<Status(WriteTransaction&)>* body = nullptr;
+    const std::function<Status()>* body = nullptr;  // runs against db_ inside the batch
     Status status;
     bool done = false;  // guarded by mu_
   };
@@ -105,6 +108,11 @@ class SqliteStore final : public Store {
     SqliteDb* db_;
   };
   ReaderLease BorrowReader();
+  // Runs `body` (SQL on db_) in the next group-commit batch; returns once that batch committed.
+  Status RunInBatch(const std::function<Status()>& body);
+  // The SQL of claims and outcomes, run on db_ inside a batch.
+  Status ClaimOnWriter(const ClaimRequest& request, std::vector<ClaimedDelivery>* claimed);
+  Status RecordOnWriter(const std::vector<DeliveryOutcome>& outcomes, int64_t now);
   void ReturnReader(SqliteDb* db);
 
   std::mutex mu_;  // serializes all use of db_, the one write connection
