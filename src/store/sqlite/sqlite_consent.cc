@@ -75,42 +75,6 @@ Result<std::optional<ConsentEventRow>> SelectEvent(SqliteDb& db, const std::stri
                                     org, id, ReadEvent);
 }
 
-// Runs a count query and a page query that share their WHERE clause and bindings.
-template <typename Row, typename Reader>
-Result<Page<Row>> SelectPage(SqliteDb& db, const std::string& from_where,
-                             const std::string& columns, const std::string& order_by,
-                             const std::vector<std::string>& text_args,
-                             const std::vector<int64_t>& int_args, const PageRequest& page,
-                             Reader read) {
-  Page<Row> result;
-  auto bind = [&](SqliteStatement& stmt) {
-    int i = 1;
-    for (const auto& a : text_args) stmt.Bind(i++, a);
-    for (int64_t a : int_args) stmt.Bind(i++, a);
-    return i;
-  };
-  Status s = InReadTransaction(db, [&]() -> Status {
-    {
-      RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT count(*) " + from_where));
-      bind(*stmt);
-      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      result.total = row ? stmt->ColumnInt(0) : 0;
-    }
-    RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT " + columns + " " + from_where +
-                                                 " ORDER BY " + order_by + " LIMIT ? OFFSET ?"));
-    int next = bind(*stmt);
-    stmt->Bind(next, page.limit).Bind(next + 1, page.skip);
-    while (true) {
-      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (!row) break;
-      result.items.push_back(read(*stmt));
-    }
-    return Status::Ok();
-  });
-  if (!s.ok()) return s;
-  return result;
-}
-
 // Fills each delivery's attempts with one query.
 Status AttachAttempts(SqliteDb& db, std::vector<DeliveryRow>& deliveries) {
   if (deliveries.empty()) return Status::Ok();

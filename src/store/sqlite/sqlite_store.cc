@@ -297,29 +297,9 @@ Result<IntegrationRow> SqliteStore::GetIntegration(const std::string& organizati
 Result<Page<IntegrationRow>> SqliteStore::ListIntegrations(const std::string& organization_id,
                                                            const PageRequest& page) {
   auto db_ = BorrowReader();
-  Page<IntegrationRow> result;
-  Status s = InReadTransaction(*db_, [&]() -> Status {
-    {
-      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT count(*) FROM integrations WHERE "
-                                                     "organization_id = ? AND deleted_at IS NULL"));
-      stmt->Bind(1, organization_id);
-      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      result.total = row ? stmt->ColumnInt(0) : 0;
-    }
-    RELAY_ASSIGN_OR_RETURN(
-        auto stmt, db_->Prepare(std::string("SELECT ") + kIntegrationColumns +
-                                " FROM integrations WHERE organization_id = ? AND deleted_at IS "
-                                "NULL ORDER BY created_at, id LIMIT ? OFFSET ?"));
-    stmt->Bind(1, organization_id).Bind(2, page.limit).Bind(3, page.skip);
-    while (true) {
-      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (!row) break;
-      result.items.push_back(ReadIntegration(*stmt));
-    }
-    return Status::Ok();
-  });
-  if (!s.ok()) return s;
-  return result;
+  return SelectPage<IntegrationRow>(
+      *db_, "FROM integrations WHERE organization_id = ? AND deleted_at IS NULL",
+      kIntegrationColumns, "created_at, id", {organization_id}, {}, page, ReadIntegration);
 }
 
 Status SqliteStore::UpdateIntegration(const IntegrationRow& row, int64_t expected_version) {
