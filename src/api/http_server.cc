@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "api/errors.h"
 #include "common/crypto.h"
 #include "common/log.h"
 
@@ -62,14 +63,6 @@ http::response<http::string_body> MakeBeastResponse(const HttpResponse& r, unsig
   res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;
-}
-
-HttpResponse PlainError(int status, std::string_view name, std::string_view message) {
-  HttpResponse r;
-  r.status = status;
-  r.body = "{\"code\":" + std::to_string(status) + ",\"name\":\"" + std::string(name) +
-           "\",\"message\":\"" + std::string(message) + "\",\"errors\":{}}";
-  return r;
 }
 
 class HttpServerImpl final : public HttpServer {
@@ -212,20 +205,18 @@ class HttpServerImpl final : public HttpServer {
       c.stream.expires_after(std::chrono::seconds(options_.header_timeout_seconds));
       auto [ec, n] = co_await http::async_read_header(c.stream, buffer, parser, kTuple);
       if (ec == http::error::header_limit) {
-        co_await WriteAndClose(
-            c, PlainError(431, "RequestHeaderFieldsTooLarge", "request header too large"), 11);
+        co_await WriteAndClose(c, ErrorResponse(431, "request header too large"), 11);
         co_return;
       }
       if (ec == http::error::body_limit) {
-        co_await WriteAndClose(
-            c, PlainError(413, "PayloadTooLarge", "request body larger than 1 MiB"), 11);
+        co_await WriteAndClose(c, ErrorResponse(413, "request body larger than 1 MiB"), 11);
         co_return;
       }
       if (ec) {
         // Only a request that is not HTTP gets an answer; timeouts and closes end quietly.
         if (ec != http::error::end_of_stream &&
             ec.category() == http::make_error_code(http::error::bad_method).category()) {
-          co_await WriteAndClose(c, PlainError(400, "BadRequest", "malformed HTTP request"), 11);
+          co_await WriteAndClose(c, ErrorResponse(400, "malformed HTTP request"), 11);
         }
         co_return;
       }
@@ -239,9 +230,8 @@ class HttpServerImpl final : public HttpServer {
         c.stream.expires_after(std::chrono::seconds(options_.body_timeout_seconds));
         auto [bec, bn] = co_await http::async_read(c.stream, buffer, parser, kTuple);
         if (bec == http::error::body_limit) {
-          co_await WriteAndClose(
-              c, PlainError(413, "PayloadTooLarge", "request body larger than 1 MiB"),
-              head.version());
+          co_await WriteAndClose(c, ErrorResponse(413, "request body larger than 1 MiB"),
+                                 head.version());
           co_return;
         }
         if (bec) co_return;
@@ -253,7 +243,7 @@ class HttpServerImpl final : public HttpServer {
       auto parsed = boost::urls::parse_origin_form(request.target);
       HttpResponse response;
       if (!parsed) {
-        response = PlainError(400, "BadRequest", "malformed request target");
+        response = ErrorResponse(400, "malformed request target");
       } else {
         request.path = parsed->path();
         for (auto param : parsed->params()) request.query.emplace(param.key, param.value);
@@ -284,7 +274,7 @@ class HttpServerImpl final : public HttpServer {
     } catch (...) {
       log::Error("handler threw", {{"request_id", request.request_id}});
     }
-    return PlainError(500, "GeneralError", "internal error");
+    return ErrorResponse(500, "internal error");
   }
 
   HttpServerOptions options_;

@@ -90,8 +90,7 @@ class Dispatcher::Engine {
         auto since = SteadyClock::now() - last_claim;
         // Claim when told that work may be due, when the last claim was full, when finished
         // deliveries freed capacity (their outcomes go in the same round trip), or every poll.
-        bool freed = !outcomes_.empty() &&
-                     static_cast<int>(jobs_.size()) < options_.max_in_flight;
+        bool freed = !outcomes_.empty() && static_cast<int>(jobs_.size()) < options_.max_in_flight;
         if (woken.exchange(false) || last_claim_full || freed ||
             since >= std::chrono::milliseconds(options_.idle_poll_millis)) {
           last_claim = SteadyClock::now();
@@ -359,19 +358,12 @@ class Dispatcher::Engine {
   void Fail(int64_t seq, const std::optional<HttpCallResult>& result, const std::string& error,
             std::optional<int64_t> retry_after, bool oauth_error = false) {
     Job& job = *jobs_[seq];
-    store::AttemptRow a;
-    if (result) {
-      a = Attempt(job, *result);
-    } else {
-      a.attempt = job.d.attempt_count + 1;
-      a.started_at = job.started_at;
-      a.duration_ms = std::max<int64_t>(0, clock_.NowMillis() - job.started_at);
-      a.error = error;
-      if (oauth_error)
-        m_attempt_oauth_.Add();
-      else
-        m_attempt_network_.Add();
+    HttpCallResult no_response;
+    if (!result) {
+      no_response.error = error;
+      (oauth_error ? m_attempt_oauth_ : m_attempt_network_).Add();
     }
+    store::AttemptRow a = Attempt(job, result ? *result : no_response);
     auto delay = retry_.NextDelay(job.d.cycle_attempts + 1, retry_after);
     if (delay) {
       Finish(seq, a, store::DeliveryStatus::kPending, clock_.NowMillis() + *delay);
