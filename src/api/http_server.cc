@@ -160,9 +160,20 @@ class HttpServerImpl final : public HttpServer {
   net::awaitable<void> WriteAndClose(Connection& c, const HttpResponse& r, unsigned version) {
     auto res = MakeBeastResponse(r, version, false);
     c.stream.expires_after(10s);
-    co_await http::async_write(c.stream, res, kTuple);
+    auto [wec, wn] = co_await http::async_write(c.stream, res, kTuple);
+    if (wec) co_return;
     beast::error_code ec;
     c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    // Lingering close: the client may still be sending (the rest of a refused body). Closing
+    // with unread data makes the kernel reset the connection, which can destroy our answer before
+    // the client reads it; so read and drop what arrives, for at most 2 s and 4 MiB.
+    c.stream.expires_after(2s);
+    char scratch[16384];
+    for (size_t drained = 0; drained < (4u << 20);) {
+      auto [rec, n] = co_await c.stream.async_read_some(net::buffer(scratch), kTuple);
+      if (rec) break;
+      drained += n;
+    }
   }
 
   HttpRequest ToRequest(http::request<http::string_body>& req, const Connection& c) {
