@@ -279,12 +279,13 @@ class SqliteWriteTransaction final : public WriteTransaction {
   SqliteDb& db_;
 };
 
-// Group commit. Every writer queues its closure, then waits for the connection. The first to get
-// it leads: it takes every closure queued so far and runs them in one transaction, each inside
-// its own savepoint (a failing closure rolls back alone), then commits once, so one fsync
-// acknowledges the whole batch. Writers whose closure a leader ran find it done when they get the
-// connection and return its status. A failed commit fails every closure of the batch: none was
-// acknowledged.
+// Group commit. Every writer queues its closure and waits. When no batch is running, one waiter
+// becomes the leader: it takes every closure queued so far and runs them in one transaction, each
+// inside its own savepoint (a failing closure rolls back alone), then commits once, so one fsync
+// acknowledges the whole batch. Closures queued meanwhile form the next batch. The writers of a
+// batch wait on a condition variable, not on the connection: a finished writer returns at once
+// instead of queueing behind the next batch's fsync. A failed commit fails every closure of the
+// batch: none was acknowledged.
 Status SqliteStore::Write(const std::function<Status(WriteTransaction&)>& body) {
   SqliteWriteTransaction txn(*db_);
   return RunInBatch([&]() { return body(txn); });
@@ -293,17 +294,29 @@ Status SqliteStore::Write(const std::function<Status(WriteTransaction&)>& body) 
 Status SqliteStore::RunInBatch(const std::function<Status()>& body) {
   PendingWrite self;
   self.body = &body;
-  {
-    std::lock_guard<std::mutex> queue_lock(queue_mu_);
-    queue_.push_back(&self);
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  if (self.done) return self.status;
   std::vector<PendingWrite*> batch;
   {
-    std::lock_guard<std::mutex> queue_lock(queue_mu_);
+    std::unique_lock<std::mutex> queue_lock(queue_mu_);
+    queue_.push_back(&self);
+    batch_done_.wait(queue_lock, [&] { return self.done || !batch_running_; });
+    if (self.done) return self.status;
+    batch_running_ = true;
     batch.swap(queue_);
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RunBatch(batch);
+  }
+  {
+    std::lock_guard<std::mutex> queue_lock(queue_mu_);
+    for (PendingWrite* w : batch) w->done = true;
+    batch_running_ = false;
+  }
+  batch_done_.notify_all();
+  return self.status;
+}
+
+void SqliteStore::RunBatch(const std::vector<PendingWrite*>& batch) {
   Status begun = db_->Exec("BEGIN IMMEDIATE");
   bool any_ok = false;
   for (PendingWrite* w : batch) {
@@ -317,18 +330,14 @@ Status SqliteStore::RunInBatch(const std::function<Status()>& body) {
     (void)db_->Exec("RELEASE write");
     any_ok = any_ok || w->status.ok();
   }
-  if (begun.ok()) {
-    Status committed = any_ok ? db_->Exec("COMMIT") : db_->Exec("ROLLBACK");
-    if (!committed.ok()) {
-      (void)db_->Exec("ROLLBACK");
-      for (PendingWrite* w : batch) {
-        if (w->status.ok()) w->status = committed;
-      }
+  if (!begun.ok()) return;
+  Status committed = any_ok ? db_->Exec("COMMIT") : db_->Exec("ROLLBACK");
+  if (!committed.ok()) {
+    (void)db_->Exec("ROLLBACK");
+    for (PendingWrite* w : batch) {
+      if (w->status.ok()) w->status = committed;
     }
   }
-  // Writers of this batch wait on mu_ and read `done` once they hold it.
-  for (PendingWrite* w : batch) w->done = true;
-  return self.status;
 }
 
 Result<std::optional<ConsentEventRow>> SqliteStore::GetEvent(const std::string& org,

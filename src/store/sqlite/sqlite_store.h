@@ -86,12 +86,12 @@ class SqliteStore final : public Store {
   Status EnsureOrganization(const std::string& organization_id, int64_t now);
   static Result<std::vector<std::string>> KeyOrganizations(SqliteDb& db, const std::string& key_id);
 
-  // Group commit: Write() queues its closure; whoever holds mu_ next runs every queued closure in
-  // one transaction (a savepoint each) and one fsync, then marks them done.
+  // Group commit: Write() queues its closure; a leader runs every queued closure in one
+  // transaction (a savepoint each) and one fsync, then marks them done.
   struct PendingWrite {
     const std::function<Status()>* body = nullptr;  // runs against db_ inside the batch
     Status status;
-    bool done = false;  // guarded by mu_
+    bool done = false;  // guarded by queue_mu_
   };
 
   // A read connection borrowed from the pool; returned when the lease dies.
@@ -110,6 +110,8 @@ class SqliteStore final : public Store {
   ReaderLease BorrowReader();
   // Runs `body` (SQL on db_) in the next group-commit batch; returns once that batch committed.
   Status RunInBatch(const std::function<Status()>& body);
+  // Runs one batch's closures in one transaction; the caller holds mu_.
+  void RunBatch(const std::vector<PendingWrite*>& batch);
   // The SQL of claims and outcomes, run on db_ inside a batch.
   Status ClaimOnWriter(const ClaimRequest& request, std::vector<ClaimedDelivery>* claimed);
   Status RecordOnWriter(const std::vector<DeliveryOutcome>& outcomes, int64_t now);
@@ -125,6 +127,8 @@ class SqliteStore final : public Store {
   std::vector<SqliteDb*> idle_readers_;  // guarded by readers_mu_
   std::mutex queue_mu_;
   std::vector<PendingWrite*> queue_;  // guarded by queue_mu_
+  bool batch_running_ = false;        // guarded by queue_mu_
+  std::condition_variable batch_done_;
 };
 
 }  // namespace relay::store
