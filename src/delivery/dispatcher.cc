@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/crypto.h"
 #include "common/log.h"
@@ -12,6 +15,7 @@
 #include "delivery/oauth.h"
 #include "delivery/retry_policy.h"
 #include "delivery/signer.h"
+#include "delivery/store_lane.h"
 
 namespace relay::delivery {
 namespace {
@@ -19,6 +23,8 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr int kTokenTimeoutMs = 10000;
+// Deliveries claimed ahead of sending, as a multiple of the in-flight caps.
+constexpr int kPrefetch = 2;
 
 // A token request's identity: a change of any of these drops the cached token.
 std::string OAuthFingerprint(const integrations::OAuthConfig& c) {
@@ -44,6 +50,7 @@ class Dispatcher::Engine {
         in_flight_gauge_(in_flight_gauge),
         lease_token_seed_(static_cast<int64_t>(std::hash<std::string>{}(crypto::RandomBytes(8)) &
                                                0x3fffffffffffffffLL)),
+        lane_(store, [this] { http_.Wakeup(); }),
         m_succeeded_(metrics.GetCounter("relay_deliveries_total",
                                         "Deliveries that reached a final status",
                                         "status=\"succeeded\"")),
@@ -79,28 +86,39 @@ class Dispatcher::Engine {
     auto last_claim = SteadyClock::now() - std::chrono::hours(1);
     bool last_claim_full = false;
     while (true) {
+      if (auto reply = lane_.TakeReply()) last_claim_full = OnReply(std::move(*reply));
       if (stopping.load()) {
-        if (!deadline) deadline = SteadyClock::now() + std::chrono::seconds(grace_seconds.load());
-        if (jobs_.empty()) break;
-        if (SteadyClock::now() >= *deadline) {
-          ReleaseAll();
-          break;
+        if (!deadline) {
+          deadline = SteadyClock::now() + std::chrono::seconds(grace_seconds.load());
+          ReleaseReady();  // claimed but not started: back at once, untried
         }
-      } else {
-        auto since = SteadyClock::now() - last_claim;
+        if (SteadyClock::now() >= *deadline) ReleaseAll();
+        if (jobs_.empty() && outcomes_.empty() && !lane_.busy()) break;
+        if (!lane_.busy() && !outcomes_.empty()) {
+          lane_.Submit(std::move(outcomes_), clock_.NowMillis(), std::nullopt);
+          outcomes_.clear();
+        }
+      } else if (!lane_.busy()) {
+        // One store round trip at a time, carrying every outcome recorded since the last one.
         // Claim when told that work may be due, when the last claim was full, when finished
-        // deliveries freed capacity (their outcomes go in the same round trip), or every poll.
-        bool freed = !outcomes_.empty() && static_cast<int>(jobs_.size()) < options_.max_in_flight;
-        if (woken.exchange(false) || last_claim_full || freed ||
+        // deliveries freed capacity, or every poll.
+        auto since = SteadyClock::now() - last_claim;
+        std::optional<store::ClaimRequest> claim;
+        if (woken.exchange(false) || last_claim_full || !outcomes_.empty() ||
             since >= std::chrono::milliseconds(options_.idle_poll_millis)) {
+          claim = NextClaim();
           last_claim = SteadyClock::now();
-          last_claim_full = Claim();
+        }
+        if (claim || !outcomes_.empty()) {
+          lane_.Submit(std::move(outcomes_), clock_.NowMillis(), std::move(claim));
+          outcomes_.clear();
         }
       }
-      http_.Poll(last_claim_full ? 0 : (jobs_.empty() ? options_.idle_poll_millis : 5));
-      Flush();
+      StartReady();
+      int timeout = jobs_.empty() && !lane_.busy() ? options_.idle_poll_millis : 5;
+      if (lane_.has_reply()) timeout = 0;
+      http_.Poll(timeout);
     }
-    Flush();
   }
 
   void Wakeup() { http_.Wakeup(); }
@@ -125,57 +143,81 @@ class Dispatcher::Engine {
     std::vector<int64_t> waiting;  // job seqs
   };
 
-  // Claims what capacity allows; true when the claim was full (more may be due).
-  bool Claim() {
-    int free = options_.max_in_flight - static_cast<int>(jobs_.size());
-    if (free <= 0) return false;
+  // The claim for the capacity free now, or nullopt when there is none. Deliveries are claimed
+  // ahead of sending (up to kPrefetch times the caps), so the next batch is here when a transfer
+  // ends and sending never waits for a store round trip.
+  std::optional<store::ClaimRequest> NextClaim() {
+    int free = options_.max_in_flight * kPrefetch - static_cast<int>(jobs_.size());
+    if (free <= 0) return std::nullopt;
     store::ClaimRequest req;
     req.now = clock_.NowMillis();
     req.lease_until = req.now + options_.lease_millis;
     req.lease_token = lease_token_seed_ + ++claims_;
-    // Claim about what the integrations seen last time can take: claiming 256 rows of one
-    // integration capped at 32 would only hand 224 straight back.
-    int expected = options_.max_in_flight_per_integration * std::max(1, last_claim_integrations_);
+    const int per_integration = options_.max_in_flight_per_integration * kPrefetch;
+    // Claim about what the integrations seen last time can take: claiming a full batch of one
+    // integration that may hold fewer would only hand most of it straight back.
+    int expected = per_integration * std::max(1, last_claim_integrations_);
     req.limit = std::min({free, options_.claim_batch, std::max(expected, 1)});
-    for (const auto& [integration, count] : per_integration_) {
-      if (count >= options_.max_in_flight_per_integration) {
-        req.excluded_integrations.push_back(integration);
-      }
+    for (const auto& [integration, count] : claimed_) {
+      if (count >= per_integration) req.excluded_integrations.push_back(integration);
     }
-    // Outcomes waiting to be recorded go in the same round trip as the claim.
-    auto claimed = store_.RecordAndClaim(outcomes_, req.now, req);
-    if (!claimed.ok()) {
-      log::Warn("claiming deliveries failed", {{"error", claimed.status().message()}});
+    return req;
+  }
+
+  // A store round trip came back; true when its claim was full (more may be due).
+  bool OnReply(StoreLane::Reply reply) {
+    if (!reply.status.ok()) {
+      // Kept for the next round trip; if this process dies first, the leases bring them back.
+      log::Warn(
+          "recording outcomes and claiming deliveries failed",
+          {{"error", reply.status.message()}, {"outcomes", std::to_string(reply.outcomes.size())}});
+      outcomes_.insert(outcomes_.begin(), std::make_move_iterator(reply.outcomes.begin()),
+                       std::make_move_iterator(reply.outcomes.end()));
       return false;
     }
-    outcomes_.clear();
-    bool full = static_cast<int>(claimed->size()) == req.limit;
-    {
-      std::vector<std::string> seen;
-      for (const auto& d : *claimed) {
-        if (std::find(seen.begin(), seen.end(), d.integration_id) == seen.end()) {
-          seen.push_back(d.integration_id);
-        }
-      }
-      // Growing by one each round lets a newly due integration be discovered.
-      last_claim_integrations_ = static_cast<int>(seen.size()) + 1;
-    }
-    for (auto& d : *claimed) {
-      int& count = per_integration_[d.integration_id];
-      if (count >= options_.max_in_flight_per_integration) {
+    if (!reply.claim) return false;
+    const int per_integration = options_.max_in_flight_per_integration * kPrefetch;
+    std::unordered_set<std::string> seen;
+    for (auto& d : reply.claimed) {
+      seen.insert(d.integration_id);
+      int& count = claimed_[d.integration_id];
+      if (count >= per_integration) {
         // Over the cap within one batch: hand it back untried, it is claimed again later.
-        Record(d, std::nullopt, store::DeliveryStatus::kPending, req.now);
+        Record(d, std::nullopt, store::DeliveryStatus::kPending, reply.claim->now);
         continue;
       }
       ++count;
       auto job = std::make_unique<Job>();
       job->d = std::move(d);
       int64_t seq = job->d.seq;
+      ready_[job->d.integration_id].push_back(seq);
       jobs_[seq] = std::move(job);
-      Begin(seq);
     }
+    // Growing by one each round lets a newly due integration be discovered.
+    last_claim_integrations_ = static_cast<int>(seen.size()) + 1;
     in_flight_gauge_.store(static_cast<int64_t>(jobs_.size()));
-    return full;
+    return static_cast<int>(reply.claimed.size()) == reply.claim->limit;
+  }
+
+  // Starts claimed deliveries while their integration and the whole engine have room.
+  void StartReady() {
+    if (ready_.empty() || sending_total_ >= options_.max_in_flight) return;
+    std::vector<int64_t> start;
+    for (auto it = ready_.begin(); it != ready_.end();) {
+      int& sending = sending_[it->first];
+      auto& queue = it->second;
+      while (!queue.empty() && sending < options_.max_in_flight_per_integration &&
+             sending_total_ < options_.max_in_flight) {
+        start.push_back(queue.front());
+        queue.pop_front();
+        ++sending;
+        ++sending_total_;
+      }
+      if (sending == 0) sending_.erase(it->first);
+      it = queue.empty() ? ready_.erase(it) : std::next(it);
+    }
+    // Begin may finish a delivery at once (integration deleted); that only updates counters.
+    for (int64_t seq : start) Begin(seq);
   }
 
   // Loads (or reuses) the integration's configuration, then sends or waits for a token.
@@ -380,8 +422,7 @@ class Dispatcher::Engine {
     if (status == store::DeliveryStatus::kSucceeded) m_succeeded_.Add();
     if (status == store::DeliveryStatus::kDead) m_dead_.Add();
     if (status == store::DeliveryStatus::kCancelled) m_cancelled_.Add();
-    auto pi = per_integration_.find(it->second->d.integration_id);
-    if (pi != per_integration_.end() && --pi->second <= 0) per_integration_.erase(pi);
+    Forget(it->second->d.integration_id, /*was_sending=*/true);
     jobs_.erase(it);
     in_flight_gauge_.store(static_cast<int64_t>(jobs_.size()));
   }
@@ -397,26 +438,43 @@ class Dispatcher::Engine {
     outcomes_.push_back(std::move(o));
   }
 
+  void Forget(const std::string& integration_id, bool was_sending) {
+    if (was_sending) {
+      --sending_total_;
+      auto si = sending_.find(integration_id);
+      if (si != sending_.end() && --si->second <= 0) sending_.erase(si);
+    }
+    auto ci = claimed_.find(integration_id);
+    if (ci != claimed_.end() && --ci->second <= 0) claimed_.erase(ci);
+  }
+
+  // Claimed deliveries not started yet go back untried (shutdown).
+  void ReleaseReady() {
+    int64_t now = clock_.NowMillis();
+    for (auto& [integration, queue] : ready_) {
+      for (int64_t seq : queue) {
+        auto it = jobs_.find(seq);
+        if (it == jobs_.end()) continue;
+        Record(it->second->d, std::nullopt, store::DeliveryStatus::kPending, now);
+        Forget(integration, /*was_sending=*/false);
+        jobs_.erase(it);
+      }
+    }
+    ready_.clear();
+    in_flight_gauge_.store(static_cast<int64_t>(jobs_.size()));
+  }
+
   // Shutdown past the grace period: every delivery still here goes back untried.
   void ReleaseAll() {
+    ReleaseReady();
     int64_t now = clock_.NowMillis();
     for (auto& [seq, job] : jobs_)
       Record(job->d, std::nullopt, store::DeliveryStatus::kPending, now);
     jobs_.clear();
-    per_integration_.clear();
+    sending_.clear();
+    claimed_.clear();
+    sending_total_ = 0;
     in_flight_gauge_.store(0);
-  }
-
-  void Flush() {
-    if (outcomes_.empty()) return;
-    Status s = store_.RecordOutcomes(outcomes_, clock_.NowMillis());
-    if (!s.ok()) {
-      // Kept for the next round; if this process dies first, the leases bring them back.
-      log::Warn("recording delivery outcomes failed",
-                {{"error", s.message()}, {"count", std::to_string(outcomes_.size())}});
-      return;
-    }
-    outcomes_.clear();
   }
 
   DispatcherOptions options_;
@@ -429,11 +487,15 @@ class Dispatcher::Engine {
   int64_t lease_token_seed_;
   int64_t claims_ = 0;
   int last_claim_integrations_ = 8;
-  std::unordered_map<int64_t, std::unique_ptr<Job>> jobs_;
-  std::unordered_map<std::string, int> per_integration_;
+  std::unordered_map<int64_t, std::unique_ptr<Job>> jobs_;  // claimed: ready or sending
+  std::map<std::string, std::deque<int64_t>> ready_;        // claimed, not started, per integration
+  std::unordered_map<std::string, int> sending_;            // started, per integration
+  std::unordered_map<std::string, int> claimed_;            // ready + sending, per integration
+  int sending_total_ = 0;
   std::unordered_map<std::string, Target> targets_;
   std::unordered_map<std::string, TokenState> tokens_;
-  std::vector<store::DeliveryOutcome> outcomes_;
+  std::vector<store::DeliveryOutcome> outcomes_;  // recorded by the next store round trip
+  StoreLane lane_;
   Counter& m_succeeded_;
   Counter& m_dead_;
   Counter& m_cancelled_;

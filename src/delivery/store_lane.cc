@@ -1,0 +1,75 @@
+#include "delivery/store_lane.h"
+
+namespace relay::delivery {
+
+StoreLane::StoreLane(store::Store& store, std::function<void()> on_reply)
+    : store_(store), on_reply_(std::move(on_reply)), thread_([this] { Loop(); }) {}
+
+StoreLane::~StoreLane() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  work_.notify_all();
+  thread_.join();
+}
+
+void StoreLane::Submit(std::vector<store::DeliveryOutcome> outcomes, int64_t now,
+                       std::optional<store::ClaimRequest> claim) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    busy_ = true;
+    request_ = Reply{Status::Ok(), std::move(outcomes), now, std::move(claim), {}};
+  }
+  work_.notify_all();
+}
+
+bool StoreLane::busy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return busy_;
+}
+
+bool StoreLane::has_reply() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reply_.has_value();
+}
+
+std::optional<StoreLane::Reply> StoreLane::TakeReply() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!reply_) return std::nullopt;
+  std::optional<Reply> reply = std::move(reply_);
+  reply_.reset();
+  busy_ = false;
+  return reply;
+}
+
+void StoreLane::Loop() {
+  while (true) {
+    Reply r;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_.wait(lock, [&] { return stopping_ || request_.has_value(); });
+      if (!request_) return;  // stopping with nothing left to do
+      r = std::move(*request_);
+      request_.reset();
+    }
+    if (r.claim) {
+      auto claimed = store_.RecordAndClaim(r.outcomes, r.now, *r.claim);
+      if (claimed.ok()) {
+        r.claimed = std::move(*claimed);
+      } else {
+        r.status = claimed.status();
+      }
+    } else if (!r.outcomes.empty()) {
+      r.status = store_.RecordOutcomes(r.outcomes, r.now);
+    }
+    if (r.status.ok()) r.outcomes.clear();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      reply_ = std::move(r);
+    }
+    on_reply_();
+  }
+}
+
+}  // namespace relay::delivery

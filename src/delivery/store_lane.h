@@ -1,0 +1,56 @@
+// StoreLane: the dispatcher's store round trips, on a thread of their own. The dispatcher hands it
+// the outcomes recorded since the last round trip and, when it has room, a claim; the lane runs
+// them as one Store::RecordAndClaim while the dispatcher keeps sending, then calls `on_reply`
+// (which wakes the dispatcher) and holds the reply until the dispatcher takes it. One round trip
+// at a time: the next one carries whatever piled up meanwhile, so batches grow with the load.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "store/store.h"
+
+namespace relay::delivery {
+
+class StoreLane {
+ public:
+  struct Reply {
+    Status status;
+    std::vector<store::DeliveryOutcome> outcomes;  // given back when the round trip failed
+    int64_t now = 0;                               // when the outcomes were recorded
+    std::optional<store::ClaimRequest> claim;      // the claim that was asked for, if any
+    std::vector<store::ClaimedDelivery> claimed;
+  };
+
+  StoreLane(store::Store& store, std::function<void()> on_reply);
+  ~StoreLane();  // waits for a round trip in progress, then stops the thread
+  StoreLane(const StoreLane&) = delete;
+  StoreLane& operator=(const StoreLane&) = delete;
+
+  // Starts a round trip. Only while !busy().
+  void Submit(std::vector<store::DeliveryOutcome> outcomes, int64_t now,
+              std::optional<store::ClaimRequest> claim);
+  // A round trip was submitted and its reply not taken yet.
+  bool busy() const;
+  bool has_reply() const;
+  std::optional<Reply> TakeReply();
+
+ private:
+  void Loop();
+
+  store::Store& store_;
+  std::function<void()> on_reply_;
+  mutable std::mutex mu_;
+  std::condition_variable work_;
+  bool stopping_ = false;         // guarded by mu_
+  bool busy_ = false;             // guarded by mu_
+  std::optional<Reply> request_;  // guarded by mu_: submitted, not started
+  std::optional<Reply> reply_;    // guarded by mu_: finished, not taken
+  std::thread thread_;
+};
+
+}  // namespace relay::delivery
