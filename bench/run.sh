@@ -57,7 +57,7 @@ http {
   server { listen 127.0.0.1:$NGINX_PORT; keepalive_requests 1000000; location / { return 200 "ok"; } }
 }
 CONF
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx"
+nginx -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx"
 pids+=("$(cat "$WORK/nginx/nginx.pid")")
 wrk -t2 -c64 -d"${SECONDS_PER_PHASE}"s --latency -s bench/ceiling.lua "http://127.0.0.1:$NGINX_PORT/" > "$WORK/ceiling.txt"
 read -r CEIL CEIL_P50 CEIL_P99 _ < <(wrk_figures "$WORK/ceiling.txt")
@@ -91,51 +91,87 @@ metric() {  # $1 = metric line prefix
   curl -s "$RELAY_URL/metrics" | awk -v m="$1" 'index($0, m) == 1 {print $NF}' | head -1
 }
 
+# An integration for each of the given organizations, through the API (one keep-alive connection).
+create_integrations() {  # $1 = per organization, rest = organizations
+  python3 - "$RELAY_URL" "$TOKEN" "$NGINX_PORT" "$@" <<'PY'
+import http.client, json, sys, urllib.parse
+url, token, port, per = urllib.parse.urlparse(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+conn = http.client.HTTPConnection(url.hostname, url.port)
+body = json.dumps({"type_id": "webhook-http", "properties": {"url": f"http://127.0.0.1:{port}/hook"}})
+for org in sys.argv[5:]:
+    for _ in range(per):
+        conn.request("POST", f"/v1/marketplace/integrations?organization_id={org}", body,
+                     {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        r = conn.getresponse(); r.read()
+        if r.status != 201: sys.exit(f"creating an integration: HTTP {r.status}")
+PY
+}
+# Exact created -> delivered latency (ms) of every delivered message, from the stopped server's
+# database: the successful attempt's end minus the message's creation. Prints "p50 p99 max count".
+latency_from_db() {  # $1 = data dir
+  sqlite3 "$1/relay.db" "SELECT a.started_at + a.duration_ms - m.created_at FROM delivery_attempts a
+    JOIN deliveries d ON d.seq = a.delivery_seq JOIN messages m ON m.seq = d.message_seq
+    WHERE a.http_status BETWEEN 200 AND 299" | python3 -c '
+import sys
+v = sorted(int(x) for x in sys.stdin if x.strip())
+q = lambda p: v[min(len(v) - 1, int(p * len(v)))] if v else 0
+print(q(0.5), q(0.99), v[-1] if v else 0, len(v))'
+}
+
 # Ingest: durable 201s, no delivery.
 mkdir -p "$WORK/ingest"
 read -r KEY SECRET < <(setup_org "$WORK/ingest")
-start_relay "$WORK/ingest" --no-dispatch
-export TOKEN ORG=bench
+start_relay "$WORK/ingest" --no-dispatch --allow-destination 127.0.0.0/8
+export TOKEN ORG=bench ORGS=0 RATE=0 CONNECTIONS=32
 TOKEN=$(session "$KEY" "$SECRET")
-curl -s "$RELAY_URL/v1/marketplace/integrations?organization_id=bench" -H "Authorization: Bearer $TOKEN" \
-  -H 'Content-Type: application/json' \
-  -d "{\"type_id\":\"webhook-http\",\"properties\":{\"url\":\"http://127.0.0.1:$NGINX_PORT/hook\"}}" >/dev/null
+create_integrations 1 bench
 wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/events.lua "$RELAY_URL/" > "$WORK/ingest.txt"
 read -r INGEST INGEST_P50 INGEST_P99 INGEST_ERR < <(wrk_figures "$WORK/ingest.txt")
 kill "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true
 
-# End to end: ingest while delivering to nginx, one integration.
-mkdir -p "$WORK/e2e"
-read -r KEY SECRET < <(setup_org "$WORK/e2e")
-start_relay "$WORK/e2e" --allow-destination 127.0.0.0/8
-TOKEN=$(session "$KEY" "$SECRET")
-curl -s "$RELAY_URL/v1/marketplace/integrations?organization_id=bench" -H "Authorization: Bearer $TOKEN" \
-  -H 'Content-Type: application/json' \
-  -d "{\"type_id\":\"webhook-http\",\"properties\":{\"url\":\"http://127.0.0.1:$NGINX_PORT/hook\"}}" >/dev/null
-before=$(metric 'relay_deliveries_total{status="succeeded"}'); before=${before:-0}
-start_ns=$(date +%s%N)
-wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/events.lua "$RELAY_URL/" > "$WORK/e2e.txt"
-after=$(metric 'relay_deliveries_total{status="succeeded"}'); after=${after:-0}
-end_ns=$(date +%s%N)
-E2E=$(python3 -c "print(f'{($after - $before) / (($end_ns - $start_ns) / 1e9):.0f}')")
-read -r E2E_INGEST _ _ _ < <(wrk_figures "$WORK/e2e.txt")
-# Created -> delivered latency, from the histogram (bucket upper bounds).
-LAT=$(curl -s "$RELAY_URL/metrics" | python3 -c '
-import re, sys
-buckets = []
-total = 0
-for line in sys.stdin:
-    m = re.match(r"relay_delivery_latency_seconds_bucket\{le=\"([^\"]+)\"\} (\d+)", line)
-    if m: buckets.append((m.group(1), int(m.group(2))))
-total = buckets[-1][1] if buckets else 0
-def q(p):
-    for le, c in buckets:
-        if total and c >= p * total: return le
-    return "n/a"
-print(f"{q(0.5)} {q(0.99)}")')
-read -r LAT_P50 LAT_P99 <<< "$LAT"
-PENDING=$(metric relay_deliveries_pending)
-kill "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true
+# End to end: ingest while delivering to nginx. $1 = name, $2 = organizations (1: "bench"),
+# $3 = integrations per organization, $4 = events/s (0: as fast as it goes). Prints
+# "deliveries/s events/s pending p50 p99 max delivered" (latency in ms).
+e2e() {
+  local name=$1 orgs=$2 per=$3 rate=$4
+  local dir="$WORK/$name"
+  mkdir -p "$dir"
+  local org_list=(bench)
+  if [[ "$orgs" -gt 1 ]]; then org_list=(); for i in $(seq "$orgs"); do org_list+=("bench-$i"); done; fi
+  local args=()
+  for o in "${org_list[@]}"; do args+=(--organization "$o"); done
+  local key; key=$("$RELAY" keys create --data-dir "$dir" "${args[@]}")
+  local now; now=$(($(date +%s) * 1000))
+  sqlite3 "$dir/relay.db" "INSERT OR IGNORE INTO organization_features (organization_id, feature, enabled_at)
+    SELECT id, 'webhooks', $now FROM organizations" >/dev/null
+  start_relay "$dir" --allow-destination 127.0.0.0/8
+  TOKEN=$(session "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["key"])' "$key")" \
+                  "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secret"])' "$key")")
+  create_integrations "$per" "${org_list[@]}"
+  local before after start_ns end_ns
+  before=$(metric 'relay_deliveries_total{status="succeeded"}'); before=${before:-0}
+  start_ns=$(date +%s%N)
+  ORGS=$([[ "$orgs" -gt 1 ]] && echo "$orgs" || echo 0) RATE=$rate \
+    wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/events.lua "$RELAY_URL/" > "$dir.wrk"
+  after=$(metric 'relay_deliveries_total{status="succeeded"}'); after=${after:-0}
+  end_ns=$(date +%s%N)
+  local pending; pending=$(metric relay_deliveries_pending)
+  # Let the last deliveries land (up to 30 s) so the latency covers every message.
+  for _ in $(seq 600); do [[ "$(metric relay_deliveries_pending)" == "0" ]] && break; sleep 0.05; done
+  kill "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true
+  local rate_out events
+  rate_out=$(python3 -c "print(f'{($after - $before) / (($end_ns - $start_ns) / 1e9):.0f}')")
+  read -r events _ _ _ < <(wrk_figures "$dir.wrk")
+  echo "$rate_out $events ${pending:-0} $(latency_from_db "$dir")"
+}
+ORGS_MANY=${ORGS_MANY:-1000}
+if [[ "${1:-}" == "--smoke" ]]; then ORGS_MANY=20; fi
+read -r E2E E2E_INGEST E2E_PENDING E2E_P50 E2E_P99 E2E_MAX _ < <(e2e e2e1 1 1 0)
+read -r E2E3 E2E3_INGEST _ _ _ _ _ < <(e2e e2e3 1 3 0)
+read -r E2EM E2EM_INGEST _ _ _ _ _ < <(e2e e2em "$ORGS_MANY" 1 0)
+# Latency at half the saturated rate of the one-integration phase, paced (not a flood).
+HALF=$(( E2E_INGEST / 2 > 1 ? E2E_INGEST / 2 : 1 ))
+read -r _ HALF_INGEST _ LAT_P50 LAT_P99 LAT_MAX LAT_N < <(e2e half 1 1 "$HALF")
 
 # Backlog and growth: deliveries seeded straight into the database (the API would take minutes
 # to accumulate a million), spread over 100 integrations, then drained to nginx. The drain rate
@@ -170,26 +206,29 @@ SQL
 drain() {  # $1 = data dir, $2 = successes to time; prints "rate peak_rss_mb"
   local dir=$1 target=$2
   start_relay "$dir" --allow-destination 127.0.0.0/8
-  local t0; t0=$(date +%s%N)
-  local done_count=0
-  for _ in $(seq 1200); do
+  # Timed from the first success (start-up and the first claim excluded) to `target` successes.
+  local t0="" c0=0 done_count=0
+  for _ in $(seq 2400); do
     done_count=$(metric 'relay_deliveries_total{status="succeeded"}'); done_count=${done_count:-0}
+    if [[ -z "$t0" && "$done_count" -gt 0 ]]; then t0=$(date +%s%N); c0=$done_count; fi
     [[ "$done_count" -ge "$target" ]] && break
-    sleep 0.05
+    sleep 0.02
   done
   local t1; t1=$(date +%s%N)
   local rss; rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$RELAY_PID/status")
+  local trips claimed
+  trips=$(metric 'relay_dispatch_round_trip_seconds_sum'); claimed=$(metric 'relay_deliveries_claimed_total')
   kill "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true
-  python3 -c "print(f'{$done_count / (($t1 - $t0) / 1e9):.0f} $rss')"
+  python3 -c "print(f'{($done_count - $c0) / (($t1 - ${t0:-$t1}) / 1e9 or 1):.0f} $rss {1e6 * ${trips:-0} / max(1, ${claimed:-0}):.1f}')"
 }
 BACKLOG_ROWS=${BACKLOG_ROWS:-1000000}
 DRAIN_SAMPLE=${DRAIN_SAMPLE:-50000}
 if [[ "${1:-}" == "--smoke" ]]; then BACKLOG_ROWS=1000; DRAIN_SAMPLE=500; fi
 mkdir -p "$WORK/backlog" "$WORK/small"
 seed_backlog "$WORK/backlog" "$BACKLOG_ROWS"
-read -r DRAIN_BIG RSS_BIG < <(drain "$WORK/backlog" "$DRAIN_SAMPLE")
+read -r DRAIN_BIG RSS_BIG COST_BIG < <(drain "$WORK/backlog" "$DRAIN_SAMPLE")
 seed_backlog "$WORK/small" 1000
-read -r DRAIN_SMALL RSS_SMALL < <(drain "$WORK/small" 1000)
+read -r DRAIN_SMALL RSS_SMALL COST_SMALL < <(drain "$WORK/small" 1000)
 
 ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
 {
@@ -204,20 +243,27 @@ ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
   echo "| ceiling: wrk POST 1.2 KB to nginx, keep-alive (req/s, p50/p99 ms) | $CEIL ($CEIL_P50 / $CEIL_P99) | 1 |"
   echo "| ingest: consent events acknowledged 201, durable (events/s, p50/p99 ms, errors) | $INGEST ($INGEST_P50 / $INGEST_P99, $INGEST_ERR) | $(ratio "$INGEST") |"
   echo "| end to end, 1 integration: deliveries/s to nginx while ingesting ($E2E_INGEST events/s) | $E2E | $(ratio "$E2E") |"
-  echo "| created -> delivered latency at saturation, p50 / p99 (histogram bucket bound, s) | $LAT_P50 / $LAT_P99 | |"
-  echo "| deliveries still pending when the end-to-end phase ended | $PENDING | |"
+  echo "| end to end, 3 integrations per organization ($E2E3_INGEST events/s) | $E2E3 | $(ratio "$E2E3") |"
+  echo "| end to end, $ORGS_MANY organizations with one integration each ($E2EM_INGEST events/s) | $E2EM | $(ratio "$E2EM") |"
+  echo "| created -> delivered at saturation, 1 integration: p50 / p99 / max (ms) | $E2E_P50 / $E2E_P99 / $E2E_MAX | |"
+  echo "| created -> delivered at half load ($HALF_INGEST events/s paced, $LAT_N deliveries): p50 / p99 / max (ms) | $LAT_P50 / $LAT_P99 / $LAT_MAX | |"
   echo "| backlog: drain rate with $BACKLOG_ROWS deliveries waiting over 100 integrations (first $DRAIN_SAMPLE, deliveries/s) | $DRAIN_BIG | $(ratio "$DRAIN_BIG") |"
   echo "| backlog: server peak RSS during the drain (MB) | $RSS_BIG | |"
   echo "| growth: drain rate with 1,000 deliveries in the table (deliveries/s; peak RSS $RSS_SMALL MB) | $DRAIN_SMALL | $(ratio "$DRAIN_SMALL") |"
+  echo "| growth: store round trip per claimed delivery, 1,000 vs $BACKLOG_ROWS rows (µs) | $COST_SMALL vs $COST_BIG | |"
   echo
-  echo "Backlog rows are seeded with SQL into a stopped server's database (100 integrations), then"
-  echo "drained to nginx. Not measured yet: 3 integrations per organization, 1,000 organizations,"
-  echo "latency at half load (see bench/README.md)."
+  echo "Deliveries/s count deliveries that reached nginx while wrk ran (an event makes one message"
+  echo "per integration, two when the user changed: user.created or user.updated). Latency is exact, from the"
+  echo "database: the successful attempt's end minus the message's creation. Backlog rows are"
+  echo "seeded with SQL into a stopped server's database (100 integrations), then drained to nginx,"
+  echo "timed from the first success. See bench/README.md."
 } > "$OUT"
 cat "$OUT"
 if [[ "${1:-}" == "--smoke" ]]; then
   # The smoke run checks that every figure was measured.
-  for v in "$CEIL" "$INGEST" "$E2E" "$DRAIN_BIG" "$DRAIN_SMALL"; do [[ "$v" =~ ^[0-9]+$ ]] || { echo "bench smoke: bad figure $v"; exit 1; }; done
-  [[ "$INGEST" -gt 0 && "$CEIL" -gt 0 ]] || { echo "bench smoke: nothing measured"; exit 1; }
+  for v in "$CEIL" "$INGEST" "$E2E" "$E2E3" "$E2EM" "$LAT_N" "$DRAIN_BIG" "$DRAIN_SMALL"; do [[ "$v" =~ ^[0-9]+$ ]] || { echo "bench smoke: bad figure $v"; exit 1; }; done
+  for v in "$CEIL" "$INGEST" "$E2E" "$E2E3" "$E2EM" "$LAT_N"; do
+    [[ "$v" -gt 0 ]] || { echo "bench smoke: a phase measured nothing"; exit 1; }
+  done
   rm -f "$OUT"
 fi

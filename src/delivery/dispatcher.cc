@@ -75,6 +75,12 @@ class Dispatcher::Engine {
                                         LatencyBuckets())),
         m_duration_(metrics.GetHistogram("relay_attempt_duration_seconds",
                                          "Duration of one delivery attempt", LatencyBuckets())),
+        m_round_trip_(metrics.GetHistogram(
+            "relay_dispatch_round_trip_seconds",
+            "One store round trip of the dispatcher: outcomes recorded and the next claim",
+            LatencyBuckets())),
+        m_claimed_(metrics.GetCounter("relay_deliveries_claimed_total",
+                                      "Deliveries claimed by this node's dispatcher")),
         m_token_fetches_(
             metrics.GetCounter("relay_oauth_token_fetches_total", "OAuth token requests made")),
         m_token_failures_(metrics.GetCounter("relay_oauth_token_failures_total",
@@ -166,6 +172,8 @@ class Dispatcher::Engine {
 
   // A store round trip came back; true when its claim was full (more may be due).
   bool OnReply(StoreLane::Reply reply) {
+    m_round_trip_.Observe(reply.seconds);
+    m_claimed_.Add(reply.claimed.size());
     if (!reply.status.ok()) {
       // Kept for the next round trip; if this process dies first, the leases bring them back.
       log::Warn(
@@ -505,6 +513,8 @@ class Dispatcher::Engine {
   Counter& m_attempt_oauth_;
   Histogram& m_latency_;
   Histogram& m_duration_;
+  Histogram& m_round_trip_;
+  Counter& m_claimed_;
   Counter& m_token_fetches_;
   Counter& m_token_failures_;
 };

@@ -1,5 +1,7 @@
 #include "delivery/store_lane.h"
 
+#include <chrono>
+
 namespace relay::delivery {
 
 StoreLane::StoreLane(store::Store& store, std::function<void()> on_reply)
@@ -53,6 +55,7 @@ void StoreLane::Loop() {
       r = std::move(*request_);
       request_.reset();
     }
+    const auto started = std::chrono::steady_clock::now();
     if (r.claim) {
       auto claimed = store_.RecordAndClaim(r.outcomes, r.now, *r.claim);
       if (claimed.ok()) {
@@ -63,6 +66,7 @@ void StoreLane::Loop() {
     } else if (!r.outcomes.empty()) {
       r.status = store_.RecordOutcomes(r.outcomes, r.now);
     }
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (r.status.ok()) r.outcomes.clear();
     {
       std::lock_guard<std::mutex> lock(mu_);

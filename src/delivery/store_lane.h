@@ -24,6 +24,7 @@ class StoreLane {
     int64_t now = 0;                               // when the outcomes were recorded
     std::optional<store::ClaimRequest> claim;      // the claim that was asked for, if any
     std::vector<store::ClaimedDelivery> claimed;
+    double seconds = 0;  // how long the round trip took
   };
 
   StoreLane(store::Store& store, std::function<void()> on_reply);
