@@ -81,6 +81,102 @@ Status CheckPatchFields(const json::value& patch, std::initializer_list<std::str
 
 }  // namespace
 
+namespace {
+
+// Everything an event writes, computed from the user as it was read. Pure: it reads nothing.
+struct EventPlan {
+  std::optional<store::ConsentUserRow> user_before;  // as read; nullopt: a new user
+  store::ConsentUserRow user;                        // as it will be stored
+  bool user_changed = false;
+  store::ConsentEventRow event;
+  std::vector<OutgoingMessage> messages;  // payloads rendered
+};
+
+// The user an event names: by Didomi id (which must exist), else by the organization's id.
+Status CheckUser(const EventInput& in, const std::optional<store::ConsentUserRow>& user) {
+  if (in.user_id.empty()) return Status::Ok();
+  if (!user) return NotFound("user not found: " + in.user_id);
+  if (!in.organization_user_id.empty() && user->organization_user_id != in.organization_user_id) {
+    return InvalidField("user.organization_user_id", "does not match the user with this id");
+  }
+  return Status::Ok();
+}
+
+bool SameUser(const std::optional<store::ConsentUserRow>& a,
+              const std::optional<store::ConsentUserRow>& b) {
+  if (!a || !b) return !a && !b;
+  return a->id == b->id && a->updated_at == b->updated_at && a->state_json == b->state_json &&
+         a->organization_user_id == b->organization_user_id;
+}
+
+Result<EventPlan> PlanEvent(const std::string& org, const EventInput& in,
+                            std::optional<store::ConsentUserRow> user, int64_t now) {
+  RELAY_RETURN_IF_ERROR(CheckUser(in, user));
+  EventPlan plan;
+  plan.user_before = user;
+  const bool is_new_user = !user.has_value();
+  store::ConsentUserRow& row = plan.user;
+  json::object state;
+  json::object old_view;
+  if (is_new_user) {
+    row.id = NewId("usr_", now);
+    row.organization_id = org;
+    row.organization_user_id = in.organization_user_id;
+    row.created_at = row.updated_at = now;
+    state = json::object{{"metadata", json::object()}, {"regulations", json::object()}};
+  } else {
+    row = *user;
+    RELAY_ASSIGN_OR_RETURN(state, ParseState(row));
+    old_view = UserView(row, state, in.regulation);
+  }
+  const json::object old_state = state;
+  if (in.user_metadata) {
+    json::object& md = state["metadata"].as_object();
+    for (const auto& kv : *in.user_metadata) md[kv.key()] = kv.value();
+  }
+  json::value& status = state["regulations"].as_object()[in.regulation];
+  if (!status.is_object()) status = json::object();
+  MergeConsents(status.as_object(), in.consents);
+  plan.user_changed = is_new_user || state != old_state;
+  if (plan.user_changed) {
+    row.updated_at = std::max(now, row.updated_at);
+    row.state_json = ToJsonString(state);
+  }
+
+  const std::string event_id = in.id ? *in.id : NewId("evt_", now);
+  json::object user_ref{{"id", row.id},
+                        {"organization_user_id", OptionalString(row.organization_user_id)}};
+  if (in.user_metadata) user_ref["metadata"] = *in.user_metadata;
+  const int64_t created_at = in.created_at.value_or(now);
+  json::object entity{{"id", event_id},
+                      {"organization_id", org},
+                      {"created_at", FormatTimestamp(created_at)},
+                      {"updated_at", FormatTimestamp(now)},
+                      {"regulation", in.regulation},
+                      {"status", "confirmed"},
+                      {"metadata", in.metadata},
+                      {"user", std::move(user_ref)},
+                      {"consents", in.consents}};
+  if (in.delegate) entity["delegate"] = *in.delegate;
+  plan.event = store::ConsentEventRow{event_id,   org, row.id, in.regulation, ToJsonString(entity),
+                                      created_at, now};
+
+  plan.messages.push_back({"event.created", in.regulation, json::object{{"entity", entity}}});
+  json::object new_view = UserView(row, state, in.regulation);
+  if (is_new_user) {
+    plan.messages.push_back({"user.created", in.regulation, json::object{{"entity", new_view}}});
+  } else if (plan.user_changed) {
+    plan.messages.push_back({"user.updated", in.regulation,
+                             json::object{{"source", std::move(entity)},
+                                          {"old_entity", std::move(old_view)},
+                                          {"new_entity", std::move(new_view)}}});
+  }
+  for (auto& m : plan.messages) m.payload = ToJsonString(Envelope(m));
+  return plan;
+}
+
+}  // namespace
+
 Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const json::value& body,
                                                  const std::string& raw_body,
                                                  const std::string& idempotency_key) {
@@ -90,6 +186,22 @@ Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const j
   }
   RELAY_ASSIGN_OR_RETURN(EventInput in, ParseEventInput(body.as_object()));
   std::string request_hash = crypto::Sha256(raw_body);
+
+  // The work is planned here, against the user as the read connections see it, so that the write
+  // transaction (which every writer shares) only checks that the user is still as read and
+  // inserts. When it changed meanwhile, or could not be planned, the plan is made again inside.
+  const int64_t planned_at = clock_.NowMillis();
+  std::optional<EventPlan> planned;
+  {
+    Result<std::optional<store::ConsentUserRow>> user =
+        in.user_id.empty() ? store_.FindUserByOrganizationUserId(org, in.organization_user_id)
+                           : store_.GetUser(org, in.user_id);
+    if (user.ok()) {
+      auto plan = PlanEvent(org, in, std::move(*user), planned_at);
+      if (plan.ok()) planned = std::move(*plan);
+    }
+  }
+
   CreatedEvent result;
   Status s = store_.Write([&](store::WriteTransaction& txn) -> Status {
     const int64_t now = clock_.NowMillis();
@@ -107,87 +219,30 @@ Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const j
         return Status::Ok();
       }
     }
-
-    // Find the user: by Didomi id (which must exist), else by the organization's id.
     std::optional<store::ConsentUserRow> user;
-    if (!in.user_id.empty()) {
-      RELAY_ASSIGN_OR_RETURN(user, txn.GetUser(org, in.user_id));
-      if (!user) return NotFound("user not found: " + in.user_id);
-      if (!in.organization_user_id.empty() &&
-          user->organization_user_id != in.organization_user_id) {
-        return InvalidField("user.organization_user_id", "does not match the user with this id");
-      }
-    } else {
+    if (in.user_id.empty()) {
       RELAY_ASSIGN_OR_RETURN(user, txn.FindUserByOrganizationUserId(org, in.organization_user_id));
-    }
-    std::string event_id = in.id ? *in.id : NewId("evt_", now);
-    if (in.id) {
-      RELAY_ASSIGN_OR_RETURN(auto existing, txn.GetEvent(org, event_id));
-      if (existing) return Conflict("an event with id " + event_id + " already exists");
-    }
-
-    const bool is_new_user = !user.has_value();
-    store::ConsentUserRow row;
-    json::object state;
-    json::object old_view;
-    if (is_new_user) {
-      row.id = NewId("usr_", now);
-      row.organization_id = org;
-      row.organization_user_id = in.organization_user_id;
-      row.created_at = row.updated_at = now;
-      state = json::object{{"metadata", json::object()}, {"regulations", json::object()}};
     } else {
-      row = *user;
-      RELAY_ASSIGN_OR_RETURN(state, ParseState(row));
-      old_view = UserView(row, state, in.regulation);
+      RELAY_ASSIGN_OR_RETURN(user, txn.GetUser(org, in.user_id));
     }
-    const json::object old_state = state;
-    if (in.user_metadata) {
-      json::object& md = state["metadata"].as_object();
-      for (const auto& kv : *in.user_metadata) md[kv.key()] = kv.value();
+    const EventPlan* plan = nullptr;
+    EventPlan replanned;
+    if (planned && SameUser(planned->user_before, user)) {
+      plan = &*planned;
+    } else {
+      RELAY_ASSIGN_OR_RETURN(replanned, PlanEvent(org, in, std::move(user), now));
+      plan = &replanned;
     }
-    json::value& status = state["regulations"].as_object()[in.regulation];
-    if (!status.is_object()) status = json::object();
-    MergeConsents(status.as_object(), in.consents);
-    const bool user_changed = is_new_user || state != old_state;
-    if (user_changed) {
-      row.updated_at = std::max(now, row.updated_at);
-      row.state_json = ToJsonString(state);
-      RELAY_RETURN_IF_ERROR(txn.PutUser(row));
+    if (in.id) {
+      RELAY_ASSIGN_OR_RETURN(auto existing, txn.GetEvent(org, plan->event.id));
+      if (existing) return Conflict("an event with id " + plan->event.id + " already exists");
     }
+    if (plan->user_changed) RELAY_RETURN_IF_ERROR(txn.PutUser(plan->user));
+    RELAY_RETURN_IF_ERROR(txn.InsertEvent(plan->event));
+    RELAY_RETURN_IF_ERROR(
+        Publish(txn, org, plan->user.id, plan->messages, plan->event.updated_at).status());
 
-    json::object user_ref{{"id", row.id},
-                          {"organization_user_id", OptionalString(row.organization_user_id)}};
-    if (in.user_metadata) user_ref["metadata"] = *in.user_metadata;
-    const int64_t created_at = in.created_at.value_or(now);
-    json::object entity{{"id", event_id},
-                        {"organization_id", org},
-                        {"created_at", FormatTimestamp(created_at)},
-                        {"updated_at", FormatTimestamp(now)},
-                        {"regulation", in.regulation},
-                        {"status", "confirmed"},
-                        {"metadata", in.metadata},
-                        {"user", std::move(user_ref)},
-                        {"consents", in.consents}};
-    if (in.delegate) entity["delegate"] = *in.delegate;
-    std::string entity_json = ToJsonString(entity);
-    RELAY_RETURN_IF_ERROR(txn.InsertEvent(store::ConsentEventRow{
-        event_id, org, row.id, in.regulation, entity_json, created_at, now}));
-
-    std::vector<OutgoingMessage> messages;
-    messages.push_back({"event.created", in.regulation, json::object{{"entity", entity}}});
-    json::object new_view = UserView(row, state, in.regulation);
-    if (is_new_user) {
-      messages.push_back({"user.created", in.regulation, json::object{{"entity", new_view}}});
-    } else if (user_changed) {
-      messages.push_back({"user.updated", in.regulation,
-                          json::object{{"source", entity},
-                                       {"old_entity", std::move(old_view)},
-                                       {"new_entity", std::move(new_view)}}});
-    }
-    RELAY_RETURN_IF_ERROR(Publish(txn, org, row.id, messages, now).status());
-
-    result.body = std::move(entity_json);
+    result.body = plan->event.entity_json;
     if (!idempotency_key.empty()) {
       RELAY_RETURN_IF_ERROR(txn.PutIdempotencyKey(
           store::IdempotencyRow{org, idempotency_key, request_hash, 201, result.body, now}));

@@ -116,7 +116,6 @@ Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organiza
   size_t written = 0;
   for (const auto& m : messages) {
     if (m.regulation != "gdpr" && !multi_regulation) continue;
-    json::object envelope = Envelope(m);
     std::vector<store::DeliveryRow> deliveries;
     std::string flat_payload;
     for (const auto& t : targets) {
@@ -128,7 +127,7 @@ Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organiza
       d.next_attempt_at = now;
       d.created_at = now;
       if (t.properties->flatten) {
-        if (flat_payload.empty()) flat_payload = ToJsonString(FlattenEnvelope(envelope));
+        if (flat_payload.empty()) flat_payload = ToJsonString(FlattenEnvelope(Envelope(m)));
         d.payload = flat_payload;
       }
       deliveries.push_back(std::move(d));
@@ -140,7 +139,7 @@ Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organiza
     row.type = m.type;
     row.regulation = m.regulation;
     row.ordering_key = ordering_key;
-    row.payload = ToJsonString(envelope);
+    row.payload = m.payload.empty() ? ToJsonString(Envelope(m)) : m.payload;
     row.created_at = now;
     RELAY_RETURN_IF_ERROR(txn.InsertMessage(row, deliveries));
     written += deliveries.size();

@@ -17,6 +17,7 @@ struct OutgoingMessage {
   std::string type;        // event.created, ..., user.deleted
   std::string regulation;  // the regulation it concerns
   boost::json::object parameters;
+  std::string payload = {};  // Envelope() rendered, when the caller already did; else Publish does
 };
 
 // The envelope exactly as Didomi documents it.

@@ -290,6 +290,8 @@ class Store {
                                                    const PageRequest& page) = 0;
   virtual Result<std::optional<ConsentUserRow>> GetUser(const std::string& organization_id,
                                                         const std::string& id) = 0;
+  virtual Result<std::optional<ConsentUserRow>> FindUserByOrganizationUserId(
+      const std::string& organization_id, const std::string& organization_user_id) = 0;
   // Oldest first; `organization_user_id` filters when not empty.
   virtual Result<Page<ConsentUserRow>> ListUsers(const std::string& organization_id,
                                                  const std::string& organization_user_id,

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <map>
+#include <set>
+#include <thread>
 
 #include "integration/api_fixture.h"
 
@@ -136,6 +139,41 @@ TEST_F(ConsentApiTest, KnownUserProducesUserUpdatedOnlyWhenTheMergeChangesIt) {
   old_entity.erase("updated_at");
   new_entity.erase("updated_at");
   EXPECT_EQ(old_entity, new_entity);
+}
+
+// Events are planned against the user as read before the write transaction; an event whose user
+// changed meanwhile is planned again inside it. Concurrent first events of one user must make
+// one user, lose no consent, and announce user.created once.
+TEST_F(ConsentApiTest, ConcurrentEventsOfOneUserMergeWithoutLosingAny) {
+  std::string integration = CreateIntegration();
+  constexpr int kWriters = 12;
+  std::vector<int> statuses(kWriters, 0);
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      std::string body = R"({"user":{"organization_user_id":"u-race"},"consents":{"purposes":[)"
+                         R"({"id":"p)" +
+                         std::to_string(i) + R"(","enabled":true}]}})";
+      statuses[i] = Call("POST", Q("/v1/consents/events"), token_, body).status;
+    });
+  }
+  for (auto& t : writers) t.join();
+  for (int i = 0; i < kWriters; ++i) EXPECT_EQ(statuses[i], 201) << "writer " << i;
+
+  HttpResult users = Call("GET", Q("/v1/consents/users?organization_user_id=u-race"), token_);
+  ASSERT_EQ(users.status, 200) << users.body;
+  json::value page = users.Json();  // keep it alive: `purposes` refers into it
+  ASSERT_EQ(page.at("total"), 1) << users.body;
+  const json::array& purposes = page.at("data").at(0).at("consents").at("purposes").as_array();
+  std::set<std::string> ids;
+  for (const auto& p : purposes) ids.insert(std::string(p.at("id").as_string()));
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kWriters)) << users.body;
+
+  std::map<std::string, int> by_type;
+  for (const auto& t : Types(Deliveries(integration))) ++by_type[t];
+  EXPECT_EQ(by_type["event.created"], kWriters);
+  EXPECT_EQ(by_type["user.created"], 1);
+  EXPECT_EQ(by_type["user.updated"], kWriters - 1);
 }
 
 TEST_F(ConsentApiTest, PatchAndDeleteProduceTheirMessages) {

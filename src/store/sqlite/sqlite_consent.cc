@@ -67,6 +67,15 @@ Result<std::optional<ConsentUserRow>> SelectUser(SqliteDb& db, const std::string
                                    org, id, ReadUser);
 }
 
+Result<std::optional<ConsentUserRow>> SelectUserByOrganizationUserId(
+    SqliteDb& db, const std::string& org, const std::string& organization_user_id) {
+  return SelectOne<ConsentUserRow>(
+      db,
+      std::string("SELECT ") + kUserColumns +
+          " FROM consent_users WHERE organization_id = ? AND organization_user_id = ?",
+      org, organization_user_id, ReadUser);
+}
+
 Result<std::optional<ConsentEventRow>> SelectEvent(SqliteDb& db, const std::string& org,
                                                    const std::string& id) {
   return SelectOne<ConsentEventRow>(db,
@@ -138,11 +147,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Result<std::optional<ConsentUserRow>> FindUserByOrganizationUserId(
       const std::string& org, const std::string& organization_user_id) override {
-    return SelectOne<ConsentUserRow>(
-        db_,
-        std::string("SELECT ") + kUserColumns +
-            " FROM consent_users WHERE organization_id = ? AND organization_user_id = ?",
-        org, organization_user_id, ReadUser);
+    return SelectUserByOrganizationUserId(db_, org, organization_user_id);
   }
 
   Status PutUser(const ConsentUserRow& u) override {
@@ -369,6 +374,12 @@ Result<std::optional<ConsentUserRow>> SqliteStore::GetUser(const std::string& or
                                                            const std::string& id) {
   auto db_ = BorrowReader();
   return SelectUser(*db_, org, id);
+}
+
+Result<std::optional<ConsentUserRow>> SqliteStore::FindUserByOrganizationUserId(
+    const std::string& org, const std::string& organization_user_id) {
+  auto db_ = BorrowReader();
+  return SelectUserByOrganizationUserId(*db_, org, organization_user_id);
 }
 
 Result<Page<ConsentUserRow>> SqliteStore::ListUsers(const std::string& org,

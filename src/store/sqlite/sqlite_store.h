@@ -55,6 +55,8 @@ class SqliteStore final : public Store {
                                            const PageRequest& page) override;
   Result<std::optional<ConsentUserRow>> GetUser(const std::string& organization_id,
                                                 const std::string& id) override;
+  Result<std::optional<ConsentUserRow>> FindUserByOrganizationUserId(
+      const std::string& organization_id, const std::string& organization_user_id) override;
   Result<Page<ConsentUserRow>> ListUsers(const std::string& organization_id,
                                          const std::string& organization_user_id,
                                          const PageRequest& page) override;
