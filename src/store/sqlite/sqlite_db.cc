@@ -113,6 +113,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
   RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
   RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
+  RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA temp_store=MEMORY"));
   return db;
 }
 
