@@ -18,7 +18,7 @@ inline constexpr int64_t kSessionLifetimeSeconds = 3600;
 // Who is calling: the key behind a valid session and the organizations it may act for.
 struct Principal {
   std::string key_id;
-  std::vector<std::string> organizations;
+  std::vector<std::string> organizations;  // sorted
 
   // ok when `organization_id` is one of the principal's; kPermissionDenied otherwise.
   Status CheckOrganization(const std::string& organization_id) const;
