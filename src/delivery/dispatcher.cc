@@ -41,7 +41,6 @@ class Dispatcher::Engine {
          const Clock& clock, Random& random, MetricsRegistry& metrics,
          std::atomic<int64_t>& in_flight_gauge)
       : options_(std::move(options)),
-        store_(store),
         integrations_(integrations),
         clock_(clock),
         retry_(options_.retry_schedule.empty() ? DefaultRetrySchedule() : options_.retry_schedule,
@@ -486,7 +485,6 @@ class Dispatcher::Engine {
   }
 
   DispatcherOptions options_;
-  store::Store& store_;
   integrations::IntegrationService& integrations_;
   const Clock& clock_;
   RetryPolicy retry_;
