@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "delivery/retry_policy.h"
 #include "integrations/features.h"
 #include "integrations/integration_service.h"
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace relay {
@@ -58,6 +60,7 @@ struct ServeOptions {
   std::string retry_schedule = "10s,30s,1m,90s,110s";
   std::string ca_file;
   std::string retention = "30d";
+  std::string lease = "2m";    // how long a claim holds before another node may take it
   std::string dead_retention;  // empty: kept until replayed
   bool dispatch = true;        // false: an API-only node that leaves deliveries to others
   int header_timeout_seconds = 10;
@@ -87,15 +90,19 @@ Status EnsureDataDir(const std::string& dir) {
   return Status::Ok();
 }
 
-// Opens the store the --database URL names. Only SQLite exists so far.
+// Opens the store the --database URL names: sqlite:PATH (the default, in the data directory) or
+// postgres://user:password@host:port/db (shared by every node).
 Result<std::unique_ptr<store::Store>> OpenStore(const StoreOptions& options) {
   std::string url =
       options.database.empty() ? "sqlite:" + options.data_dir + "/relay.db" : options.database;
   if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
-    return FailedPrecondition("PostgreSQL databases are not supported yet; use a sqlite: URL");
+    auto store = store::PgStore::Open(url);
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<store::Store>(std::move(store).value());
   }
   if (url.rfind("sqlite:", 0) != 0) {
-    return InvalidArgument("unsupported --database URL '" + url + "' (expected sqlite:PATH)");
+    return InvalidArgument("unsupported --database URL '" + store::RedactDatabaseUrl(url) +
+                           "' (expected sqlite:PATH or postgres://...)");
   }
   std::string path = url.substr(7);
   if (path.rfind("//", 0) == 0) path = path.substr(2);
@@ -166,6 +173,8 @@ int Serve(const std::string& program, const StoreOptions& store_options,
     dead_retention = ParseDurationMillis(options.dead_retention);
     if (!dead_retention) return Fail("--dead-retention must be a duration such as 365d");
   }
+  auto lease = ParseDurationMillis(options.lease);
+  if (!lease || *lease < 1000) return Fail("--lease must be a duration of at least 1s, such as 2m");
   if (!options.ca_file.empty() && !std::filesystem::exists(options.ca_file)) {
     return Fail("--ca-file " + options.ca_file + " does not exist");
   }
@@ -206,6 +215,7 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   dispatch.max_in_flight = options.max_in_flight;
   dispatch.max_in_flight_per_integration = options.max_in_flight_per_integration;
   dispatch.retry_schedule = *schedule;
+  dispatch.lease_millis = *lease;
   dispatch.user_agent = std::string("consent-relay/") + RELAY_VERSION;
   dispatch.ca_file = options.ca_file;
   delivery::Dispatcher dispatcher(dispatch, **store, integrations, guard, clock, random, metrics);
@@ -367,10 +377,13 @@ int Main(int argc, char** argv) {
   app.set_version_flag("--version", RELAY_VERSION);
   app.require_subcommand(1);
 
-  StoreOptions store_options;
+  // Each subcommand binds its own store options: CLI11 applies an option's environment variable
+  // when that option was not given, also for subcommands that did not run, so one shared variable
+  // let CONSENT_RELAY_DATABASE overwrite the --database of the command that did run.
+  std::map<const CLI::App*, StoreOptions> store_options;
   ServeOptions serve_options;
   auto* serve = app.add_subcommand("serve", "Serve the HTTP API");
-  AddStoreOptions(serve, &store_options);
+  AddStoreOptions(serve, &store_options[serve]);
   serve->add_option("--listen", serve_options.listen, "HOST:PORT to listen on")
       ->envname("CONSENT_RELAY_LISTEN")
       ->capture_default_str();
@@ -421,6 +434,12 @@ int Main(int argc, char** argv) {
                    "PEM bundle of CAs to trust for endpoints (default: the system's)")
       ->envname("CONSENT_RELAY_CA_FILE");
   serve
+      ->add_option("--lease", serve_options.lease,
+                   "How long a claimed delivery stays with this node before another may take it "
+                   "(a node that died: its deliveries wait this long). Longer than any attempt")
+      ->envname("CONSENT_RELAY_LEASE")
+      ->capture_default_str();
+  serve
       ->add_option("--retention", serve_options.retention,
                    "How long succeeded and cancelled deliveries are kept")
       ->envname("CONSENT_RELAY_RETENTION")
@@ -463,14 +482,14 @@ int Main(int argc, char** argv) {
   std::string key_name;
   std::string key_id;
   auto* keys_create = keys->add_subcommand("create", "Create an API key (prints key and secret)");
-  AddStoreOptions(keys_create, &store_options);
+  AddStoreOptions(keys_create, &store_options[keys_create]);
   keys_create->add_option("--organization", key_orgs, "Organization the key may act for")
       ->required();
   keys_create->add_option("--name", key_name, "A name to recognize the key by");
   auto* keys_list = keys->add_subcommand("list", "List API keys (never their secrets)");
-  AddStoreOptions(keys_list, &store_options);
+  AddStoreOptions(keys_list, &store_options[keys_list]);
   auto* keys_revoke = keys->add_subcommand("revoke", "Revoke an API key and its sessions");
-  AddStoreOptions(keys_revoke, &store_options);
+  AddStoreOptions(keys_revoke, &store_options[keys_revoke]);
   keys_revoke->add_option("key", key_id, "The key id")->required();
 
   auto* orgs = app.add_subcommand("orgs", "Manage organizations' features")->require_subcommand(1);
@@ -479,22 +498,22 @@ int Main(int argc, char** argv) {
   auto* orgs_enable = orgs->add_subcommand("enable", "Enable features for an organization");
   auto* orgs_disable = orgs->add_subcommand("disable", "Disable features for an organization");
   for (auto* cmd : {orgs_enable, orgs_disable}) {
-    AddStoreOptions(cmd, &store_options);
+    AddStoreOptions(cmd, &store_options[cmd]);
     cmd->add_option("organization", org_id, "Organization id")->required();
     cmd->add_option("--feature", features, "webhooks or multi-regulation")->required();
   }
   auto* orgs_list = orgs->add_subcommand("list", "List organizations and their features");
-  AddStoreOptions(orgs_list, &store_options);
+  AddStoreOptions(orgs_list, &store_options[orgs_list]);
 
   CLI11_PARSE(app, argc, argv);
 
-  if (*serve) return Serve(argv[0], store_options, serve_options);
-  if (*keys_create) return KeysCreate(store_options, key_orgs, key_name);
-  if (*keys_list) return KeysList(store_options);
-  if (*keys_revoke) return KeysRevoke(store_options, key_id);
-  if (*orgs_enable) return OrgsSetFeatures(store_options, org_id, features, true);
-  if (*orgs_disable) return OrgsSetFeatures(store_options, org_id, features, false);
-  if (*orgs_list) return OrgsList(store_options);
+  if (*serve) return Serve(argv[0], store_options[serve], serve_options);
+  if (*keys_create) return KeysCreate(store_options[keys_create], key_orgs, key_name);
+  if (*keys_list) return KeysList(store_options[keys_list]);
+  if (*keys_revoke) return KeysRevoke(store_options[keys_revoke], key_id);
+  if (*orgs_enable) return OrgsSetFeatures(store_options[orgs_enable], org_id, features, true);
+  if (*orgs_disable) return OrgsSetFeatures(store_options[orgs_disable], org_id, features, false);
+  if (*orgs_list) return OrgsList(store_options[orgs_list]);
   return 1;
 }
 

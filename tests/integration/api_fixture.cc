@@ -1,6 +1,85 @@
 #include "integration/api_fixture.h"
 
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+
 namespace relay::testing {
+
+bool UsingPostgres() {
+  const char* base = std::getenv("RELAY_TEST_POSTGRES");
+  return base != nullptr && *base != '\0';
+}
+
+namespace {
+// A new, empty database on the test cluster; its URL.
+std::string CreateDatabase(const std::string& base_url) {
+  static std::atomic<int> counter{0};
+  std::string name = "relay_t" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+  PGconn* c = PQconnectdb(base_url.c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    ADD_FAILURE() << "cannot reach the test cluster: " << PQerrorMessage(c);
+    PQfinish(c);
+    return "";
+  }
+  PGresult* r = PQexec(c, ("CREATE DATABASE " + name).c_str());
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) ADD_FAILURE() << PQresultErrorMessage(r);
+  PQclear(r);
+  PQfinish(c);
+  // The base URL ends in "/postgres": swap the database name.
+  return base_url.substr(0, base_url.rfind('/') + 1) + name;
+}
+}  // namespace
+
+ApiFixture::ApiFixture() {
+  if (UsingPostgres()) {
+    setenv("CONSENT_RELAY_DATABASE", CreateDatabase(std::getenv("RELAY_TEST_POSTGRES")).c_str(), 1);
+  }
+}
+
+ApiFixture::~ApiFixture() { unsetenv("CONSENT_RELAY_DATABASE"); }
+
+std::vector<std::vector<std::string>> ApiFixture::Sql(const std::string& sql) {
+  std::vector<std::vector<std::string>> rows;
+  if (UsingPostgres()) {
+    PGconn* c = PQconnectdb(std::getenv("CONSENT_RELAY_DATABASE"));
+    PGresult* r = PQexec(c, sql.c_str());
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+      ADD_FAILURE() << sql << ": " << PQresultErrorMessage(r) << PQerrorMessage(c);
+    }
+    for (int i = 0; i < PQntuples(r); ++i) {
+      rows.emplace_back();
+      for (int j = 0; j < PQnfields(r); ++j) rows.back().emplace_back(PQgetvalue(r, i, j));
+    }
+    PQclear(r);
+    PQfinish(c);
+    return rows;
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open((DataDir() + "/relay.db").c_str(), &db) != SQLITE_OK) {
+    ADD_FAILURE() << "cannot open " << DataDir() << "/relay.db";
+    sqlite3_close(db);
+    return rows;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db);
+  }
+  while (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
+    rows.emplace_back();
+    for (int j = 0; j < sqlite3_column_count(stmt); ++j) {
+      const unsigned char* text = sqlite3_column_text(stmt, j);
+      rows.back().emplace_back(text ? reinterpret_cast<const char*>(text) : "");
+    }
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return rows;
+}
 
 ApiKey ApiFixture::CreateKey(const std::vector<std::string>& orgs) {
   std::vector<std::string> args = {"keys", "create", "--data-dir", DataDir()};

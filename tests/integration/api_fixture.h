@@ -17,8 +17,16 @@ struct ApiKey {
   std::string secret;
 };
 
+// True when the suite runs against PostgreSQL (RELAY_TEST_POSTGRES names a cluster): every
+// ApiFixture then gets a database of its own there, handed to the CLI and the server through
+// CONSENT_RELAY_DATABASE. Tests of the SQLite file itself skip.
+bool UsingPostgres();
+
 class ApiFixture : public ::testing::Test {
  protected:
+  ApiFixture();
+  ~ApiFixture() override;
+
   std::string DataDir() const { return dir_.path() + "/data"; }
 
   // `keys create` through the CLI; fails the test if it does not print {"key","secret"}.
@@ -28,6 +36,10 @@ class ApiFixture : public ::testing::Test {
                    const std::vector<std::string>& env = {});
   // POST /v1/sessions; returns the access token.
   std::string Token(const ApiKey& key);
+
+  // Runs SQL on the store's database, whichever backend (the SQLite file or this test's PostgreSQL
+  // database): the rows, each column as text ("" for NULL). Fails the test on an error.
+  std::vector<std::vector<std::string>> Sql(const std::string& sql);
 
   std::string Url(const std::string& path) const { return server_.base_url() + path; }
   HttpResult Call(const std::string& method, const std::string& path, const std::string& token,

@@ -1,6 +1,5 @@
 // The delivery engine end to end: the real binary POSTing to real receivers on loopback.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <boost/json.hpp>
 #include <cstdlib>
@@ -282,14 +281,8 @@ TEST_F(DeliveryTest, DeletingAnIntegrationCancelsItsPendingDeliveries) {
   ASSERT_EQ(Call("DELETE", Path("/v1/marketplace/integrations/" + integration.id), token_).status,
             200);
   ASSERT_EQ(server_.Stop(), 0);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((DataDir() + "/relay.db").c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db, "SELECT status FROM deliveries", -1, &stmt, nullptr);
-  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "cancelled");
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
+  EXPECT_EQ(Sql("SELECT status FROM deliveries"),
+            (std::vector<std::vector<std::string>>{{"cancelled"}}));
 }
 
 TEST_F(DeliveryTest, RotationSendsBothSignaturesForADay) {

@@ -365,6 +365,18 @@ TEST_F(IntegrationsApiTest, DatabaseFilesHoldNoSecretInPlaintext) {
   ASSERT_EQ(created.status, 201);
   std::string signing = std::string(created.Json().at("signing_secret").as_string());
   std::string signing_b64 = signing.substr(6);
+  if (UsingPostgres()) {
+    // Every row of every table, as PostgreSQL prints it.
+    std::string all;
+    for (const char* table : {"integrations", "api_keys", "settings", "messages", "deliveries"}) {
+      for (const auto& row : Sql(std::string("SELECT t::text FROM ") + table + " t")) all += row[0];
+    }
+    EXPECT_NE(all.find("int_"), std::string::npos) << "the dump holds the integration";
+    EXPECT_EQ(all.find(client_secret), std::string::npos);
+    EXPECT_EQ(all.find(signing_b64), std::string::npos);
+    EXPECT_EQ(all.find(key_a_.secret), std::string::npos);
+    return;
+  }
   int files = 0;
   for (bool stopped : {false, true}) {  // while running (WAL) and after a clean stop
     if (stopped) {

@@ -47,10 +47,9 @@ TEST_F(SecretsTest, NoSecretLeaksAnywhere) {
 
   std::vector<std::string> answers;
   const std::string integration_path = "/v1/marketplace/integrations/" + integration.id;
-  for (const std::string& path :
-       std::vector<std::string>{"/v1/marketplace/integrations", integration_path,
-                                integration_path + "/deliveries", "/v1/consents/events",
-                                "/v1/consents/users"}) {
+  for (const std::string& path : std::vector<std::string>{
+           "/v1/marketplace/integrations", integration_path, integration_path + "/deliveries",
+           "/v1/consents/events", "/v1/consents/users"}) {
     answers.push_back(Call("GET", Path(path), token_).body);
   }
   answers.push_back(Call("PATCH", Path("/v1/marketplace/integrations/" + integration.id), token_,

@@ -4,7 +4,6 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -55,19 +54,20 @@ TEST_F(ServerCliTest, ExpiredTokenSignedWithTheRightKeyIsRefused) {
   EXPECT_EQ(Call("GET", path, fresh).status, 200);
 }
 
-TEST_F(ServerCliTest, PostgresUrlIsNotSupportedYet) {
+TEST_F(ServerCliTest, AnUnreachablePostgresIsAClearErrorWithoutThePassword) {
+  // Port 1 on loopback: nothing listens there.
   CommandResult r = RunRelay({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir(),
-                              "--database", "postgres://u:p@127.0.0.1:5432/relay"});
+                              "--database", "postgres://relay:hunter2-secret@127.0.0.1:1/relay"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("not supported yet"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot connect to postgres://relay:***@127.0.0.1:1/relay"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("hunter2"), std::string::npos) << r.err;
 }
 
 TEST_F(ServerCliTest, DatabaseFromANewerBinaryIsRefusedAtStart) {
   CreateKey({"org_a"});
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((DataDir() + "/relay.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 4242", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
+  Sql(UsingPostgres() ? "UPDATE relay_schema SET version = 4242" : "PRAGMA user_version = 4242");
   CommandResult r = RunRelay({"serve", "--listen", "127.0.0.1:0", "--data-dir", DataDir()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("newer than this consent-relay supports"), std::string::npos) << r.err;

@@ -1,0 +1,120 @@
+// PgStore: the Store on a PostgreSQL database that several consent-relay nodes share.
+//
+// Each node keeps a small pool of libpq connections. Writes run in their own transaction on a
+// pooled connection and are retried (a bounded number of times) after a serialization failure,
+// a deadlock or a unique violation raced by another node; the write closures are written to be
+// run again. Users read inside a write are locked (SELECT ... FOR UPDATE), so two nodes merging
+// consents into one user never lose each other's changes. Claims use FOR UPDATE SKIP LOCKED, so
+// no delivery is handed to two nodes while its lease holds; a dead node's claims come back when
+// their lease runs out.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/postgres/pg_db.h"
+#include "store/store.h"
+
+namespace relay::store {
+
+class PgStore final : public Store {
+ public:
+  // Connects to `url` (postgres://...) and applies pending migrations under an advisory lock.
+  static Result<std::unique_ptr<PgStore>> Open(const std::string& url, int pool_size = 8);
+  ~PgStore() override;
+
+  Result<std::optional<std::string>> GetSetting(const std::string& name) override;
+  Result<std::string> PutSettingIfAbsent(const std::string& name,
+                                         const std::string& value) override;
+
+  Status CreateApiKey(const ApiKeyRow& key) override;
+  Result<ApiKeyRow> GetApiKey(const std::string& id) override;
+  Result<std::vector<ApiKeyRow>> ListApiKeys() override;
+  Status RevokeApiKey(const std::string& id, int64_t now) override;
+
+  Status SetOrganizationFeature(const std::string& organization_id, const std::string& feature,
+                                bool enabled, int64_t now) override;
+  Result<std::set<std::string>> GetOrganizationFeatures(
+      const std::string& organization_id) override;
+  Result<std::vector<OrganizationRow>> ListOrganizations() override;
+
+  Status CreateIntegration(const IntegrationRow& row) override;
+  Result<IntegrationRow> GetIntegration(const std::string& organization_id,
+                                        const std::string& id) override;
+  Result<Page<IntegrationRow>> ListIntegrations(const std::string& organization_id,
+                                                const PageRequest& page) override;
+  Status UpdateIntegration(const IntegrationRow& row, int64_t expected_version) override;
+  Status DeleteIntegration(const std::string& organization_id, const std::string& id,
+                           int64_t now) override;
+
+  Status Write(const std::function<Status(WriteTransaction&)>& body) override;
+  Result<std::optional<ConsentEventRow>> GetEvent(const std::string& organization_id,
+                                                  const std::string& id) override;
+  Result<Page<ConsentEventRow>> ListEvents(const std::string& organization_id,
+                                           const std::string& user_id,
+                                           const std::string& regulation,
+                                           const PageRequest& page) override;
+  Result<std::optional<ConsentUserRow>> GetUser(const std::string& organization_id,
+                                                const std::string& id) override;
+  Result<std::optional<ConsentUserRow>> FindUserByOrganizationUserId(
+      const std::string& organization_id, const std::string& organization_user_id) override;
+  Result<Page<ConsentUserRow>> ListUsers(const std::string& organization_id,
+                                         const std::string& organization_user_id,
+                                         const PageRequest& page) override;
+  Result<Page<DeliveryRow>> ListDeliveries(const std::string& organization_id,
+                                           const DeliveryFilter& filter,
+                                           const PageRequest& page) override;
+  Result<std::optional<DeliveryRow>> GetDelivery(const std::string& organization_id,
+                                                 const std::string& integration_id,
+                                                 const std::string& id) override;
+
+  Result<std::vector<ClaimedDelivery>> ClaimDeliveries(const ClaimRequest& request) override;
+  Status RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) override;
+  Result<std::vector<ClaimedDelivery>> RecordAndClaim(const std::vector<DeliveryOutcome>& outcomes,
+                                                      int64_t now,
+                                                      const ClaimRequest& request) override;
+  // Other nodes may hold claims: nothing is released here; a dead node's leases run out.
+  Status ReleaseAllClaims(int64_t now) override;
+  Result<DeliveryRow> RequeueDelivery(const std::string& organization_id,
+                                      const std::string& integration_id, const std::string& id,
+                                      int64_t now) override;
+  Result<int64_t> RequeueDeliveries(const std::string& organization_id,
+                                    const std::string& integration_id, const ReplayFilter& filter,
+                                    int64_t now, int batch) override;
+  Result<int64_t> PurgeDeliveries(DeliveryStatus status, int64_t before, int batch) override;
+  Result<DeliveryCounts> CountDeliveries() override;
+
+ private:
+  PgStore(std::string url, int pool_size);
+
+  // A pooled connection, returned when the lease dies (dropped instead when it broke).
+  class Lease {
+   public:
+    Lease(PgStore* store, std::unique_ptr<PgConn> conn) : store_(store), conn_(std::move(conn)) {}
+    Lease(Lease&&) = default;
+    ~Lease();
+    PgConn* operator->() const { return conn_.get(); }
+    PgConn& operator*() const { return *conn_; }
+
+   private:
+    PgStore* store_;
+    std::unique_ptr<PgConn> conn_;
+  };
+  Result<Lease> Borrow();
+  // Runs `body` in a transaction on a pooled connection, again after a retryable failure.
+  Status InTransaction(const std::function<Status(PgConn&)>& body);
+  Status ClaimOn(PgConn& db, const ClaimRequest& request, std::vector<ClaimedDelivery>* claimed);
+  Status RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcomes, int64_t now);
+
+  std::string url_;
+  int pool_size_;
+  std::mutex mu_;
+  std::condition_variable returned_;
+  std::vector<std::unique_ptr<PgConn>> idle_;  // guarded by mu_
+  int open_ = 0;                               // guarded by mu_: connections in use or idle
+};
+
+}  // namespace relay::store
