@@ -6,13 +6,23 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 
 namespace relay::testing {
 
-bool UsingPostgres() {
-  const char* base = std::getenv("RELAY_TEST_POSTGRES");
-  return base != nullptr && *base != '\0';
+// The test cluster's URL: RELAY_TEST_POSTGRES, or the first line of the file
+// RELAY_TEST_POSTGRES_FILE names (written by the ctest fixture that starts the cluster).
+std::string PostgresBaseUrl() {
+  if (const char* url = std::getenv("RELAY_TEST_POSTGRES"); url && *url) return url;
+  const char* file = std::getenv("RELAY_TEST_POSTGRES_FILE");
+  if (!file || !*file) return "";
+  std::ifstream in(file);
+  std::string url;
+  std::getline(in, url);
+  return url;
 }
+
+bool UsingPostgres() { return !PostgresBaseUrl().empty(); }
 
 namespace {
 // A new, empty database on the test cluster; its URL.
@@ -36,7 +46,7 @@ std::string CreateDatabase(const std::string& base_url) {
 
 ApiFixture::ApiFixture() {
   if (UsingPostgres()) {
-    setenv("CONSENT_RELAY_DATABASE", CreateDatabase(std::getenv("RELAY_TEST_POSTGRES")).c_str(), 1);
+    setenv("CONSENT_RELAY_DATABASE", CreateDatabase(PostgresBaseUrl()).c_str(), 1);
   }
 }
 
