@@ -1,0 +1,146 @@
+// Several nodes on one PostgreSQL database: any node takes API calls, any node delivers, and a
+// node that dies loses nothing. Runs in the pg.* suite only (the embedded store has one node).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "integration/delivery_fixture.h"
+
+namespace relay::testing {
+namespace {
+namespace json = boost::json;
+using std::chrono::seconds;
+
+class ClusterTest : public DeliveryFixture {
+ protected:
+  void SetUp() override {
+    if (!UsingPostgres()) GTEST_SKIP() << "several nodes share a PostgreSQL database only";
+  }
+
+  // Node i (0-based): its own data directory, the first node's master key, a short lease so that
+  // a killed node's deliveries come back within the test.
+  std::vector<std::string> NodeArgs(int i) {
+    return {"--data-dir",
+            DataDir() + "/node" + std::to_string(i),
+            "--master-key-file",
+            DataDir() + "/master.key",
+            "--allow-destination",
+            "127.0.0.0/8",
+            "--lease",
+            "2s",
+            "--shutdown-grace",
+            "2"};
+  }
+
+  TestReceiver receiver_;
+};
+
+TEST_F(ClusterTest, ThreeNodesOneKilledOneStoppedEveryAcknowledgedMessageDelivered) {
+  // The first node creates the master key the others are given; a node with another key would
+  // refuse to start against this database.
+  StartRelay({"--lease", "2s", "--shutdown-grace", "2"});
+  std::vector<std::unique_ptr<ServerProcess>> nodes;
+  for (int i = 1; i <= 2; ++i) {
+    nodes.push_back(std::make_unique<ServerProcess>());
+    ASSERT_TRUE(nodes.back()->Start(NodeArgs(i))) << nodes.back()->error();
+  }
+  std::vector<std::string> urls = {server_.base_url(), nodes[0]->base_url(), nodes[1]->base_url()};
+
+  // Two integrations, two receivers; each counts deliveries by webhook-id.
+  TestReceiver second;
+  auto a = CreateIntegration(receiver_.Url("/a"));
+  auto b = CreateIntegration(second.Url("/b"));
+
+  // A session from node 0 works on every node: they share the signing key.
+  ASSERT_EQ(HttpRequest("GET", urls[2] + Path("/v1/marketplace/integrations"), "",
+                        {"Authorization: Bearer " + token_})
+                .status,
+            200);
+
+  std::mutex mu;
+  std::set<std::string> acknowledged;  // event ids answered 201
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0};
+  auto poster = [&](int worker) {
+    for (int n = 0; !stop.load(); ++n) {
+      int node = (worker + n) % 3;
+      std::string id = "ev-" + std::to_string(worker) + "-" + std::to_string(n);
+      std::string body = R"({"id":")" + id + R"(","user":{"organization_user_id":"u-)" +
+                         std::to_string(n % 40) + R"("},"consents":{"purposes":[{"id":"p)" +
+                         std::to_string(n % 7) + R"(","enabled":true}]}})";
+      HttpResult r =
+          HttpRequest("POST", urls[node] + Path("/v1/consents/events"), body,
+                      {"Authorization: Bearer " + token_, "Content-Type: application/json"});
+      ++sent;
+      if (r.status == 201) {
+        std::lock_guard<std::mutex> lock(mu);
+        acknowledged.insert(id);
+      }
+    }
+  };
+  std::vector<std::thread> posters;
+  for (int w = 0; w < 3; ++w) posters.emplace_back(poster, w);
+
+  ASSERT_TRUE(WaitUntil([&] { return sent.load() >= 150; }, seconds(60)));
+  nodes[0]->Kill();  // SIGKILL: its claims wait for their lease to run out
+  ASSERT_TRUE(WaitUntil([&] { return sent.load() >= 300; }, seconds(60)));
+  EXPECT_EQ(nodes[1]->Stop(seconds(20)), 0);  // SIGTERM: finishes or hands back its deliveries
+  ASSERT_TRUE(WaitUntil([&] { return sent.load() >= 450; }, seconds(60)));
+  stop = true;
+  for (auto& t : posters) t.join();
+  ASSERT_GT(acknowledged.size(), 100u);
+
+  // Every acknowledged event reaches both integrations (event.created, by the entity's id).
+  auto delivered_events = [](const TestReceiver& r) {
+    std::map<std::string, int> by_webhook_id;
+    std::set<std::string> events;
+    for (const auto& req : r.Requests()) {
+      ++by_webhook_id[req.Header("webhook-id")];
+      json::value v = json::parse(req.body);
+      if (v.at("type") == "event.created") {
+        events.insert(std::string(v.at("parameters").at("entity").at("id").as_string()));
+      }
+    }
+    int duplicates = 0;
+    for (const auto& [id, count] : by_webhook_id) duplicates += count - 1;
+    return std::make_pair(events, duplicates);
+  };
+  auto all_delivered = [&] {
+    for (const TestReceiver* r : {&receiver_, &second}) {
+      auto events = delivered_events(*r).first;
+      for (const auto& id : acknowledged) {
+        if (!events.count(id)) return false;
+      }
+    }
+    return true;
+  };
+  EXPECT_TRUE(WaitUntil(all_delivered, seconds(60)));
+  for (const TestReceiver* r : {&receiver_, &second}) {
+    auto [events, duplicates] = delivered_events(*r);
+    size_t missing = 0;
+    for (const auto& id : acknowledged) missing += events.count(id) ? 0 : 1;
+    EXPECT_EQ(missing, 0u);
+    std::cout << "cluster test: " << acknowledged.size() << " events acknowledged of "
+              << sent.load() << " sent; " << r->Count() << " webhooks received, " << duplicates
+              << " duplicates" << std::endl;
+  }
+  // Nothing is left in flight: the dead node's leases ran out and the survivor finished.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return Sql("SELECT count(*) FROM deliveries WHERE status IN ('in_flight', 'pending')") ==
+               std::vector<std::vector<std::string>>{{"0"}};
+      },
+      seconds(30)));
+  (void)a;
+  (void)b;
+}
+
+}  // namespace
+}  // namespace relay::testing
