@@ -163,6 +163,7 @@ class Dispatcher::Engine {
     // integration that may hold fewer would only hand most of it straight back.
     int expected = per_integration * std::max(1, last_claim_integrations_);
     req.limit = std::min({free, options_.claim_batch, std::max(expected, 1)});
+    req.integration_cap = options_.max_in_flight_per_integration;
     for (const auto& [integration, count] : claimed_) {
       if (count >= per_integration) req.excluded_integrations.push_back(integration);
     }

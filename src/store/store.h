@@ -138,6 +138,10 @@ struct ClaimRequest {
   int64_t lease_token = 0;  // identifies this claim when its outcome is recorded
   int limit = 0;
   std::vector<std::string> excluded_integrations;  // at their in-flight cap
+  // The most deliveries of one integration in flight at once across every node sharing the
+  // database (0: no limit). A backend several nodes share enforces it when claiming; the
+  // embedded store has one node, whose dispatcher keeps its own count.
+  int integration_cap = 0;
 };
 
 // What became of a claimed delivery.

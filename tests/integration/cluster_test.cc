@@ -142,5 +142,32 @@ TEST_F(ClusterTest, ThreeNodesOneKilledOneStoppedEveryAcknowledgedMessageDeliver
   (void)b;
 }
 
+// The per-integration cap holds across the cluster: two nodes, a cap of 3, a slow endpoint;
+// never more than 3 requests at once (not 3 per node).
+TEST_F(ClusterTest, PerIntegrationCapHoldsAcrossNodes) {
+  std::atomic<int> now{0};
+  std::atomic<int> peak{0};
+  receiver_.SetHandler([&](const ReceivedRequest&) {
+    int n = ++now;
+    int seen = peak.load();
+    while (n > seen && !peak.compare_exchange_weak(seen, n)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    --now;
+    return ReplyWith(200);
+  });
+  StartRelay({"--max-in-flight-per-integration", "3"});
+  auto args = NodeArgs(1);
+  args.insert(args.end(), {"--max-in-flight-per-integration", "3"});
+  ServerProcess other;
+  ASSERT_TRUE(other.Start(args)) << other.error();
+  auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  for (int i = 0; i < 24; ++i) PostEvent("u-" + std::to_string(i));
+  EXPECT_TRUE(receiver_.WaitForCount(24, seconds(30)));
+  EXPECT_LE(peak.load(), 3);
+  EXPECT_GE(peak.load(), 2) << "the endpoint was reached concurrently at all";
+  (void)integration;
+}
+
 }  // namespace
 }  // namespace relay::testing

@@ -13,6 +13,8 @@ namespace relay::store {
 namespace {
 
 constexpr int kWriteAttempts = 5;
+// Advisory lock keys: any fixed numbers, distinct from the migration lock.
+constexpr int64_t kClaimLock = 0x636c61696d;  // "claim"
 
 constexpr char kIntegrationColumns[] =
     "id, organization_id, type_id, enabled, authentication, properties, client_secret, "
@@ -741,19 +743,41 @@ Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
                                  "lease_until < ?",
                                  {P(request.now)})
                             .status());
-  // SKIP LOCKED: rows another node is claiming right now are passed over, never handed out twice.
-  std::string sql =
-      "UPDATE deliveries SET status = 'in_flight', lease_until = ?, lease_token = ? WHERE seq IN "
-      "(SELECT d.seq FROM deliveries d JOIN integrations i ON i.id = d.integration_id "
-      "WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND i.enabled = 1 AND "
-      "i.deleted_at IS NULL";
-  std::vector<PgParam> params = {P(request.lease_until), P(request.lease_token), P(request.now)};
-  sql += " AND NOT (d.integration_id = ANY(?::text[]))";
-  params.push_back(TextArray(request.excluded_integrations));
-  sql += " ORDER BY d.next_attempt_at LIMIT ? FOR UPDATE OF d SKIP LOCKED)";
-  params.push_back(P(int64_t{request.limit}));
-  RELAY_ASSIGN_OR_RETURN(auto updated, db.Query(sql, params));
-  if (updated.affected() == 0) return Status::Ok();
+  // Claims are serialized across the cluster (a transaction-scoped advisory lock, held for a few
+  // milliseconds), so that the per-integration cap counts every node's deliveries in flight.
+  RELAY_RETURN_IF_ERROR(db.Query("SELECT pg_advisory_xact_lock(?)", {P(kClaimLock)}).status());
+  std::map<std::string, int64_t> in_flight;
+  std::vector<std::string> excluded = request.excluded_integrations;
+  if (request.integration_cap > 0) {
+    RELAY_ASSIGN_OR_RETURN(auto counts,
+                           db.Query("SELECT integration_id, count(*) FROM deliveries WHERE "
+                                    "status = 'in_flight' GROUP BY integration_id"));
+    for (int i = 0; i < counts.rows(); ++i) {
+      in_flight[counts.Text(i, 0)] = counts.Int(i, 1);
+      if (counts.Int(i, 1) >= request.integration_cap) excluded.push_back(counts.Text(i, 0));
+    }
+  }
+  // SKIP LOCKED: rows another transaction holds (a replay, a purge) are passed over.
+  RELAY_ASSIGN_OR_RETURN(
+      auto candidates,
+      db.Query("SELECT d.seq, d.integration_id FROM deliveries d JOIN integrations i ON "
+               "i.id = d.integration_id WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND "
+               "i.enabled = 1 AND i.deleted_at IS NULL AND NOT (d.integration_id = "
+               "ANY(?::text[])) ORDER BY d.next_attempt_at LIMIT ? FOR UPDATE OF d SKIP LOCKED",
+               {P(request.now), TextArray(excluded), P(int64_t{request.limit})}));
+  std::vector<int64_t> seqs;
+  for (int i = 0; i < candidates.rows(); ++i) {
+    if (request.integration_cap > 0 &&
+        in_flight[candidates.Text(i, 1)]++ >= request.integration_cap) {
+      continue;  // this integration reached its cap within the batch
+    }
+    seqs.push_back(candidates.Int(i, 0));
+  }
+  if (seqs.empty()) return Status::Ok();
+  RELAY_RETURN_IF_ERROR(db.Query("UPDATE deliveries SET status = 'in_flight', lease_until = ?, "
+                                 "lease_token = ? WHERE seq = ANY(?::bigint[])",
+                                 {P(request.lease_until), P(request.lease_token), IntArray(seqs)})
+                            .status());
   RELAY_ASSIGN_OR_RETURN(
       auto r, db.Query("SELECT d.seq, d.id, d.organization_id, d.integration_id, i.version, m.id, "
                        "d.type, coalesce(d.payload, m.payload), d.attempt_count, "

@@ -23,7 +23,7 @@ namespace relay::store {
 class PgStore final : public Store {
  public:
   // Connects to `url` (postgres://...) and applies pending migrations under an advisory lock.
-  static Result<std::unique_ptr<PgStore>> Open(const std::string& url, int pool_size = 8);
+  static Result<std::unique_ptr<PgStore>> Open(const std::string& url, int pool_size = 16);
   ~PgStore() override;
 
   Result<std::optional<std::string>> GetSetting(const std::string& name) override;
