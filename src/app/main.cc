@@ -270,11 +270,14 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   if (!server.ok()) return Fail(server.status().message());
 
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  const bool shared = store_options.database.rfind("postgres", 0) == 0;
+  std::string where =
+      shared ? store::RedactDatabaseUrl(store_options.database) : store_options.data_dir;
   std::printf("consent-relay %s listening on http://%s:%u (data in %s)\n", RELAY_VERSION,
-              shown_host.c_str(), (*server)->port(), store_options.data_dir.c_str());
-  std::printf(
-      "create the first API key with: %s keys create --data-dir %s --organization YOUR_ORG_ID\n",
-      program.c_str(), store_options.data_dir.c_str());
+              shown_host.c_str(), (*server)->port(), where.c_str());
+  std::printf("create the first API key with: %s keys create %s %s --organization YOUR_ORG_ID\n",
+              program.c_str(), shared ? "--database" : "--data-dir",
+              shared ? "YOUR_DATABASE_URL" : store_options.data_dir.c_str());
   std::fflush(stdout);
   log::Info("listening", {{"address", shown_host + ":" + std::to_string((*server)->port())}});
 
