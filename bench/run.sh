@@ -12,6 +12,7 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v psql >/dev/null || need+=(postgresql)
 if [[ ${#need[@]} -gt 0 ]]; then
   sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get update -qq
@@ -22,7 +23,11 @@ RELAY=${RELAY_BINARY:-build/consent-relay}
 
 WORK=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  scripts/pg-test-cluster stop "$WORK/pg" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -237,6 +242,63 @@ read -r DRAIN_BIG RSS_BIG < <(drain "$WORK/backlog" "$DRAIN_SAMPLE")
 seed_backlog "$WORK/small" "$DRAIN_SAMPLE"
 read -r DRAIN_SMALL RSS_SMALL < <(drain "$WORK/small" "$DRAIN_SAMPLE")
 
+# PostgreSQL: the same ingest and end-to-end phases with 1 and with 2 nodes on one database (a
+# throwaway cluster on this machine, fsync on, synchronous_commit on). With 2 nodes, a wrk per
+# node (half the connections each) and the figures summed.
+PG_URL=$(scripts/pg-test-cluster start "$WORK/pg")
+head -c 32 /dev/urandom | base64 > "$WORK/pg-master.key"
+chmod 600 "$WORK/pg-master.key"
+pg_phase() {  # $1 = name, $2 = nodes, $3 = dispatch (1/0); prints "rate p99 deliveries_per_s"
+  local name=$1 nodes=$2 dispatch=$3
+  local db="bench_$name"
+  psql -q "$PG_URL" -c "CREATE DATABASE $db" >/dev/null
+  export CONSENT_RELAY_DATABASE="${PG_URL%/*}/$db"
+  local key; key=$("$RELAY" keys create --data-dir "$WORK/$name-cli" --organization bench)
+  "$RELAY" orgs enable bench --feature webhooks --data-dir "$WORK/$name-cli" >/dev/null
+  local urls=() node_pids=()
+  for n in $(seq "$nodes"); do
+    mkdir -p "$WORK/$name-n$n"
+    local flags=(--master-key-file "$WORK/pg-master.key" --allow-destination 127.0.0.0/8)
+    [[ "$dispatch" == 1 ]] || flags+=(--no-dispatch)
+    start_relay "$WORK/$name-n$n" "${flags[@]}"
+    urls+=("$RELAY_URL"); node_pids+=("$RELAY_PID")
+  done
+  RELAY_URL=${urls[0]}
+  TOKEN=$(session "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["key"])' "$key")" \
+                  "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secret"])' "$key")")
+  create_integrations 1 bench
+  local before=0 u
+  for u in "${urls[@]}"; do
+    RELAY_URL=$u; local m; m=$(metric 'relay_deliveries_total{status="succeeded"}'); before=$((before + ${m:-0}))
+  done
+  local start_ns; start_ns=$(date +%s%N)
+  local conns=$((32 / nodes)) wrks=()
+  for i in "${!urls[@]}"; do
+    ORGS=0 RATE=0 CONNECTIONS=$conns wrk -t1 -c"$conns" -d"${SECONDS_PER_PHASE}"s --latency \
+      -s bench/events.lua "${urls[$i]}/" > "$WORK/$name-wrk$i.txt" &
+    wrks+=("$!")
+  done
+  wait "${wrks[@]}"
+  local after=0
+  for u in "${urls[@]}"; do
+    RELAY_URL=$u; local m; m=$(metric 'relay_deliveries_total{status="succeeded"}'); after=$((after + ${m:-0}))
+  done
+  local end_ns; end_ns=$(date +%s%N)
+  for p in "${node_pids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+  unset CONSENT_RELAY_DATABASE
+  local rate=0 p99=0
+  for i in "${!urls[@]}"; do
+    local r p
+    read -r r _ p _ < <(wrk_figures "$WORK/$name-wrk$i.txt")
+    rate=$((rate + r)); p99=$(python3 -c "print(max($p99, $p))")
+  done
+  echo "$rate $p99 $(python3 -c "print(f'{($after - $before) / (($end_ns - $start_ns) / 1e9):.0f}')")"
+}
+read -r PG1_INGEST PG1_INGEST_P99 _ < <(pg_phase ingest1 1 0)
+read -r PG2_INGEST PG2_INGEST_P99 _ < <(pg_phase ingest2 2 0)
+read -r PG1_E2E_EVENTS _ PG1_E2E < <(pg_phase e2e1 1 1)
+read -r PG2_E2E_EVENTS _ PG2_E2E < <(pg_phase e2e2 2 1)
+
 ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
 {
   echo "# consent-relay benchmark"
@@ -258,6 +320,10 @@ ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
   echo "| backlog: server peak RSS during the drain (MB) | $RSS_BIG | |"
   echo "| growth: the same drain with only $DRAIN_SAMPLE deliveries in the table (deliveries/s; peak RSS $RSS_SMALL MB) | $DRAIN_SMALL | $(ratio "$DRAIN_SMALL") |"
   echo "| growth: drain rate with $BACKLOG_ROWS rows / with $DRAIN_SAMPLE rows (1.00 = claim cost flat) | $(python3 -c "print(f'{$DRAIN_BIG / max(1, $DRAIN_SMALL):.2f}')") | |"
+  echo "| PostgreSQL, 1 node: ingest (events/s, p99 ms) | $PG1_INGEST ($PG1_INGEST_P99) | $(ratio "$PG1_INGEST") |"
+  echo "| PostgreSQL, 2 nodes: ingest (events/s, p99 ms) | $PG2_INGEST ($PG2_INGEST_P99) | $(ratio "$PG2_INGEST") |"
+  echo "| PostgreSQL, 1 node: end to end, 1 integration (deliveries/s; $PG1_E2E_EVENTS events/s) | $PG1_E2E | $(ratio "$PG1_E2E") |"
+  echo "| PostgreSQL, 2 nodes: end to end, 1 integration (deliveries/s; $PG2_E2E_EVENTS events/s) | $PG2_E2E | $(ratio "$PG2_E2E") |"
   echo
   echo "Deliveries/s count deliveries that reached nginx while wrk ran (an event makes one message"
   echo "per integration, two when the user changed: user.created or user.updated). Latency is exact, from the"
@@ -269,7 +335,8 @@ cat "$OUT"
 if [[ "${1:-}" == "--smoke" ]]; then
   # The smoke run checks that every figure was measured.
   for v in "$CEIL" "$INGEST" "$E2E" "$E2E3" "$E2EM" "$LAT_N" "$DRAIN_BIG" "$DRAIN_SMALL"; do [[ "$v" =~ ^[0-9]+$ ]] || { echo "bench smoke: bad figure $v"; exit 1; }; done
-  for v in "$CEIL" "$INGEST" "$E2E" "$E2E3" "$E2EM" "$LAT_N"; do
+  for v in "$CEIL" "$INGEST" "$E2E" "$E2E3" "$E2EM" "$LAT_N" "$PG1_INGEST" "$PG2_INGEST" "$PG1_E2E" \
+           "$PG2_E2E"; do
     [[ "$v" -gt 0 ]] || { echo "bench smoke: a phase measured nothing"; exit 1; }
   done
   rm -f "$OUT"
