@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <string>
 #include <string_view>
 
 #include "common/status.h"
@@ -21,5 +22,10 @@ void ApplyMergePatch(boost::json::value& target, const boost::json::value& patch
 
 // Serializes compactly (the exact bytes the API returns).
 std::string ToJsonString(const boost::json::value& value);
+
+// Text from outside (an endpoint's response body, an error it caused) made fit to store and to
+// show as a JSON string: invalid UTF-8 sequences and NUL bytes become U+FFFD. Valid text is
+// returned unchanged.
+std::string SanitizeText(const std::string& in);
 
 }  // namespace relay

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "common/crypto.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "delivery/http_client.h"
 #include "delivery/oauth.h"
@@ -399,8 +400,9 @@ class Dispatcher::Engine {
     a.started_at = job.started_at;
     a.duration_ms = std::max<int64_t>(0, clock_.NowMillis() - job.started_at);
     a.http_status = result.status;
-    a.error = result.status ? "" : result.error;
-    a.response_body = result.body;
+    // Whatever bytes the endpoint sent, the record holds valid text (the API shows it as JSON).
+    a.error = result.status ? "" : SanitizeText(result.error);
+    a.response_body = SanitizeText(result.body);
     return a;
   }
 

@@ -59,3 +59,19 @@ TEST(MergePatchTest, FollowsRfc7396) {
 
 }  // namespace
 }  // namespace relay
+
+namespace relay {
+namespace {
+
+TEST(SanitizeTextTest, KeepsValidTextAndReplacesWhatIsNot) {
+  EXPECT_EQ(SanitizeText("plain é € 𝄞"), "plain é € 𝄞");
+  const std::string bad = "\xef\xbf\xbd";
+  EXPECT_EQ(SanitizeText(std::string("a\0b", 3)), "a" + bad + "b");
+  EXPECT_EQ(SanitizeText("\xff\xfe"), bad + bad);
+  EXPECT_EQ(SanitizeText("\xc0\xaf"), bad + bad) << "an overlong '/'";
+  EXPECT_EQ(SanitizeText("\xed\xa0\x80"), bad + bad + bad) << "a UTF-16 surrogate";
+  EXPECT_EQ(SanitizeText("cut \xe2\x82"), "cut " + bad + bad) << "a truncated sequence";
+}
+
+}  // namespace
+}  // namespace relay

@@ -270,6 +270,29 @@ TEST_F(DeliveryTest, DisabledIntegrationsDeliveriesWaitAndGoOutWhenEnabled) {
   EXPECT_TRUE(WaitForStatus(integration.id, "succeeded", 1));
 }
 
+// An endpoint may answer any bytes: invalid UTF-8 and NUL included. The attempt is recorded with
+// such bytes as U+FFFD, the same on both stores (PostgreSQL's text refuses them), and the API
+// still answers valid JSON (it used to copy the raw bytes into its JSON).
+TEST_F(DeliveryTest, AnyResponseBytesAreRecorded) {
+  StartRelay({"--retry-schedule", "1h"});
+  receiver_.SetHandler(
+      [](const ReceivedRequest&) { return ReplyWith(500, std::string("bad \xff\xfe\0 end", 11)); });
+  auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  PostEvent("u-1");
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto d = Deliveries(integration.id);
+        return !d.empty() && d[0].at("attempts").as_array().size() == 1;
+      },
+      seconds(10)))
+      << Call("GET", Path("/v1/marketplace/integrations/" + integration.id + "/deliveries"), token_)
+             .body;
+  auto body = Deliveries(integration.id)[0].at("attempts").at(0).at("response_body").as_string();
+  EXPECT_TRUE(body.starts_with("bad ")) << body << " size " << body.size();
+  EXPECT_TRUE(body.ends_with(" end")) << body;
+  EXPECT_EQ(body, "bad \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end");
+}
+
 TEST_F(DeliveryTest, DeletingAnIntegrationCancelsItsPendingDeliveries) {
   StartRelay({"--retry-schedule", "1h"});
   receiver_.SetHandler([](const ReceivedRequest&) { return ReplyWith(500); });

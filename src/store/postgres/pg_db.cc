@@ -144,7 +144,8 @@ std::string NumberPlaceholders(const std::string& sql) {
 Result<PgResult> PgConn::Query(const std::string& sql, const std::vector<PgParam>& params) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
-    std::string name = "s" + std::to_string(prepared_.size() + 1);
+    std::string name = "s";
+    name += std::to_string(prepared_.size() + 1);
     std::string numbered = NumberPlaceholders(sql);
     pg_result* raw = PQprepare(c_, name.c_str(), numbered.c_str(), 0, nullptr);
     PgResult owned(raw);

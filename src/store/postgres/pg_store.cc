@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "common/json.h"
 #include "store/postgres/pg_schema.h"
 
 namespace relay::store {
@@ -130,27 +131,38 @@ Status EnsureOrganization(PgConn& db, const std::string& org, int64_t now) {
       .status();
 }
 
-// Arrays as one parameter (`= ANY(?::bigint[])`), so a list of any length is one prepared
-// statement rather than one per length.
-PgParam IntArray(const std::vector<int64_t>& values) {
+// Arrays as one parameter (`= ANY(?::bigint[])`, `unnest(...)`), so a list of any length is one
+// prepared statement and one round trip. nullopt elements are SQL NULL.
+PgParam IntArray(const std::vector<std::optional<int64_t>>& values) {
   std::string out = "{";
   for (size_t i = 0; i < values.size(); ++i) {
     if (i) out += ',';
-    out += std::to_string(values[i]);
+    out += values[i] ? std::to_string(*values[i]) : std::string("NULL");
   }
   return P(out + "}");
 }
-PgParam TextArray(const std::vector<std::string>& values) {
+PgParam IntArray(const std::vector<int64_t>& values) {
+  return IntArray(std::vector<std::optional<int64_t>>(values.begin(), values.end()));
+}
+PgParam TextArray(const std::vector<std::optional<std::string>>& values) {
   std::string out = "{";
   for (size_t i = 0; i < values.size(); ++i) {
-    out += i ? ",\"" : "\"";
-    for (char c : values[i]) {
+    if (i) out += ',';
+    if (!values[i]) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char c : *values[i]) {
       if (c == '"' || c == '\\') out += '\\';
       out += c;
     }
     out += '"';
   }
   return P(out + "}");
+}
+PgParam TextArray(const std::vector<std::string>& values) {
+  return TextArray(std::vector<std::optional<std::string>>(values.begin(), values.end()));
 }
 
 // Fills each delivery's attempts with one query.
@@ -806,27 +818,51 @@ Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
 }
 
 Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcomes, int64_t now) {
+  if (outcomes.empty()) return Status::Ok();
+  // Two statements for the whole batch (arrays unnested on the server), not two per delivery:
+  // each statement is a round trip.
+  std::vector<int64_t> a_seq, a_attempt, a_started, a_duration;
+  std::vector<std::optional<int64_t>> a_status;
+  std::vector<std::optional<std::string>> a_error, a_body;
+  std::vector<int64_t> o_seq, o_next, o_inc, o_token;
+  std::vector<std::optional<std::string>> o_status;
   for (const auto& o : outcomes) {
     if (o.attempt) {
       const AttemptRow& a = *o.attempt;
-      RELAY_RETURN_IF_ERROR(
-          db.Query("INSERT INTO delivery_attempts (delivery_seq, attempt, started_at, "
-                   "duration_ms, http_status, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                   "ON CONFLICT DO NOTHING",
-                   {P(o.seq), P(a.attempt), P(a.started_at), P(a.duration_ms),
-                    a.http_status ? P(int64_t{*a.http_status}) : Null(), OptionalText(a.error),
-                    P(a.response_body)})
-              .status());
+      a_seq.push_back(o.seq);
+      a_attempt.push_back(a.attempt);
+      a_started.push_back(a.started_at);
+      a_duration.push_back(a.duration_ms);
+      a_status.push_back(a.http_status ? std::optional<int64_t>(*a.http_status) : std::nullopt);
+      a_error.push_back(a.error.empty() ? std::nullopt : std::optional(SanitizeText(a.error)));
+      a_body.push_back(SanitizeText(a.response_body));
     }
+    o_seq.push_back(o.seq);
+    o_status.push_back(std::string(DeliveryStatusName(o.status)));
+    o_next.push_back(o.next_attempt_at);
+    o_inc.push_back(o.attempt ? 1 : 0);
+    o_token.push_back(o.lease_token);
+  }
+  if (!a_seq.empty()) {
     RELAY_RETURN_IF_ERROR(
-        db.Query("UPDATE deliveries SET status = ?, next_attempt_at = ?, attempt_count = "
-                 "attempt_count + ?, lease_until = NULL, lease_token = NULL, updated_at = ? "
-                 "WHERE seq = ? AND status = 'in_flight' AND lease_token = ?",
-                 {P(std::string(DeliveryStatusName(o.status))), P(o.next_attempt_at),
-                  P(int64_t{o.attempt ? 1 : 0}), P(now), P(o.seq), P(o.lease_token)})
+        db.Query("INSERT INTO delivery_attempts (delivery_seq, attempt, started_at, duration_ms, "
+                 "http_status, error, response_body) SELECT * FROM unnest(?::bigint[], "
+                 "?::bigint[], ?::bigint[], ?::bigint[], ?::int[], ?::text[], ?::text[]) "
+                 "ON CONFLICT DO NOTHING",
+                 {IntArray(a_seq), IntArray(a_attempt), IntArray(a_started), IntArray(a_duration),
+                  IntArray(a_status), TextArray(a_error), TextArray(a_body)})
             .status());
   }
-  return Status::Ok();
+  return db
+      .Query(
+          "UPDATE deliveries d SET status = o.status, next_attempt_at = o.next, attempt_count "
+          "= d.attempt_count + o.inc, lease_until = NULL, lease_token = NULL, updated_at = ? "
+          "FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS "
+          "o(seq, status, next, inc, token) WHERE d.seq = o.seq AND d.status = 'in_flight' "
+          "AND d.lease_token = o.token",
+          {P(now), IntArray(o_seq), TextArray(o_status), IntArray(o_next), IntArray(o_inc),
+           IntArray(o_token)})
+      .status();
 }
 
 Result<std::vector<ClaimedDelivery>> PgStore::ClaimDeliveries(const ClaimRequest& request) {
