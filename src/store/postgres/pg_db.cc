@@ -115,11 +115,7 @@ Status PgConn::Exec(const std::string& sql) {
   pg_result* raw = PQexec(c_, sql.c_str());
   PgResult owned(raw);  // frees it on return
   ExecStatusType st = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
-    last_sqlstate_ = state ? state : "";
-    return PgError(raw, c_, "postgres");
-  }
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Failed(raw, "postgres");
   last_sqlstate_.clear();
   return Status::Ok();
 }
@@ -141,40 +137,94 @@ std::string NumberPlaceholders(const std::string& sql) {
   return out;
 }
 
-Result<PgResult> PgConn::Query(const std::string& sql, const std::vector<PgParam>& params) {
+Status PgConn::Failed(pg_result* r, const std::string& what) {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  const char* constraint = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : nullptr;
+  last_sqlstate_ = state ? state : "";
+  last_constraint_ = constraint ? constraint : "";
+  return PgError(r, c_, what);
+}
+
+Result<std::string> PgConn::Prepared(const std::string& sql) {
   auto it = prepared_.find(sql);
-  if (it == prepared_.end()) {
-    std::string name = "s";
-    name += std::to_string(prepared_.size() + 1);
-    std::string numbered = NumberPlaceholders(sql);
-    pg_result* raw = PQprepare(c_, name.c_str(), numbered.c_str(), 0, nullptr);
-    PgResult owned(raw);
-    if (!raw || PQresultStatus(raw) != PGRES_COMMAND_OK) {
-      const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
-      last_sqlstate_ = state ? state : "";
-      return PgError(raw, c_, "postgres prepare");
+  if (it != prepared_.end()) return it->second;
+  std::string name = "s";
+  name += std::to_string(prepared_.size() + 1);
+  std::string numbered = NumberPlaceholders(sql);
+  pg_result* raw = PQprepare(c_, name.c_str(), numbered.c_str(), 0, nullptr);
+  PgResult owned(raw);  // frees it on return
+  if (!raw || PQresultStatus(raw) != PGRES_COMMAND_OK) return Failed(raw, "postgres prepare");
+  prepared_.emplace(sql, name);
+  return name;
+}
+
+namespace {
+struct Encoded {
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+  explicit Encoded(const std::vector<PgParam>& params)
+      : values(params.size()), lengths(params.size()), formats(params.size()) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      values[i] = params[i].value ? params[i].value->data() : nullptr;
+      lengths[i] = params[i].value ? static_cast<int>(params[i].value->size()) : 0;
+      formats[i] = params[i].binary ? 1 : 0;
     }
-    it = prepared_.emplace(sql, name).first;
   }
-  std::vector<const char*> values(params.size());
-  std::vector<int> lengths(params.size());
-  std::vector<int> formats(params.size());
-  for (size_t i = 0; i < params.size(); ++i) {
-    values[i] = params[i].value ? params[i].value->data() : nullptr;
-    lengths[i] = params[i].value ? static_cast<int>(params[i].value->size()) : 0;
-    formats[i] = params[i].binary ? 1 : 0;
-  }
-  pg_result* raw = PQexecPrepared(c_, it->second.c_str(), static_cast<int>(params.size()),
-                                  values.data(), lengths.data(), formats.data(), 0);
+};
+}  // namespace
+
+Result<PgResult> PgConn::Query(const std::string& sql, const std::vector<PgParam>& params) {
+  RELAY_ASSIGN_OR_RETURN(std::string name, Prepared(sql));
+  Encoded e(params);
+  pg_result* raw = PQexecPrepared(c_, name.c_str(), static_cast<int>(params.size()),
+                                  e.values.data(), e.lengths.data(), e.formats.data(), 0);
   PgResult result(raw);
   ExecStatusType st = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
-    last_sqlstate_ = state ? state : "";
-    return PgError(raw, c_, "postgres");
-  }
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Failed(raw, "postgres");
   last_sqlstate_.clear();
   return result;
+}
+
+Status PgConn::Pipeline(const std::vector<Statement>& statements) {
+  if (statements.empty()) return Status::Ok();
+  if (statements.size() == 1) return Query(statements[0].sql, statements[0].params).status();
+  std::vector<std::string> names;
+  for (const auto& st : statements) {
+    RELAY_ASSIGN_OR_RETURN(std::string name, Prepared(st.sql));
+    names.push_back(std::move(name));
+  }
+  if (PQenterPipelineMode(c_) != 1) return Failed(nullptr, "postgres pipeline");
+  Status first_error;
+  bool sent_all = true;
+  for (size_t i = 0; i < statements.size(); ++i) {
+    Encoded e(statements[i].params);
+    if (PQsendQueryPrepared(c_, names[i].c_str(), static_cast<int>(statements[i].params.size()),
+                            e.values.data(), e.lengths.data(), e.formats.data(), 0) != 1) {
+      sent_all = false;
+      break;
+    }
+  }
+  if (PQpipelineSync(c_) != 1) sent_all = false;
+  if (!sent_all) first_error = Failed(nullptr, "postgres pipeline");
+  // Each statement's result, then NULL; at the end the sync point.
+  while (true) {
+    pg_result* r = PQgetResult(c_);
+    if (r == nullptr) {
+      if (PQstatus(c_) != CONNECTION_OK) break;
+      continue;  // the end of one statement's results
+    }
+    PgResult owned(r);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_PIPELINE_SYNC) break;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED &&
+        first_error.ok()) {
+      first_error = Failed(r, "postgres");
+    }
+  }
+  PQexitPipelineMode(c_);
+  if (first_error.ok()) last_sqlstate_.clear();
+  return first_error;
 }
 
 }  // namespace relay::store

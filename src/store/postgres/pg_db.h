@@ -60,19 +60,33 @@ class PgConn {
   // Runs one statement with '?' parameters (numbered $1.. here), prepared once per connection
   // and reused.
   Result<PgResult> Query(const std::string& sql, const std::vector<PgParam>& params = {});
+  // Runs statements in one round trip (libpq pipeline mode): all are sent, then all results are
+  // read. They run in order; after the first failure the rest do not run, and that failure is
+  // returned. For writes whose results nobody waits for.
+  struct Statement {
+    std::string sql;
+    std::vector<PgParam> params;
+  };
+  Status Pipeline(const std::vector<Statement>& statements);
   // The connection broke (server restart, network): PgStore reconnects.
   bool broken() const;
   // The SQLSTATE of the last failed statement ("" after a success).
   const std::string& last_sqlstate() const { return last_sqlstate_; }
+  // The constraint the last failed statement violated ("" if none).
+  const std::string& last_constraint() const { return last_constraint_; }
   // The last failure is worth running the whole transaction again for: a serialization failure,
   // a deadlock, or a unique violation raced by another node (the retry reads the winner's row).
   bool last_failure_retryable() const;
 
  private:
   explicit PgConn(pg_conn* c) : c_(c) {}
+  // The prepared statement's name for `sql`, preparing it first if needed.
+  Result<std::string> Prepared(const std::string& sql);
+  Status Failed(pg_result* r, const std::string& what);
   pg_conn* c_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
   std::string last_sqlstate_;
+  std::string last_constraint_;
 };
 
 // Maps a failed libpq result to a Status: unique violations are kConflict, serialization

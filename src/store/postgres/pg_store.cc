@@ -217,15 +217,37 @@ PgParam OptionalText(const std::string& v) { return v.empty() ? Null() : P(v); }
 
 // The WriteTransaction handed to Store::Write's body: valid during that call, inside a
 // transaction on one pooled connection.
+//
+// Writes nobody waits for (users, events, messages and deliveries, idempotency keys) are queued
+// and sent together in one round trip (a libpq pipeline) before the next read and before COMMIT;
+// reads and writes whose row count matters run at once. A queued write that fails fails the
+// transaction at the flush (a unique violation makes PgStore run the whole write again).
 class PgWriteTransaction final : public WriteTransaction {
  public:
   explicit PgWriteTransaction(PgConn& db) : db_(db) {}
 
+  // Sends the queued writes.
+  Status Flush() {
+    Status s = db_.Pipeline(queued_);
+    queued_.clear();
+    if (s.code() == StatusCode::kConflict &&
+        db_.last_constraint() == "consent_users_by_organization_user_id") {
+      return Conflict("another user of the organization has organization_user_id " +
+                      last_organization_user_id_);
+    }
+    if (s.code() == StatusCode::kConflict && db_.last_constraint() == "consent_events_pkey") {
+      return Conflict("an event with this id exists");
+    }
+    return s;
+  }
+
   Result<std::set<std::string>> GetOrganizationFeatures(const std::string& org) override {
+    RELAY_RETURN_IF_ERROR(Flush());
     return SelectFeatures(db_, org);
   }
 
   Result<std::vector<IntegrationRow>> ListEnabledIntegrations(const std::string& org) override {
+    RELAY_RETURN_IF_ERROR(Flush());
     RELAY_ASSIGN_OR_RETURN(auto r, db_.Query(std::string("SELECT ") + kIntegrationColumns +
                                                  " FROM integrations WHERE organization_id = ? "
                                                  "AND enabled = 1 AND deleted_at IS NULL "
@@ -240,31 +262,31 @@ class PgWriteTransaction final : public WriteTransaction {
   // reads this transaction's result.
   Result<std::optional<ConsentUserRow>> GetUser(const std::string& org,
                                                 const std::string& id) override {
+    RELAY_RETURN_IF_ERROR(Flush());
     return SelectUserWhere(db_, "id = ?", org, id, /*lock=*/true);
   }
 
   Result<std::optional<ConsentUserRow>> FindUserByOrganizationUserId(
       const std::string& org, const std::string& organization_user_id) override {
+    RELAY_RETURN_IF_ERROR(Flush());
     return SelectUserWhere(db_, "organization_user_id = ?", org, organization_user_id,
                            /*lock=*/true);
   }
 
   Status PutUser(const ConsentUserRow& u) override {
-    auto r = db_.Query(
-        "INSERT INTO consent_users (id, organization_id, organization_user_id, state, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, id) DO UPDATE SET "
-        "organization_user_id = excluded.organization_user_id, state = excluded.state, "
-        "updated_at = excluded.updated_at",
-        {P(u.id), P(u.organization_id), OptionalText(u.organization_user_id), P(u.state_json),
-         P(u.created_at), P(u.updated_at)});
-    if (!r.ok() && r.status().code() == StatusCode::kConflict) {
-      return Conflict("another user of the organization has organization_user_id " +
-                      u.organization_user_id);
-    }
-    return r.status();
+    last_organization_user_id_ = u.organization_user_id;
+    queued_.push_back(
+        {"INSERT INTO consent_users (id, organization_id, organization_user_id, state, created_at, "
+         "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, id) DO UPDATE SET "
+         "organization_user_id = excluded.organization_user_id, state = excluded.state, "
+         "updated_at = excluded.updated_at",
+         {P(u.id), P(u.organization_id), OptionalText(u.organization_user_id), P(u.state_json),
+          P(u.created_at), P(u.updated_at)}});
+    return Status::Ok();
   }
 
   Status DeleteUser(const std::string& org, const std::string& id) override {
+    RELAY_RETURN_IF_ERROR(Flush());
     RELAY_RETURN_IF_ERROR(
         db_.Query("DELETE FROM consent_events WHERE organization_id = ? AND user_id = ?",
                   {P(org), P(id)})
@@ -278,21 +300,20 @@ class PgWriteTransaction final : public WriteTransaction {
 
   Result<std::optional<ConsentEventRow>> GetEvent(const std::string& org,
                                                   const std::string& id) override {
+    RELAY_RETURN_IF_ERROR(Flush());
     return SelectEvent(db_, org, id);
   }
 
   Status InsertEvent(const ConsentEventRow& e) override {
-    auto r = db_.Query(std::string("INSERT INTO consent_events (") + kEventColumns +
+    queued_.push_back({std::string("INSERT INTO consent_events (") + kEventColumns +
                            ") VALUES (?, ?, ?, ?, ?, ?, ?)",
                        {P(e.id), P(e.organization_id), P(e.user_id), P(e.regulation),
-                        P(e.entity_json), P(e.created_at), P(e.updated_at)});
-    if (!r.ok() && r.status().code() == StatusCode::kConflict) {
-      return Conflict("an event with id " + e.id + " exists");
-    }
-    return r.status();
+                        P(e.entity_json), P(e.created_at), P(e.updated_at)}});
+    return Status::Ok();
   }
 
   Status UpdateEvent(const ConsentEventRow& e) override {
+    RELAY_RETURN_IF_ERROR(Flush());
     RELAY_ASSIGN_OR_RETURN(
         auto r, db_.Query("UPDATE consent_events SET entity = ?, updated_at = ? WHERE "
                           "organization_id = ? AND id = ?",
@@ -302,6 +323,7 @@ class PgWriteTransaction final : public WriteTransaction {
   }
 
   Status DeleteEvent(const std::string& org, const std::string& id) override {
+    RELAY_RETURN_IF_ERROR(Flush());
     RELAY_ASSIGN_OR_RETURN(
         auto r, db_.Query("DELETE FROM consent_events WHERE organization_id = ? AND id = ?",
                           {P(org), P(id)}));
@@ -310,24 +332,23 @@ class PgWriteTransaction final : public WriteTransaction {
   }
 
   Status InsertMessage(const MessageRow& m, const std::vector<DeliveryRow>& deliveries) override {
-    // RETURNING instead of SQLite's last rowid. The sequence orders one user's messages: their
-    // writes hold the user's row lock, so they take their numbers in commit order.
-    RELAY_ASSIGN_OR_RETURN(
-        auto r, db_.Query("INSERT INTO messages (id, organization_id, type, regulation, "
-                          "ordering_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                          "RETURNING seq",
-                          {P(m.id), P(m.organization_id), P(m.type), P(m.regulation),
-                           P(m.ordering_key), P(m.payload), P(m.created_at)}));
-    const int64_t message_seq = r.Int(0, 0);
+    // The deliveries take the message's number with currval (same session, right after its
+    // insert), so nothing waits for a RETURNING. It orders one user's messages: their writes hold
+    // the user's row lock, so they take their numbers in commit order.
+    queued_.push_back(
+        {"INSERT INTO messages (id, organization_id, type, regulation, ordering_key, "
+         "payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+         {P(m.id), P(m.organization_id), P(m.type), P(m.regulation), P(m.ordering_key),
+          P(m.payload), P(m.created_at)}});
     for (const auto& d : deliveries) {
-      RELAY_RETURN_IF_ERROR(
-          db_.Query("INSERT INTO deliveries (id, organization_id, integration_id, message_seq, "
-                    "type, ordering_key, sequence, status, payload, next_attempt_at, created_at, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
-                    {P(d.id), P(d.organization_id), P(d.integration_id), P(message_seq), P(m.type),
-                     P(m.ordering_key), P(message_seq), d.payload.empty() ? Null() : P(d.payload),
-                     P(d.next_attempt_at), P(d.created_at), P(d.created_at)})
-              .status());
+      queued_.push_back(
+          {"INSERT INTO deliveries (id, organization_id, integration_id, message_seq, type, "
+           "ordering_key, sequence, status, payload, next_attempt_at, created_at, updated_at) "
+           "VALUES (?, ?, ?, currval(pg_get_serial_sequence('messages', 'seq')), ?, ?, "
+           "currval(pg_get_serial_sequence('messages', 'seq')), 'pending', ?, ?, ?, ?)",
+           {P(d.id), P(d.organization_id), P(d.integration_id), P(m.type), P(m.ordering_key),
+            d.payload.empty() ? Null() : P(d.payload), P(d.next_attempt_at), P(d.created_at),
+            P(d.created_at)}});
     }
     return Status::Ok();
   }
@@ -335,6 +356,7 @@ class PgWriteTransaction final : public WriteTransaction {
   Result<std::optional<IdempotencyRow>> GetIdempotencyKey(const std::string& org,
                                                           const std::string& key,
                                                           int64_t not_before) override {
+    RELAY_RETURN_IF_ERROR(Flush());
     RELAY_ASSIGN_OR_RETURN(
         auto r, db_.Query("SELECT request_hash, response_status, response_body, created_at FROM "
                           "idempotency_keys WHERE organization_id = ? AND key = ? AND "
@@ -346,20 +368,21 @@ class PgWriteTransaction final : public WriteTransaction {
   }
 
   Status PutIdempotencyKey(const IdempotencyRow& row) override {
-    return db_
-        .Query(
-            "INSERT INTO idempotency_keys (organization_id, key, request_hash, "
-            "response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (organization_id, key) DO UPDATE SET request_hash = "
-            "excluded.request_hash, response_status = excluded.response_status, "
-            "response_body = excluded.response_body, created_at = excluded.created_at",
-            {P(row.organization_id), P(row.key), Bytes(row.request_hash),
-             P(int64_t{row.response_status}), P(row.response_body), P(row.created_at)})
-        .status();
+    queued_.push_back(
+        {"INSERT INTO idempotency_keys (organization_id, key, request_hash, "
+         "response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+         "ON CONFLICT (organization_id, key) DO UPDATE SET request_hash = "
+         "excluded.request_hash, response_status = excluded.response_status, "
+         "response_body = excluded.response_body, created_at = excluded.created_at",
+         {P(row.organization_id), P(row.key), Bytes(row.request_hash),
+          P(int64_t{row.response_status}), P(row.response_body), P(row.created_at)}});
+    return Status::Ok();
   }
 
  private:
   PgConn& db_;
+  std::vector<PgConn::Statement> queued_;
+  std::string last_organization_user_id_;  // for the message of a conflict found at the flush
 };
 
 }  // namespace
@@ -641,7 +664,8 @@ Status PgStore::DeleteIntegration(const std::string& organization_id, const std:
 Status PgStore::Write(const std::function<Status(WriteTransaction&)>& body) {
   return InTransaction([&](PgConn& db) -> Status {
     PgWriteTransaction txn(db);
-    return body(txn);
+    RELAY_RETURN_IF_ERROR(body(txn));
+    return txn.Flush();
   });
 }
 
