@@ -78,18 +78,13 @@ start_relay() {  # $1 = data dir, rest = flags
   for _ in $(seq 100); do grep -q listening "$dir.out" 2>/dev/null && break; sleep 0.05; done
   RELAY_URL="http://127.0.0.1:$port"
 }
-setup_org() {  # $1 = data dir; exports TOKEN
-  local key
-  key=$("$RELAY" keys create --data-dir "$1" --organization bench)
+setup_org() {  # $1 = data dir; prints what `keys create` printed for organization "bench"
+  "$RELAY" keys create --data-dir "$1" --organization bench
   "$RELAY" orgs enable bench --feature webhooks --data-dir "$1" >/dev/null
-  local id secret
-  id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["key"])' "$key")
-  secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secret"])' "$key")
-  echo "$id $secret"
 }
-session() {  # $1 = key id, $2 = secret
-  curl -s "$RELAY_URL/v1/sessions" -H 'Content-Type: application/json' \
-    -d "{\"type\":\"api-key\",\"key\":\"$1\",\"secret\":\"$2\"}" |
+session() {  # $1 = what `keys create` printed; prints an access token from RELAY_URL
+  python3 -c 'import json,sys; k=json.loads(sys.argv[1]); print(json.dumps({"type": "api-key", "key": k["key"], "secret": k["secret"]}))' "$1" |
+    curl -s "$RELAY_URL/v1/sessions" -H 'Content-Type: application/json' -d @- |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
 }
 metric() {  # $1 = metric line prefix
@@ -125,10 +120,10 @@ print(q(0.5), q(0.99), v[-1] if v else 0, len(v))'
 
 # Ingest: durable 201s, no delivery.
 mkdir -p "$WORK/ingest"
-read -r KEY SECRET < <(setup_org "$WORK/ingest")
+KEY=$(setup_org "$WORK/ingest")
 start_relay "$WORK/ingest" --no-dispatch --allow-destination 127.0.0.0/8
 export TOKEN ORG=bench ORGS=0 RATE=0 CONNECTIONS=32
-TOKEN=$(session "$KEY" "$SECRET")
+TOKEN=$(session "$KEY")
 create_integrations 1 bench
 wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/events.lua "$RELAY_URL/" > "$WORK/ingest.txt"
 read -r INGEST INGEST_P50 INGEST_P99 INGEST_ERR < <(wrk_figures "$WORK/ingest.txt")
@@ -150,8 +145,7 @@ e2e() {
   sqlite3 "$dir/relay.db" "INSERT OR IGNORE INTO organization_features (organization_id, feature, enabled_at)
     SELECT id, 'webhooks', $now FROM organizations" >/dev/null
   start_relay "$dir" --allow-destination 127.0.0.0/8
-  TOKEN=$(session "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["key"])' "$key")" \
-                  "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secret"])' "$key")")
+  TOKEN=$(session "$key")
   create_integrations "$per" "${org_list[@]}"
   local before after start_ns end_ns
   before=$(metric 'relay_deliveries_total{status="succeeded"}'); before=${before:-0}
@@ -183,14 +177,10 @@ read -r _ HALF_INGEST _ LAT_P50 LAT_P99 LAT_MAX LAT_N < <(e2e half 1 1 "$HALF")
 # is measured over the first DRAIN_SAMPLE successes; peak RSS is the server's VmHWM.
 seed_backlog() {  # $1 = data dir, $2 = deliveries (a multiple of 100)
   local dir=$1 rows=$2
-  read -r KEY SECRET < <(setup_org "$dir")
+  KEY=$(setup_org "$dir")
   start_relay "$dir" --no-dispatch --allow-destination 127.0.0.0/8
-  TOKEN=$(session "$KEY" "$SECRET")
-  for i in $(seq 100); do
-    curl -s "$RELAY_URL/v1/marketplace/integrations?organization_id=bench" -H "Authorization: Bearer $TOKEN" \
-      -H 'Content-Type: application/json' \
-      -d "{\"type_id\":\"webhook-http\",\"properties\":{\"url\":\"http://127.0.0.1:$NGINX_PORT/hook\"}}" >/dev/null
-  done
+  TOKEN=$(session "$KEY")
+  create_integrations 100 bench
   kill "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true
   local now; now=$(($(date +%s) * 1000))
   local payload='{"type":"event.created","regulation":"gdpr","parameters":{"entity":{"id":"evt_bench","consents":{"purposes":[{"id":"analytics","enabled":true}]}}}}'
@@ -264,8 +254,7 @@ pg_phase() {  # $1 = name, $2 = nodes, $3 = dispatch (1/0); prints "rate p99 del
     urls+=("$RELAY_URL"); node_pids+=("$RELAY_PID")
   done
   RELAY_URL=${urls[0]}
-  TOKEN=$(session "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["key"])' "$key")" \
-                  "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secret"])' "$key")")
+  TOKEN=$(session "$key")
   create_integrations 1 bench
   local before=0 u
   for u in "${urls[@]}"; do

@@ -90,12 +90,16 @@ Status EnsureDataDir(const std::string& dir) {
   return Status::Ok();
 }
 
+bool IsPostgresUrl(const std::string& url) {
+  return url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0;
+}
+
 // Opens the store the --database URL names: sqlite:PATH (the default, in the data directory) or
 // postgres://user:password@host:port/db (shared by every node).
 Result<std::unique_ptr<store::Store>> OpenStore(const StoreOptions& options) {
   std::string url =
       options.database.empty() ? "sqlite:" + options.data_dir + "/relay.db" : options.database;
-  if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
+  if (IsPostgresUrl(url)) {
     auto store = store::PgStore::Open(url);
     if (!store.ok()) return store.status();
     return std::unique_ptr<store::Store>(std::move(store).value());
@@ -270,7 +274,7 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   if (!server.ok()) return Fail(server.status().message());
 
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  const bool shared = store_options.database.rfind("postgres", 0) == 0;
+  const bool shared = IsPostgresUrl(store_options.database);
   std::string where =
       shared ? store::RedactDatabaseUrl(store_options.database) : store_options.data_dir;
   std::printf("consent-relay %s listening on http://%s:%u (data in %s)\n", RELAY_VERSION,

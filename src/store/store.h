@@ -84,7 +84,8 @@ enum class DeliveryStatus { kPending, kInFlight, kSucceeded, kDead, kCancelled }
 const char* DeliveryStatusName(DeliveryStatus status);
 std::optional<DeliveryStatus> ParseDeliveryStatus(std::string_view name);
 
-// One try at sending a delivery.
+// One try at sending a delivery. Its text fields are valid UTF-8 without NUL (the dispatcher
+// sanitizes what the endpoint sent): every backend stores them as text, and the API shows them.
 struct AttemptRow {
   int64_t attempt = 0;  // 1, 2, ... over the delivery's life
   int64_t started_at = 0;

@@ -55,8 +55,8 @@ TEST_F(ClusterTest, ThreeNodesOneKilledOneStoppedEveryAcknowledgedMessageDeliver
 
   // Two integrations, two receivers; each counts deliveries by webhook-id.
   TestReceiver second;
-  auto a = CreateIntegration(receiver_.Url("/a"));
-  auto b = CreateIntegration(second.Url("/b"));
+  CreateIntegration(receiver_.Url("/a"));
+  CreateIntegration(second.Url("/b"));
 
   // A session from node 0 works on every node: they share the signing key.
   ASSERT_EQ(HttpRequest("GET", urls[2] + Path("/v1/marketplace/integrations"), "",
@@ -138,8 +138,6 @@ TEST_F(ClusterTest, ThreeNodesOneKilledOneStoppedEveryAcknowledgedMessageDeliver
                std::vector<std::vector<std::string>>{{"0"}};
       },
       seconds(30)));
-  (void)a;
-  (void)b;
 }
 
 // The per-integration cap holds across the cluster: two nodes, a cap of 3, a slow endpoint;
@@ -161,12 +159,11 @@ TEST_F(ClusterTest, PerIntegrationCapHoldsAcrossNodes) {
   args.insert(args.end(), {"--max-in-flight-per-integration", "3"});
   ServerProcess other;
   ASSERT_TRUE(other.Start(args)) << other.error();
-  auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
   for (int i = 0; i < 24; ++i) PostEvent("u-" + std::to_string(i));
   EXPECT_TRUE(receiver_.WaitForCount(24, seconds(30)));
   EXPECT_LE(peak.load(), 3);
   EXPECT_GE(peak.load(), 2) << "the endpoint was reached concurrently at all";
-  (void)integration;
 }
 
 }  // namespace

@@ -7,7 +7,6 @@
 #include <map>
 #include <set>
 
-#include "common/json.h"
 #include "store/postgres/pg_schema.h"
 
 namespace relay::store {
@@ -858,8 +857,8 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcome
       a_started.push_back(a.started_at);
       a_duration.push_back(a.duration_ms);
       a_status.push_back(a.http_status ? std::optional<int64_t>(*a.http_status) : std::nullopt);
-      a_error.push_back(a.error.empty() ? std::nullopt : std::optional(SanitizeText(a.error)));
-      a_body.push_back(SanitizeText(a.response_body));
+      a_error.push_back(a.error.empty() ? std::nullopt : std::optional(a.error));
+      a_body.push_back(a.response_body);
     }
     o_seq.push_back(o.seq);
     o_status.push_back(std::string(DeliveryStatusName(o.status)));
