@@ -6,12 +6,17 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api/api.h"
@@ -40,6 +45,8 @@ namespace {
 namespace json = boost::json;
 
 constexpr char kMasterKeySetting[] = "master_key_fingerprint";
+// Past both grace periods (requests, then deliveries), how long a stop may still take.
+constexpr int kStopWatchdogMarginSeconds = 10;
 
 struct StoreOptions {
   std::string data_dir = "./data";
@@ -60,7 +67,7 @@ struct ServeOptions {
   std::string retry_schedule = "10s,30s,1m,90s,110s";
   std::string ca_file;
   std::string retention = "30d";
-  std::string lease = "2m";    // how long a claim holds before another node may take it
+  std::string lease = "20s";   // how long a claim holds without its holder's heartbeat
   std::string dead_retention;  // empty: kept until replayed
   bool dispatch = true;        // false: an API-only node that leaves deliveries to others
   int header_timeout_seconds = 10;
@@ -239,11 +246,16 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   });
   metrics.AddGauge("relay_deliveries_in_flight", "Deliveries being sent by this process",
                    [&dispatcher] { return static_cast<double>(dispatcher.in_flight()); });
-  auto health = [&dispatcher, enabled = options.dispatch](boost::json::object& body) {
+  auto health = [&dispatcher, &store_ref, enabled = options.dispatch](boost::json::object& body) {
     body["dispatcher"] = boost::json::object{{"enabled", enabled},
                                              {"running", dispatcher.running()},
                                              {"in_flight", dispatcher.in_flight()}};
-    return !enabled || dispatcher.running();
+    // A store that cannot write makes the node unhealthy: it can acknowledge nothing.
+    Status writable = store_ref.CheckWritable();
+    boost::json::object store_health{{"writable", writable.ok()}};
+    if (!writable.ok()) store_health["error"] = writable.message();
+    body["store"] = std::move(store_health);
+    return writable.ok() && (!enabled || dispatcher.running());
   };
   api::Api api(api::ApiServices{auth, integrations, consent, deliveries, metrics, health});
 
@@ -288,10 +300,29 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   log::Info("stopping", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+  // The stop is bounded whatever the store does: a store call that hangs past the grace periods
+  // and a margin ends the process here. Unrecorded outcomes are sent again (at-least-once).
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopped = false;
+  std::thread watchdog([&, limit = std::chrono::seconds(2 * options.shutdown_grace_seconds +
+                                                        kStopWatchdogMarginSeconds)] {
+    std::unique_lock<std::mutex> lock(stop_mu);
+    if (stop_cv.wait_for(lock, limit, [&] { return stopped; })) return;
+    log::Error("the stop did not finish in time (the store does not answer); exiting now",
+               {{"in_flight", std::to_string(dispatcher.in_flight())}});
+    std::_Exit(1);
+  });
   (*server)->Stop(options.shutdown_grace_seconds);
   server->reset();
   dispatcher.Stop(options.shutdown_grace_seconds);
   retention_worker.Stop();
+  {
+    std::lock_guard<std::mutex> lock(stop_mu);
+    stopped = true;
+  }
+  stop_cv.notify_all();
+  watchdog.join();
   log::Info("stopped");
   return 0;
 }
@@ -442,8 +473,9 @@ int Main(int argc, char** argv) {
       ->envname("CONSENT_RELAY_CA_FILE");
   serve
       ->add_option("--lease", serve_options.lease,
-                   "How long a claimed delivery stays with this node before another may take it "
-                   "(a node that died: its deliveries wait this long). Longer than any attempt")
+                   "How long a claimed delivery stays with this node without a heartbeat (renewed "
+                   "every quarter lease while held): a node that died leaves its deliveries this "
+                   "long")
       ->envname("CONSENT_RELAY_LEASE")
       ->capture_default_str();
   serve

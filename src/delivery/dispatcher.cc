@@ -26,6 +26,11 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr int kTokenTimeoutMs = 10000;
 // Deliveries claimed ahead of sending, as a multiple of the in-flight caps.
 constexpr int kPrefetch = 2;
+// After a failed store round trip, the next waits this long, doubling up to the maximum.
+constexpr auto kMinStoreBackoff = std::chrono::milliseconds(100);
+constexpr auto kMaxStoreBackoff = std::chrono::milliseconds(5000);
+// How long past the grace period a stop waits for the store to record the last outcomes.
+constexpr auto kStopMargin = std::chrono::seconds(3);
 
 // A token request's identity: a change of any of these drops the cached token.
 std::string OAuthFingerprint(const integrations::OAuthConfig& c) {
@@ -93,38 +98,70 @@ class Dispatcher::Engine {
     bool last_claim_full = false;
     while (true) {
       if (auto reply = lane_.TakeReply()) last_claim_full = OnReply(std::move(*reply));
+      const auto now = SteadyClock::now();
       if (stopping.load()) {
         if (!deadline) {
-          deadline = SteadyClock::now() + std::chrono::seconds(grace_seconds.load());
-          ReleaseReady();  // claimed but not started: back at once, untried
+          deadline = now + std::chrono::seconds(grace_seconds.load());
+          log::Info("the dispatcher is stopping",
+                    {{"in_flight", std::to_string(sending_total_)},
+                     {"grace_seconds", std::to_string(grace_seconds.load())}});
         }
-        if (SteadyClock::now() >= *deadline) ReleaseAll();
+        ReleaseReady();  // claimed but not started (some may arrive late): back, untried
+        if (now >= *deadline) ReleaseAll();
         if (jobs_.empty() && outcomes_.empty() && !lane_.busy()) break;
-        if (!lane_.busy() && !outcomes_.empty()) {
-          lane_.Submit(std::move(outcomes_), clock_.NowMillis(), std::nullopt);
+        if (now >= *deadline + kStopMargin) {
+          // The store cannot record them: they stay claimed until their leases run out (or
+          // the next start releases them) and are sent again then. At-least-once.
+          log::Warn("stopped without recording every outcome; those deliveries will be sent again",
+                    {{"unrecorded", std::to_string(outcomes_.size() + jobs_.size())}});
+          break;
+        }
+        if (!lane_.busy() && !outcomes_.empty() && now >= backoff_until_) {
+          lane_.Submit(std::move(outcomes_), clock_.NowMillis(), std::nullopt, Renewals(now),
+                       clock_.NowMillis() + options_.lease_millis);
           outcomes_.clear();
         }
-      } else if (!lane_.busy()) {
-        // One store round trip at a time, carrying every outcome recorded since the last one.
-        // Claim when told that work may be due, when the last claim was full, when finished
-        // deliveries freed capacity, or every poll.
-        auto since = SteadyClock::now() - last_claim;
+      } else if (!lane_.busy() && now >= backoff_until_) {
+        // One store round trip at a time, carrying every outcome recorded since the last one
+        // and, every quarter lease, the heartbeat of the leases held. Claim when told that work
+        // may be due, when the last claim was full, when finished deliveries freed capacity, or
+        // every poll.
+        auto since = now - last_claim;
         std::optional<store::ClaimRequest> claim;
         if (woken.exchange(false) || last_claim_full || !outcomes_.empty() ||
             since >= std::chrono::milliseconds(options_.idle_poll_millis)) {
           claim = NextClaim();
-          last_claim = SteadyClock::now();
+          last_claim = now;
         }
-        if (claim || !outcomes_.empty()) {
-          lane_.Submit(std::move(outcomes_), clock_.NowMillis(), std::move(claim));
+        std::vector<store::HeldLease> renew = RenewalsIfDue(now);
+        if (claim || !outcomes_.empty() || !renew.empty()) {
+          lane_.Submit(std::move(outcomes_), clock_.NowMillis(), std::move(claim), std::move(renew),
+                       clock_.NowMillis() + options_.lease_millis);
           outcomes_.clear();
         }
       }
-      StartReady();
+      if (!stopping.load()) StartReady();  // after a stop, nothing new starts
       int timeout = jobs_.empty() && !lane_.busy() ? options_.idle_poll_millis : 5;
       if (lane_.has_reply()) timeout = 0;
       http_.Poll(timeout);
     }
+  }
+
+  // The heartbeat: every lease this node holds, extended a full lease from now. Sent every
+  // quarter lease, so a lease never runs out under a live holder even if a round trip is slow.
+  std::vector<store::HeldLease> RenewalsIfDue(SteadyClock::time_point now) {
+    if (jobs_.empty() ||
+        now - last_renewal_ < std::chrono::milliseconds(options_.lease_millis / 4)) {
+      return {};
+    }
+    return Renewals(now);
+  }
+  std::vector<store::HeldLease> Renewals(SteadyClock::time_point now) {
+    last_renewal_ = now;
+    std::vector<store::HeldLease> held;
+    held.reserve(jobs_.size());
+    for (const auto& [seq, job] : jobs_) held.push_back({seq, job->d.lease_token});
+    return held;
   }
 
   void Wakeup() { http_.Wakeup(); }
@@ -177,18 +214,37 @@ class Dispatcher::Engine {
     m_claimed_.Add(reply.claimed.size());
     if (!reply.status.ok()) {
       // Kept for the next round trip; if this process dies first, the leases bring them back.
-      log::Warn(
-          "recording outcomes and claiming deliveries failed",
-          {{"error", reply.status.message()}, {"outcomes", std::to_string(reply.outcomes.size())}});
+      // The next try waits, longer each time (up to kMaxStoreBackoff), and the log says so once.
+      if (store_failures_++ == 0) {
+        log::Warn("the store is failing; outcomes wait and claims pause until it answers",
+                  {{"error", reply.status.message()},
+                   {"outcomes", std::to_string(reply.outcomes.size())}});
+      }
+      backoff_ =
+          std::min(backoff_ == std::chrono::milliseconds(0) ? kMinStoreBackoff : backoff_ * 2,
+                   kMaxStoreBackoff);
+      backoff_until_ = SteadyClock::now() + backoff_;
       outcomes_.insert(outcomes_.begin(), std::make_move_iterator(reply.outcomes.begin()),
                        std::make_move_iterator(reply.outcomes.end()));
       return false;
+    }
+    if (store_failures_ > 0) {
+      log::Info("the store answers again",
+                {{"failed_round_trips", std::to_string(store_failures_)}});
+      store_failures_ = 0;
+      backoff_ = std::chrono::milliseconds(0);
     }
     if (!reply.claim) return false;
     const int per_integration = options_.max_in_flight_per_integration * kPrefetch;
     std::unordered_set<std::string> seen;
     for (auto& d : reply.claimed) {
       seen.insert(d.integration_id);
+      if (auto held = jobs_.find(d.seq); held != jobs_.end()) {
+        // Ours already (its lease ran out while the store was unreachable, and this claim took
+        // it again): keep the one job, under the new lease. It is never sent twice at once.
+        held->second->d.lease_token = d.lease_token;
+        continue;
+      }
       int& count = claimed_[d.integration_id];
       if (count >= per_integration) {
         // Over the cap within one batch: hand it back untried, it is claimed again later.
@@ -231,7 +287,9 @@ class Dispatcher::Engine {
 
   // Loads (or reuses) the integration's configuration, then sends or waits for a token.
   void Begin(int64_t seq) {
-    Job& job = *jobs_[seq];
+    auto it = jobs_.find(seq);
+    if (it == jobs_.end()) return;
+    Job& job = *it->second;
     job.started_at = clock_.NowMillis();
     auto target = GetTarget(job.d);
     if (!target.ok()) {
@@ -339,7 +397,9 @@ class Dispatcher::Engine {
   }
 
   void Send(int64_t seq, const Target& target, const std::string& token) {
-    Job& job = *jobs_[seq];
+    auto it = jobs_.find(seq);
+    if (it == jobs_.end()) return;
+    Job& job = *it->second;
     const auto& spec = target.target.integration.spec;
     int64_t timestamp = clock_.NowSeconds();
     HttpCall call;
@@ -409,7 +469,9 @@ class Dispatcher::Engine {
   // A failed attempt: retry per the schedule, or dead after the last.
   void Fail(int64_t seq, const std::optional<HttpCallResult>& result, const std::string& error,
             std::optional<int64_t> retry_after, bool oauth_error = false) {
-    Job& job = *jobs_[seq];
+    auto it = jobs_.find(seq);
+    if (it == jobs_.end()) return;
+    Job& job = *it->second;
     HttpCallResult no_response;
     if (!result) {
       no_response.error = error;
@@ -428,6 +490,22 @@ class Dispatcher::Engine {
               int64_t next_attempt_at) {
     auto it = jobs_.find(seq);
     if (it == jobs_.end()) return;
+    if (log::Enabled(log::Level::kDebug)) {
+      // What was tried and what became of it; never a header, a body, a token or a secret.
+      const store::ClaimedDelivery& d = it->second->d;
+      log::Debug(
+          status == store::DeliveryStatus::kSucceeded ? "delivery succeeded"
+          : status == store::DeliveryStatus::kDead    ? "delivery dead: retries exhausted"
+          : status == store::DeliveryStatus::kPending ? "delivery attempt failed, retry due"
+                                                      : "delivery ended",
+          {{"delivery", d.id},
+           {"integration", d.integration_id},
+           {"attempt", attempt ? std::to_string(attempt->attempt) : "none"},
+           {"http_status",
+            attempt && attempt->http_status ? std::to_string(*attempt->http_status) : "none"},
+           {"error", attempt ? attempt->error : ""},
+           {"next_attempt_at", std::to_string(next_attempt_at)}});
+    }
     Record(it->second->d, std::move(attempt), status, next_attempt_at);
     if (status == store::DeliveryStatus::kSucceeded) m_succeeded_.Add();
     if (status == store::DeliveryStatus::kDead) m_dead_.Add();
@@ -495,6 +573,10 @@ class Dispatcher::Engine {
   std::atomic<int64_t>& in_flight_gauge_;
   int64_t lease_token_seed_;
   int64_t claims_ = 0;
+  SteadyClock::time_point last_renewal_ = SteadyClock::now();
+  int64_t store_failures_ = 0;  // failed round trips in a row
+  std::chrono::milliseconds backoff_{0};
+  SteadyClock::time_point backoff_until_;
   int last_claim_integrations_ = 8;
   std::unordered_map<int64_t, std::unique_ptr<Job>> jobs_;  // claimed: ready or sending
   std::map<std::string, std::deque<int64_t>> ready_;        // claimed, not started, per integration

@@ -31,8 +31,10 @@ struct DispatcherOptions {
   int max_in_flight = 512;
   int max_in_flight_per_integration = 32;
   std::vector<int64_t> retry_schedule;  // empty: the default
-  // Longer than any attempt can take (30 s timeout, plus a 10 s token request, plus margin).
-  int64_t lease_millis = 120'000;
+  // How long a claim holds without a heartbeat. The dispatcher renews the leases it holds every
+  // quarter lease, so a lease never runs out under a live holder, however long an attempt takes;
+  // a dead node's deliveries come back within one lease.
+  int64_t lease_millis = 20'000;
   int claim_batch = 256;
   int idle_poll_millis = 50;
   std::string user_agent;

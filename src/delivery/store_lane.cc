@@ -1,3 +1,4 @@
+// StoreLane implementation.
 #include "delivery/store_lane.h"
 
 #include <chrono>
@@ -17,11 +18,18 @@ StoreLane::~StoreLane() {
 }
 
 void StoreLane::Submit(std::vector<store::DeliveryOutcome> outcomes, int64_t now,
-                       std::optional<store::ClaimRequest> claim) {
+                       std::optional<store::ClaimRequest> claim,
+                       std::vector<store::HeldLease> renew, int64_t renew_until) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     busy_ = true;
-    request_ = Reply{Status::Ok(), std::move(outcomes), now, std::move(claim), {}};
+    Reply r;
+    r.outcomes = std::move(outcomes);
+    r.now = now;
+    r.claim = std::move(claim);
+    r.renew = std::move(renew);
+    r.renew_until = renew_until;
+    request_ = std::move(r);
   }
   work_.notify_all();
 }
@@ -56,7 +64,14 @@ void StoreLane::Loop() {
       request_.reset();
     }
     const auto started = std::chrono::steady_clock::now();
-    if (r.claim) {
+    if (!r.renew.empty()) {
+      // A failed renewal means the store is failing: the outcomes wait for the next round trip.
+      auto renewed = store_.RenewLeases(r.renew, r.renew_until);
+      if (!renewed.ok()) r.status = renewed.status();
+    }
+    if (!r.status.ok()) {
+      // The store is failing: leave the outcomes for the next round trip.
+    } else if (r.claim) {
       auto claimed = store_.RecordAndClaim(r.outcomes, r.now, *r.claim);
       if (claimed.ok()) {
         r.claimed = std::move(*claimed);

@@ -23,6 +23,8 @@ class StoreLane {
     std::vector<store::DeliveryOutcome> outcomes;  // given back when the round trip failed
     int64_t now = 0;                               // when the outcomes were recorded
     std::optional<store::ClaimRequest> claim;      // the claim that was asked for, if any
+    std::vector<store::HeldLease> renew;           // leases to extend first (the heartbeat)
+    int64_t renew_until = 0;
     std::vector<store::ClaimedDelivery> claimed;
     double seconds = 0;  // how long the round trip took
   };
@@ -32,9 +34,10 @@ class StoreLane {
   StoreLane(const StoreLane&) = delete;
   StoreLane& operator=(const StoreLane&) = delete;
 
-  // Starts a round trip. Only while !busy().
+  // Starts a round trip: leases renewed, outcomes recorded, then the claim. Only while !busy().
   void Submit(std::vector<store::DeliveryOutcome> outcomes, int64_t now,
-              std::optional<store::ClaimRequest> claim);
+              std::optional<store::ClaimRequest> claim, std::vector<store::HeldLease> renew = {},
+              int64_t renew_until = 0);
   // A round trip was submitted and its reply not taken yet.
   bool busy() const;
   bool has_reply() const;

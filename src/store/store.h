@@ -154,6 +154,12 @@ struct DeliveryOutcome {
   int64_t next_attempt_at = 0;                       // when pending
 };
 
+// A delivery this node holds: its claim's lease token.
+struct HeldLease {
+  int64_t seq = 0;
+  int64_t lease_token = 0;
+};
+
 struct ReplayFilter {
   DeliveryStatus status = DeliveryStatus::kDead;
   std::optional<int64_t> since;
@@ -249,6 +255,12 @@ class Store {
   virtual Result<std::string> PutSettingIfAbsent(const std::string& name,
                                                  const std::string& value) = 0;
 
+  // --- health ---
+  // Whether writes go through now: ok, or kUnavailable saying why (the disk is full, the database
+  // is down, the writer has been stuck for seconds). The last write's outcome answers; when it is
+  // older than a second, a small write probes the store. For /healthz; thread-safe.
+  virtual Status CheckWritable() = 0;
+
   // --- API keys ---
   // Creates the key and any organization it names that does not exist yet.
   virtual Status CreateApiKey(const ApiKeyRow& key) = 0;
@@ -317,12 +329,18 @@ class Store {
   // lease_until. Never hands out a delivery whose lease holds.
   virtual Result<std::vector<ClaimedDelivery>> ClaimDeliveries(const ClaimRequest& request) = 0;
   // Records attempts and new statuses in one transaction. An outcome whose lease token no longer
-  // matches (the delivery was claimed again) keeps its attempt but changes no status.
+  // matches (the delivery was claimed again) changes no status, and keeps its attempt only where
+  // the holder recorded none with that number. A retry or release (pending) of a delivery whose
+  // integration was deleted becomes cancelled.
   virtual Status RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) = 0;
   // RecordOutcomes then ClaimDeliveries, in one round trip where the backend can (the
   // dispatcher's steady state). Fails as a whole: nothing recorded, nothing claimed.
   virtual Result<std::vector<ClaimedDelivery>> RecordAndClaim(
       const std::vector<DeliveryOutcome>& outcomes, int64_t now, const ClaimRequest& request);
+  // Extends to `lease_until` the leases of the deliveries still held under these tokens (the
+  // holder's heartbeat). A delivery claimed again by someone else, or finished, is left alone.
+  // Returns how many leases were extended.
+  virtual Result<int64_t> RenewLeases(const std::vector<HeldLease>& held, int64_t lease_until) = 0;
   // Puts every in-flight delivery back to pending: for a backend only one process can use, at
   // start, since nobody else can hold a claim.
   virtual Status ReleaseAllClaims(int64_t now) = 0;

@@ -4,45 +4,11 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdlib>
-#include <fstream>
+
+#include "support/postgres.h"
 
 namespace relay::testing {
-
-// The test cluster's URL: RELAY_TEST_POSTGRES, or the first line of the file
-// RELAY_TEST_POSTGRES_FILE names (written by the ctest fixture that starts the cluster).
-std::string PostgresBaseUrl() {
-  if (const char* url = std::getenv("RELAY_TEST_POSTGRES"); url && *url) return url;
-  const char* file = std::getenv("RELAY_TEST_POSTGRES_FILE");
-  if (!file || !*file) return "";
-  std::ifstream in(file);
-  std::string url;
-  std::getline(in, url);
-  return url;
-}
-
-bool UsingPostgres() { return !PostgresBaseUrl().empty(); }
-
-namespace {
-// A new, empty database on the test cluster; its URL.
-std::string CreateDatabase(const std::string& base_url) {
-  static std::atomic<int> counter{0};
-  std::string name = "relay_t" + std::to_string(getpid()) + "_" + std::to_string(++counter);
-  PGconn* c = PQconnectdb(base_url.c_str());
-  if (PQstatus(c) != CONNECTION_OK) {
-    ADD_FAILURE() << "cannot reach the test cluster: " << PQerrorMessage(c);
-    PQfinish(c);
-    return "";
-  }
-  PGresult* r = PQexec(c, ("CREATE DATABASE " + name).c_str());
-  if (PQresultStatus(r) != PGRES_COMMAND_OK) ADD_FAILURE() << PQresultErrorMessage(r);
-  PQclear(r);
-  PQfinish(c);
-  // The base URL ends in "/postgres": swap the database name.
-  return base_url.substr(0, base_url.rfind('/') + 1) + name;
-}
-}  // namespace
 
 ApiFixture::ApiFixture() {
   if (UsingPostgres()) {

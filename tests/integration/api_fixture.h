@@ -8,6 +8,7 @@
 #include <string>
 
 #include "support/http_client.h"
+#include "support/postgres.h"
 #include "support/process.h"
 
 namespace relay::testing {
@@ -17,10 +18,9 @@ struct ApiKey {
   std::string secret;
 };
 
-// True when the suite runs against PostgreSQL (RELAY_TEST_POSTGRES names a cluster): every
-// ApiFixture then gets a database of its own there, handed to the CLI and the server through
+// When the suite runs against PostgreSQL (UsingPostgres(), support/postgres.h), every ApiFixture
+// gets a database of its own there, handed to the CLI and the server through
 // CONSENT_RELAY_DATABASE. Tests of the SQLite file itself skip.
-bool UsingPostgres();
 
 class ApiFixture : public ::testing::Test {
  protected:

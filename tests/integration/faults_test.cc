@@ -60,11 +60,17 @@ TEST_F(FaultsTest, AFullDiskAnswers503LosesNothingAndRecovers) {
   EXPECT_GT(acknowledged.size(), 10u) << "events were accepted until the disk filled";
   EXPECT_EQ(refused.Json().at("name"), "Unavailable");
   EXPECT_NE(refused.body.find("full"), std::string::npos) << refused.body;
-  EXPECT_EQ(HttpRequest("GET", Url("/healthz")).status, 200);
+  // The store cannot write: the node says so (a probe write fails), and names why.
+  HttpResult unhealthy = HttpRequest("GET", Url("/healthz"));
+  EXPECT_EQ(unhealthy.status, 503) << unhealthy.body;
+  EXPECT_EQ(unhealthy.Json().at("store").at("writable"), false) << unhealthy.body;
   for (const auto& id : acknowledged) {
     EXPECT_EQ(Call("GET", Path("/v1/consents/events/" + id), token_).status, 200) << id;
   }
   std::filesystem::remove(ballast);
+  EXPECT_TRUE(WaitUntil([&] { return HttpRequest("GET", Url("/healthz")).status == 200; },
+                        std::chrono::seconds(10)))
+      << "healthy again once the disk has room";
   HttpResult after = Call("POST", Path("/v1/consents/events"), token_,
                           R"({"id":"after","user":{"organization_user_id":"u"},"consents":{}})");
   EXPECT_EQ(after.status, 201) << after.body;

@@ -1,6 +1,7 @@
 #include "store/postgres/pg_db.h"
 
 #include <libpq-fe.h>
+#include <sys/socket.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -105,7 +106,17 @@ PgConn::~PgConn() {
   if (c_) PQfinish(c_);
 }
 
-bool PgConn::broken() const { return PQstatus(c_) != CONNECTION_OK; }
+bool PgConn::broken() const { return cut_ || PQstatus(c_) != CONNECTION_OK; }
+
+bool PgConn::in_transaction() const {
+  PGTransactionStatusType st = PQtransactionStatus(c_);
+  return st != PQTRANS_IDLE && st != PQTRANS_UNKNOWN;
+}
+
+void PgConn::Break() {
+  cut_ = true;
+  ::shutdown(PQsocket(c_), SHUT_RDWR);
+}
 
 bool PgConn::last_failure_retryable() const {
   return last_sqlstate_ == "40001" || last_sqlstate_ == "40P01" || last_sqlstate_ == "23505";

@@ -70,6 +70,11 @@ class PgConn {
   Status Pipeline(const std::vector<Statement>& statements);
   // The connection broke (server restart, network): PgStore reconnects.
   bool broken() const;
+  // A transaction is open (or failed and not yet rolled back) on this connection.
+  bool in_transaction() const;
+  // Cuts the connection as a network failure would: every later statement fails and broken()
+  // is true. For fault tests.
+  void Break();
   // The SQLSTATE of the last failed statement ("" after a success).
   const std::string& last_sqlstate() const { return last_sqlstate_; }
   // The constraint the last failed statement violated ("" if none).
@@ -84,6 +89,7 @@ class PgConn {
   Result<std::string> Prepared(const std::string& sql);
   Status Failed(pg_result* r, const std::string& what);
   pg_conn* c_;
+  bool cut_ = false;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
   std::string last_sqlstate_;
   std::string last_constraint_;

@@ -137,6 +137,14 @@ CREATE TABLE delivery_attempts (
   PRIMARY KEY (delivery_seq, attempt)
 );
 )sql",
+    // 2: receipts of committed writes, so a COMMIT whose answer was lost can be checked.
+    R"sql(
+CREATE TABLE write_receipts (
+  id TEXT PRIMARY KEY,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX write_receipts_by_time ON write_receipts (created_at);
+)sql",
 };
 
 }  // namespace

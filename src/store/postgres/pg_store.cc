@@ -4,10 +4,14 @@
 #include "store/postgres/pg_store.h"
 
 #include <algorithm>
+#include <chrono>
+#include <exception>
 #include <map>
 #include <set>
 
+#include "common/crypto.h"
 #include "store/postgres/pg_schema.h"
+#include "store/shared_sql.h"
 
 namespace relay::store {
 namespace {
@@ -15,6 +19,15 @@ namespace {
 constexpr int kWriteAttempts = 5;
 // Advisory lock keys: any fixed numbers, distinct from the migration lock.
 constexpr int64_t kClaimLock = 0x636c61696d;  // "claim"
+// The first key of the two-key advisory locks that serialize requests with one Idempotency-Key.
+constexpr int32_t kIdempotencyLockSpace = 0x69646b;  // "idk"
+
+std::string NewReceiptId() { return crypto::HexEncode(crypto::RandomBytes(16)); }
+int64_t NowMillisForReceipts() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 constexpr char kIntegrationColumns[] =
     "id, organization_id, type_id, enabled, authentication, properties, client_secret, "
@@ -225,6 +238,8 @@ class PgWriteTransaction final : public WriteTransaction {
  public:
   explicit PgWriteTransaction(PgConn& db) : db_(db) {}
 
+  void Queue(PgConn::Statement statement) { queued_.push_back(std::move(statement)); }
+
   // Sends the queued writes.
   Status Flush() {
     Status s = db_.Pipeline(queued_);
@@ -356,6 +371,11 @@ class PgWriteTransaction final : public WriteTransaction {
                                                           const std::string& key,
                                                           int64_t not_before) override {
     RELAY_RETURN_IF_ERROR(Flush());
+    // The key is held until the transaction ends: a concurrent request with the same key waits
+    // here, then reads this one's answer (READ COMMITTED reads the latest commit).
+    RELAY_RETURN_IF_ERROR(db_.Query("SELECT pg_advisory_xact_lock(?, hashtext(? || chr(1) || ?))",
+                                    {P(int64_t{kIdempotencyLockSpace}), P(org), P(key)})
+                              .status());
     RELAY_ASSIGN_OR_RETURN(
         auto r, db_.Query("SELECT request_hash, response_status, response_body, created_at FROM "
                           "idempotency_keys WHERE organization_id = ? AND key = ? AND "
@@ -406,8 +426,11 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const std::string& url, int pool_
 
 PgStore::Lease::~Lease() {
   if (!conn_) return;
+  // A connection goes back to the pool outside any transaction, or not at all: a later COMMIT on
+  // it must never commit what an earlier, failed request wrote.
+  if (!conn_->broken() && conn_->in_transaction()) (void)conn_->Exec("ROLLBACK");
   std::lock_guard<std::mutex> lock(store_->mu_);
-  if (conn_->broken()) {
+  if (conn_->broken() || conn_->in_transaction()) {
     --store_->open_;  // dropped; the next Borrow connects afresh
   } else {
     store_->idle_.push_back(std::move(conn_));
@@ -436,7 +459,69 @@ Result<PgStore::Lease> PgStore::Borrow() {
   return Lease(this, std::move(*conn));
 }
 
-Status PgStore::InTransaction(const std::function<Status(PgConn&)>& body) {
+namespace {
+// Runs a transaction's body: a throw is that write's failure, like any other.
+Status RunBody(const std::function<Status(PgConn&)>& body, PgConn& db) {
+  try {
+    return body(db);
+  } catch (const std::exception& e) {
+    return Internal(std::string("a write failed unexpectedly: ") + e.what());
+  } catch (...) {
+    return Internal("a write failed unexpectedly");
+  }
+}
+}  // namespace
+
+void PgStore::SetFaultHookForTesting(std::function<bool(std::string_view)> hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fault_hook_ = std::move(hook);
+}
+
+bool PgStore::Fault(std::string_view point) {
+  std::function<bool(std::string_view)> hook;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hook = fault_hook_;
+  }
+  return hook && hook(point);
+}
+
+void PgStore::NoteWrite(const Status& outcome) {
+  if (!outcome.ok() && outcome.code() != StatusCode::kUnavailable &&
+      outcome.code() != StatusCode::kInternal) {
+    return;
+  }
+  std::lock_guard<std::mutex> lock(health_mu_);
+  write_health_ = outcome;
+  write_checked_ = std::chrono::steady_clock::now();
+}
+
+Status PgStore::CheckWritable() {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    if (now - write_checked_ < std::chrono::seconds(1)) return write_health_;
+    write_checked_ = now;  // one probe at a time; the others answer what is known
+  }
+  const std::string stamp = std::to_string(now.time_since_epoch().count());
+  return InTransaction([&](PgConn& db) {
+    return db.Query(kHealthProbeSql, {P(std::string("health_probe")), P(stamp)}).status();
+  });
+}
+
+Result<bool> PgStore::ReceiptExists(const std::string& receipt) {
+  RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
+  RELAY_ASSIGN_OR_RETURN(auto r,
+                         db->Query("SELECT 1 FROM write_receipts WHERE id = ?", {P(receipt)}));
+  return r.rows() > 0;
+}
+
+// A COMMIT whose answer never came (the connection dropped) may have committed. Running the body
+// again would then write everything twice, with new ids. So a write that carries a receipt (a
+// random id inserted by the same transaction) is looked up first: found, the first try committed
+// and its result stands; absent, it did not, and the body runs again.
+Status PgStore::InTransaction(const std::function<Status(PgConn&)>& body,
+                              const std::string& receipt) {
   Status last;
   for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
     RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
@@ -444,16 +529,51 @@ Status PgStore::InTransaction(const std::function<Status(PgConn&)>& body) {
     if (!begun.ok()) {
       last = begun;
       if (db->broken()) continue;
+      NoteWrite(begun);
       return begun;
     }
-    Status s = body(*db);
-    if (s.ok()) s = db->Exec("COMMIT");
-    if (s.ok()) return s;
+    Status s = RunBody(body, *db);
+    bool commit_sent = false;
+    if (s.ok()) {
+      s = db->Exec("COMMIT");
+      commit_sent = true;
+      if (s.ok() && Fault("after_commit")) {
+        db->Break();  // the answer to COMMIT is lost on the way back
+        s = Unavailable("postgres: the connection was lost during COMMIT (fault injected)");
+      }
+    }
+    if (s.ok()) {
+      NoteWrite(s);
+      return s;
+    }
     const bool retry = db->last_failure_retryable() || db->broken();
-    (void)db->Exec("ROLLBACK");
-    if (!retry) return s;
+    if (!db->broken()) (void)db->Exec("ROLLBACK");
+    if (commit_sent && db->broken() && !receipt.empty()) {
+      Result<bool> committed = false;
+      for (int check = 0; check < kWriteAttempts; ++check) {
+        committed = ReceiptExists(receipt);
+        if (committed.ok()) break;
+      }
+      if (!committed.ok()) {
+        Status unknown = Unavailable(
+            "the database connection was lost during COMMIT and the "
+            "write's outcome cannot be checked: " +
+            committed.status().message());
+        NoteWrite(unknown);
+        return unknown;
+      }
+      if (*committed) {
+        NoteWrite(Status::Ok());
+        return Status::Ok();
+      }
+    }
+    if (!retry) {
+      NoteWrite(s);
+      return s;
+    }
     last = s;
   }
+  NoteWrite(last);
   return last;
 }
 
@@ -661,11 +781,16 @@ Status PgStore::DeleteIntegration(const std::string& organization_id, const std:
 // --- consent writes and reads ----------------------------------------------------------------
 
 Status PgStore::Write(const std::function<Status(WriteTransaction&)>& body) {
-  return InTransaction([&](PgConn& db) -> Status {
-    PgWriteTransaction txn(db);
-    RELAY_RETURN_IF_ERROR(body(txn));
-    return txn.Flush();
-  });
+  const std::string receipt = NewReceiptId();
+  return InTransaction(
+      [&](PgConn& db) -> Status {
+        PgWriteTransaction txn(db);
+        RELAY_RETURN_IF_ERROR(body(txn));
+        txn.Queue({"INSERT INTO write_receipts (id, created_at) VALUES (?, ?)",
+                   {P(receipt), P(NowMillisForReceipts())}});
+        return txn.Flush();
+      },
+      receipt);
 }
 
 Result<std::optional<ConsentEventRow>> PgStore::GetEvent(const std::string& org,
@@ -844,7 +969,7 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcome
   if (outcomes.empty()) return Status::Ok();
   // Two statements for the whole batch (arrays unnested on the server), not two per delivery:
   // each statement is a round trip.
-  std::vector<int64_t> a_seq, a_attempt, a_started, a_duration;
+  std::vector<int64_t> a_seq, a_attempt, a_started, a_duration, a_token;
   std::vector<std::optional<int64_t>> a_status;
   std::vector<std::optional<std::string>> a_error, a_body;
   std::vector<int64_t> o_seq, o_next, o_inc, o_token;
@@ -853,6 +978,7 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcome
     if (o.attempt) {
       const AttemptRow& a = *o.attempt;
       a_seq.push_back(o.seq);
+      a_token.push_back(o.lease_token);
       a_attempt.push_back(a.attempt);
       a_started.push_back(a.started_at);
       a_duration.push_back(a.duration_ms);
@@ -867,22 +993,38 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcome
     o_token.push_back(o.lease_token);
   }
   if (!a_seq.empty()) {
+    // As in the SQLite store: the holder's attempt replaces a record with its number, a stale
+    // outcome's attempt only fills a gap.
     RELAY_RETURN_IF_ERROR(
-        db.Query("INSERT INTO delivery_attempts (delivery_seq, attempt, started_at, duration_ms, "
-                 "http_status, error, response_body) SELECT * FROM unnest(?::bigint[], "
-                 "?::bigint[], ?::bigint[], ?::bigint[], ?::int[], ?::text[], ?::text[]) "
-                 "ON CONFLICT DO NOTHING",
+        db.Query("WITH a AS (SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], "
+                 "?::bigint[], ?::int[], ?::text[], ?::text[], ?::bigint[]) AS a(seq, attempt, "
+                 "started, duration, status, error, body, token)), "
+                 "held AS (SELECT a.* FROM a JOIN deliveries d ON d.seq = a.seq AND d.status = "
+                 "'in_flight' AND d.lease_token = a.token), "
+                 "stale AS (SELECT a.* FROM a WHERE NOT EXISTS (SELECT 1 FROM held h WHERE "
+                 "h.seq = a.seq)), "
+                 "replaced AS (INSERT INTO delivery_attempts (delivery_seq, attempt, started_at, "
+                 "duration_ms, http_status, error, response_body) SELECT seq, attempt, started, "
+                 "duration, status, error, body FROM held ON CONFLICT (delivery_seq, attempt) DO "
+                 "UPDATE SET started_at = excluded.started_at, duration_ms = excluded.duration_ms, "
+                 "http_status = excluded.http_status, error = excluded.error, response_body = "
+                 "excluded.response_body) "
+                 "INSERT INTO delivery_attempts (delivery_seq, attempt, started_at, duration_ms, "
+                 "http_status, error, response_body) SELECT seq, attempt, started, duration, "
+                 "status, error, body FROM stale ON CONFLICT DO NOTHING",
                  {IntArray(a_seq), IntArray(a_attempt), IntArray(a_started), IntArray(a_duration),
-                  IntArray(a_status), TextArray(a_error), TextArray(a_body)})
+                  IntArray(a_status), TextArray(a_error), TextArray(a_body), IntArray(a_token)})
             .status());
   }
+  // A retry, or a release, of a delivery whose integration was deleted meanwhile ends it.
   return db
       .Query(
-          "UPDATE deliveries d SET status = o.status, next_attempt_at = o.next, attempt_count "
+          "UPDATE deliveries d SET status = CASE WHEN o.status = 'pending' AND i.deleted_at IS "
+          "NOT NULL THEN 'cancelled' ELSE o.status END, next_attempt_at = o.next, attempt_count "
           "= d.attempt_count + o.inc, lease_until = NULL, lease_token = NULL, updated_at = ? "
           "FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS "
-          "o(seq, status, next, inc, token) WHERE d.seq = o.seq AND d.status = 'in_flight' "
-          "AND d.lease_token = o.token",
+          "o(seq, status, next, inc, token), integrations i WHERE d.seq = o.seq AND "
+          "i.id = d.integration_id AND d.status = 'in_flight' AND d.lease_token = o.token",
           {P(now), IntArray(o_seq), TextArray(o_status), IntArray(o_next), IntArray(o_inc),
            IntArray(o_token)})
       .status();
@@ -908,6 +1050,26 @@ Result<std::vector<ClaimedDelivery>> PgStore::RecordAndClaim(
     return ClaimOn(db, request, &claimed);
   }));
   return claimed;
+}
+
+Result<int64_t> PgStore::RenewLeases(const std::vector<HeldLease>& held, int64_t lease_until) {
+  int64_t renewed = 0;
+  if (held.empty()) return renewed;
+  std::vector<int64_t> seqs, tokens;
+  for (const auto& h : held) {
+    seqs.push_back(h.seq);
+    tokens.push_back(h.lease_token);
+  }
+  RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) -> Status {
+    RELAY_ASSIGN_OR_RETURN(
+        auto r, db.Query("UPDATE deliveries d SET lease_until = ? FROM unnest(?::bigint[], "
+                         "?::bigint[]) AS h(seq, token) WHERE d.seq = h.seq AND d.lease_token = "
+                         "h.token AND d.status = 'in_flight'",
+                         {P(lease_until), IntArray(seqs), IntArray(tokens)}));
+    renewed = r.affected();
+    return Status::Ok();
+  }));
+  return renewed;
 }
 
 Status PgStore::ReleaseAllClaims(int64_t) { return Status::Ok(); }

@@ -9,10 +9,13 @@
 // their lease runs out.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/postgres/pg_db.h"
@@ -29,6 +32,12 @@ class PgStore final : public Store {
   Result<std::optional<std::string>> GetSetting(const std::string& name) override;
   Result<std::string> PutSettingIfAbsent(const std::string& name,
                                          const std::string& value) override;
+
+  Status CheckWritable() override;
+  // Called at named points of a transaction ("after_commit": COMMIT succeeded); returning true
+  // injects the fault of that point (after_commit: the connection drops before the answer
+  // arrives). For fault tests only.
+  void SetFaultHookForTesting(std::function<bool(std::string_view point)> hook);
 
   Status CreateApiKey(const ApiKeyRow& key) override;
   Result<ApiKeyRow> GetApiKey(const std::string& id) override;
@@ -77,6 +86,7 @@ class PgStore final : public Store {
                                                       int64_t now,
                                                       const ClaimRequest& request) override;
   // Other nodes may hold claims: nothing is released here; a dead node's leases run out.
+  Result<int64_t> RenewLeases(const std::vector<HeldLease>& held, int64_t lease_until) override;
   Status ReleaseAllClaims(int64_t now) override;
   Result<DeliveryRow> RequeueDelivery(const std::string& organization_id,
                                       const std::string& integration_id, const std::string& id,
@@ -104,8 +114,13 @@ class PgStore final : public Store {
     std::unique_ptr<PgConn> conn_;
   };
   Result<Lease> Borrow();
-  // Runs `body` in a transaction on a pooled connection, again after a retryable failure.
-  Status InTransaction(const std::function<Status(PgConn&)>& body);
+  // Runs `body` in a transaction on a pooled connection, again after a retryable failure. A body
+  // that throws fails like one that returns an error. With a `receipt` (a row id the body
+  // inserts into write_receipts), a COMMIT whose answer was lost is checked, not run again.
+  Status InTransaction(const std::function<Status(PgConn&)>& body, const std::string& receipt = "");
+  Result<bool> ReceiptExists(const std::string& receipt);
+  bool Fault(std::string_view point);
+  void NoteWrite(const Status& outcome);
   Status ClaimOn(PgConn& db, const ClaimRequest& request, std::vector<ClaimedDelivery>* claimed);
   Status RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcomes, int64_t now);
 
@@ -113,8 +128,12 @@ class PgStore final : public Store {
   int pool_size_;
   std::mutex mu_;
   std::condition_variable returned_;
-  std::vector<std::unique_ptr<PgConn>> idle_;  // guarded by mu_
-  int open_ = 0;                               // guarded by mu_: connections in use or idle
+  std::vector<std::unique_ptr<PgConn>> idle_;         // guarded by mu_
+  int open_ = 0;                                      // guarded by mu_: connections in use or idle
+  std::function<bool(std::string_view)> fault_hook_;  // guarded by mu_
+  std::mutex health_mu_;
+  Status write_health_;                                  // guarded by health_mu_
+  std::chrono::steady_clock::time_point write_checked_;  // guarded by health_mu_
 };
 
 }  // namespace relay::store

@@ -1,4 +1,6 @@
 // SqliteStore: write transactions (consent changes with their outbox rows) and consent reads.
+#include <chrono>
+#include <exception>
 #include <map>
 #include <mutex>
 
@@ -306,43 +308,90 @@ Status SqliteStore::RunInBatch(const std::function<Status()>& body) {
     batch_done_.wait(queue_lock, [&] { return self.done || !batch_running_; });
     if (self.done) return self.status;
     batch_running_ = true;
+    batch_started_ = std::chrono::steady_clock::now();
     batch.swap(queue_);
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    RunBatch(batch);
-  }
-  {
-    std::lock_guard<std::mutex> queue_lock(queue_mu_);
-    for (PendingWrite* w : batch) w->done = true;
-    batch_running_ = false;
-  }
-  batch_done_.notify_all();
+  // Whatever happens inside (RunBatch does not throw, but an allocation can), the batch ends:
+  // its writers are released and the next leader may start.
+  struct EndBatch {
+    SqliteStore* store;
+    std::vector<PendingWrite*>& batch;
+    ~EndBatch() {
+      {
+        std::lock_guard<std::mutex> queue_lock(store->queue_mu_);
+        for (PendingWrite* w : batch) w->done = true;
+        store->batch_running_ = false;
+      }
+      store->batch_done_.notify_all();
+    }
+  } end{this, batch};
+  std::lock_guard<std::mutex> lock(mu_);
+  RunBatch(batch);
   return self.status;
 }
 
+namespace {
+// Runs a closure of a batch: a throw is its own failure, never the batch's.
+Status RunClosure(const std::function<Status()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return Internal(std::string("a write failed unexpectedly: ") + e.what());
+  } catch (...) {
+    return Internal("a write failed unexpectedly");
+  }
+}
+}  // namespace
+
+// Each closure runs inside its own savepoint, so a failing one rolls back alone. SQLite itself
+// rolls back the whole transaction on some errors (SQLITE_FULL, IOERR, NOMEM); it is then in
+// autocommit mode, where every later statement would be committed on its own. So after each
+// closure the transaction is checked: once it is gone, or a savepoint cannot be rolled back or
+// released, no further closure runs, and every closure of the batch fails with that error (none
+// of their writes is on disk).
 void SqliteStore::RunBatch(const std::vector<PendingWrite*>& batch) {
   Status begun = db_->Exec("BEGIN IMMEDIATE");
+  if (!begun.ok()) {
+    for (PendingWrite* w : batch) w->status = begun;
+    NoteWrite(begun);
+    return;
+  }
   bool any_ok = false;
+  Status lost;  // set once the transaction cannot be trusted
   for (PendingWrite* w : batch) {
-    if (!begun.ok()) {
-      w->status = begun;
-      continue;
-    }
     w->status = db_->Exec("SAVEPOINT write");
-    if (w->status.ok()) w->status = (*w->body)();
-    if (!w->status.ok()) (void)db_->Exec("ROLLBACK TO write");
-    (void)db_->Exec("RELEASE write");
+    if (w->status.ok()) w->status = RunClosure(*w->body);
+    if (!w->status.ok() && !db_->InsideTransaction()) {
+      lost = Status(StatusCode::kUnavailable,
+                    "the database rolled the write batch back: " + w->status.message());
+      break;
+    }
+    if (!w->status.ok()) {
+      if (Status s = db_->Exec("ROLLBACK TO write"); !s.ok()) {
+        lost = s;
+        break;
+      }
+    }
+    if (Status s = db_->Exec("RELEASE write"); !s.ok()) {
+      lost = s;
+      break;
+    }
     any_ok = any_ok || w->status.ok();
   }
-  if (!begun.ok()) return;
+  if (!lost.ok()) {
+    if (db_->InsideTransaction()) (void)db_->Exec("ROLLBACK");
+    for (PendingWrite* w : batch) w->status = lost;
+    NoteWrite(lost);
+    return;
+  }
   Status committed = any_ok ? db_->Exec("COMMIT") : db_->Exec("ROLLBACK");
   if (!committed.ok()) {
-    (void)db_->Exec("ROLLBACK");
+    if (db_->InsideTransaction()) (void)db_->Exec("ROLLBACK");
     for (PendingWrite* w : batch) {
       if (w->status.ok()) w->status = committed;
     }
   }
+  NoteWrite(committed);
 }
 
 Result<std::optional<ConsentEventRow>> SqliteStore::GetEvent(const std::string& org,

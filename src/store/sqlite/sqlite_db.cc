@@ -3,6 +3,8 @@
 
 #include <sqlite3.h>
 
+#include <exception>
+
 namespace relay::store {
 
 Status SqliteError(int rc, std::string_view what, sqlite3* db) {
@@ -115,6 +117,23 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
   RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA temp_store=MEMORY"));
   return db;
+}
+
+bool SqliteDb::InsideTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
+Status InTransaction(SqliteDb& db, const std::function<Status()>& body) {
+  RELAY_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  Status s;
+  try {
+    s = body();
+  } catch (const std::exception& e) {
+    s = Internal(std::string("a write failed unexpectedly: ") + e.what());
+  } catch (...) {
+    s = Internal("a write failed unexpectedly");
+  }
+  if (s.ok()) s = db.Exec("COMMIT");
+  if (!s.ok() && db.InsideTransaction()) (void)db.Exec("ROLLBACK");
+  return s;
 }
 
 int64_t SqliteDb::Changes() const { return sqlite3_changes64(db_); }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -83,6 +84,9 @@ class SqliteDb {
   // A cached statement for `sql`, ready to bind. One lease per statement text at a time.
   Result<StatementLease> Prepare(const std::string& sql);
 
+  // False in autocommit mode: no transaction is open (SQLite may have rolled one back by itself,
+  // on SQLITE_FULL, IOERR or NOMEM).
+  bool InsideTransaction() const;
   // Rows changed by the last INSERT/UPDATE/DELETE.
   int64_t Changes() const;
   // The rowid of the last INSERT.
@@ -95,15 +99,9 @@ class SqliteDb {
   std::map<std::string, std::unique_ptr<SqliteStatement>> statements_;
 };
 
-// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back when it (or the commit) fails.
-template <typename Fn>
-Status InTransaction(SqliteDb& db, Fn&& body) {
-  RELAY_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
-  Status s = body();
-  if (s.ok()) s = db.Exec("COMMIT");
-  if (!s.ok()) (void)db.Exec("ROLLBACK");
-  return s;
-}
+// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back when it (or the commit) fails or
+// throws: the connection never stays inside a transaction.
+Status InTransaction(SqliteDb& db, const std::function<Status()>& body);
 
 // Runs `body` inside one read transaction, so that several reads see one snapshot.
 template <typename Fn>

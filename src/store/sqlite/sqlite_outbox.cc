@@ -2,6 +2,7 @@
 // batches, re-queues, retention and counts.
 #include <mutex>
 
+#include "store/shared_sql.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -99,41 +100,65 @@ Status SqliteStore::RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes,
   return RunInBatch([&]() { return RecordOnWriter(outcomes, now); });
 }
 
+// An outcome applies only while its claim holds (the lease token matches). Its attempt is kept
+// either way, as a record of what was sent, but a stale one never replaces the record of the
+// holder's attempt with the same number. A retry, or a release, of a delivery whose integration
+// was deleted meanwhile ends it: cancelled, as the delete cancelled its waiting siblings.
 Status SqliteStore::RecordOnWriter(const std::vector<DeliveryOutcome>& outcomes, int64_t now) {
-  {
-    for (const auto& o : outcomes) {
-      if (o.attempt) {
-        const AttemptRow& a = *o.attempt;
-        RELAY_ASSIGN_OR_RETURN(
-            auto stmt,
-            db_->Prepare("INSERT OR IGNORE INTO delivery_attempts (delivery_seq, attempt, "
-                         "started_at, duration_ms, http_status, error, response_body) VALUES "
-                         "(?, ?, ?, ?, ?, ?, ?)"));
-        stmt->Bind(1, o.seq).Bind(2, a.attempt).Bind(3, a.started_at).Bind(4, a.duration_ms);
-        if (a.http_status) {
-          stmt->Bind(5, int64_t{*a.http_status});
-        } else {
-          stmt->BindNull(5);
-        }
-        if (a.error.empty()) {
-          stmt->BindNull(6);
-        } else {
-          stmt->Bind(6, a.error);
-        }
-        stmt->Bind(7, a.response_body);
-        RELAY_RETURN_IF_ERROR(stmt->Run());
-      }
+  for (const auto& o : outcomes) {
+    bool held = false;
+    {
       RELAY_ASSIGN_OR_RETURN(
           auto stmt,
-          db_->Prepare("UPDATE deliveries SET status = ?, next_attempt_at = ?, attempt_count = "
-                       "attempt_count + ?, lease_until = NULL, lease_token = NULL, updated_at = ? "
-                       "WHERE seq = ? AND status = 'in_flight' AND lease_token = ?"));
+          db_->Prepare("UPDATE deliveries SET status = CASE WHEN ?1 = 'pending' AND (SELECT "
+                       "deleted_at FROM integrations i WHERE i.id = deliveries.integration_id) IS "
+                       "NOT NULL THEN 'cancelled' ELSE ?1 END, next_attempt_at = ?, attempt_count "
+                       "= attempt_count + ?, lease_until = NULL, lease_token = NULL, updated_at = "
+                       "? WHERE seq = ? AND status = 'in_flight' AND lease_token = ?"));
       stmt->Bind(1, DeliveryStatusName(o.status)).Bind(2, o.next_attempt_at);
       stmt->Bind(3, int64_t{o.attempt ? 1 : 0}).Bind(4, now).Bind(5, o.seq).Bind(6, o.lease_token);
       RELAY_RETURN_IF_ERROR(stmt->Run());
+      held = db_->Changes() > 0;
+    }
+    if (!o.attempt) continue;
+    const AttemptRow& a = *o.attempt;
+    RELAY_ASSIGN_OR_RETURN(
+        auto stmt, db_->Prepare(std::string(held ? "INSERT OR REPLACE" : "INSERT OR IGNORE") +
+                                " INTO delivery_attempts (delivery_seq, attempt, started_at, "
+                                "duration_ms, http_status, error, response_body) VALUES (?, ?, ?, "
+                                "?, ?, ?, ?)"));
+    stmt->Bind(1, o.seq).Bind(2, a.attempt).Bind(3, a.started_at).Bind(4, a.duration_ms);
+    if (a.http_status) {
+      stmt->Bind(5, int64_t{*a.http_status});
+    } else {
+      stmt->BindNull(5);
+    }
+    if (a.error.empty()) {
+      stmt->BindNull(6);
+    } else {
+      stmt->Bind(6, a.error);
+    }
+    stmt->Bind(7, a.response_body);
+    RELAY_RETURN_IF_ERROR(stmt->Run());
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> SqliteStore::RenewLeases(const std::vector<HeldLease>& held, int64_t lease_until) {
+  int64_t renewed = 0;
+  if (held.empty()) return renewed;
+  Status s = RunInBatch([&]() -> Status {
+    renewed = 0;
+    for (const auto& h : held) {
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kRenewLeaseSql));
+      stmt->Bind(1, lease_until).Bind(2, h.seq).Bind(3, h.lease_token);
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+      renewed += db_->Changes();
     }
     return Status::Ok();
-  }
+  });
+  if (!s.ok()) return s;
+  return renewed;
 }
 
 Status SqliteStore::ReleaseAllClaims(int64_t now) {

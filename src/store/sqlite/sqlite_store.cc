@@ -1,8 +1,10 @@
 // SqliteStore: schema migrations and the Store operations in SQL.
 #include "store/sqlite/sqlite_store.h"
 
+#include <chrono>
 #include <vector>
 
+#include "store/shared_sql.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_rows.h"
 #include "store/sqlite/sqlite_schema.h"
@@ -12,6 +14,13 @@ namespace relay::store {
 namespace {
 // Enough for the API's worker threads to read without queueing behind each other much.
 constexpr int kReadConnections = 4;
+// A write batch running this long means the writer is stuck (a batch takes milliseconds).
+constexpr auto kStuckWriter = std::chrono::seconds(10);
+int64_t SteadyMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 }  // namespace
 
 IntegrationRow ReadIntegration(const SqliteStatement& s) {
@@ -121,6 +130,42 @@ Result<std::string> SqliteStore::PutSettingIfAbsent(const std::string& name,
   });
   if (!s.ok()) return s;
   return in_force;
+}
+
+void SqliteStore::NoteWrite(const Status& outcome) {
+  // Only the store's own troubles count: a conflict or a bad request is not ill health.
+  if (!outcome.ok() && outcome.code() != StatusCode::kUnavailable &&
+      outcome.code() != StatusCode::kInternal) {
+    return;
+  }
+  std::lock_guard<std::mutex> lock(health_mu_);
+  write_health_ = outcome;
+  write_checked_ = std::chrono::steady_clock::now();
+}
+
+Status SqliteStore::CheckWritable() {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (batch_running_ && now - batch_started_ > kStuckWriter) {
+      return Unavailable(
+          "the database writer has been busy for " +
+          std::to_string(
+              std::chrono::duration_cast<std::chrono::seconds>(now - batch_started_).count()) +
+          " s");
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    if (now - write_checked_ < std::chrono::seconds(1)) return write_health_;
+    write_checked_ = now;  // one probe at a time; the others answer what is known
+  }
+  Status probe = RunInBatch([&]() -> Status {
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kHealthProbeSql));
+    stmt->Bind(1, "health_probe").Bind(2, std::to_string(SteadyMillis()));
+    return stmt->Run();
+  });
+  return probe;
 }
 
 Status SqliteStore::EnsureOrganization(const std::string& organization_id, int64_t now) {

@@ -1,6 +1,7 @@
 // SqliteStore: the embedded Store backend (one database file, WAL mode, synchronous=FULL).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,8 @@ class SqliteStore final : public Store {
   Result<std::optional<std::string>> GetSetting(const std::string& name) override;
   Result<std::string> PutSettingIfAbsent(const std::string& name,
                                          const std::string& value) override;
+
+  Status CheckWritable() override;
 
   Status CreateApiKey(const ApiKeyRow& key) override;
   Result<ApiKeyRow> GetApiKey(const std::string& id) override;
@@ -72,6 +75,7 @@ class SqliteStore final : public Store {
   Result<std::vector<ClaimedDelivery>> RecordAndClaim(const std::vector<DeliveryOutcome>& outcomes,
                                                       int64_t now,
                                                       const ClaimRequest& request) override;
+  Result<int64_t> RenewLeases(const std::vector<HeldLease>& held, int64_t lease_until) override;
   Status ReleaseAllClaims(int64_t now) override;
   Result<DeliveryRow> RequeueDelivery(const std::string& organization_id,
                                       const std::string& integration_id, const std::string& id,
@@ -118,6 +122,8 @@ class SqliteStore final : public Store {
   Status ClaimOnWriter(const ClaimRequest& request, std::vector<ClaimedDelivery>* claimed);
   Status RecordOnWriter(const std::vector<DeliveryOutcome>& outcomes, int64_t now);
   void ReturnReader(SqliteDb* db);
+  // Records a write's outcome for CheckWritable.
+  void NoteWrite(const Status& outcome);
 
   std::mutex mu_;  // serializes all use of db_, the one write connection
   std::unique_ptr<SqliteDb> db_;
@@ -128,8 +134,12 @@ class SqliteStore final : public Store {
   std::condition_variable reader_returned_;
   std::vector<SqliteDb*> idle_readers_;  // guarded by readers_mu_
   std::mutex queue_mu_;
-  std::vector<PendingWrite*> queue_;  // guarded by queue_mu_
-  bool batch_running_ = false;        // guarded by queue_mu_
+  std::vector<PendingWrite*> queue_;                     // guarded by queue_mu_
+  bool batch_running_ = false;                           // guarded by queue_mu_
+  std::chrono::steady_clock::time_point batch_started_;  // guarded by queue_mu_
+  std::mutex health_mu_;
+  Status write_health_;                                  // guarded by health_mu_
+  std::chrono::steady_clock::time_point write_checked_;  // guarded by health_mu_
   std::condition_variable batch_done_;
 };
 
