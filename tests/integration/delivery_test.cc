@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "integration/delivery_fixture.h"
 #include "support/test_crypto.h"
@@ -355,6 +356,46 @@ TEST_F(DeliveryTest, MetricsCountDeliveriesAndAttempts) {
   EXPECT_NE(m.body.find("relay_deliveries_pending 0"), std::string::npos);
   EXPECT_NE(m.body.find("relay_deliveries_in_flight"), std::string::npos);
   EXPECT_NE(m.body.find("relay_oauth_token_fetches_total 0"), std::string::npos);
+}
+
+// Twenty requests at once with one Idempotency-Key, for a user that exists, split over two nodes
+// on PostgreSQL: one event, one set of webhooks, and every answer the first one's. (They are
+// serialized by the key: the later ones wait, then replay the first answer.)
+TEST_F(DeliveryTest, ConcurrentRequestsWithOneIdempotencyKeyWriteOneEvent) {
+  StartRelay();
+  std::vector<std::string> urls = {server_.base_url()};
+  ServerProcess second;
+  if (UsingPostgres()) {
+    ASSERT_TRUE(second.Start({"--data-dir", DataDir() + "/node1", "--master-key-file",
+                              DataDir() + "/master.key", "--allow-destination", "127.0.0.0/8"}))
+        << second.error();
+    urls.push_back(second.base_url());
+  }
+  auto integration = CreateIntegration(receiver_.Url());
+  PostEvent("u-1");  // the user exists: the race is on its merge
+  ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", 2));  // event.created, user.created
+  const std::string body =
+      R"({"user":{"organization_user_id":"u-1"},"consents":{"purposes":[{"id":"p2","enabled":true}]}})";
+  std::vector<HttpResult> answers(20);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.emplace_back([&, i] {
+      answers[i] = HttpRequest("POST", urls[i % urls.size()] + Path("/v1/consents/events"), body,
+                               {"Authorization: Bearer " + token_, "Content-Type: application/json",
+                                "Idempotency-Key: once"});
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (const auto& a : answers) {
+    ASSERT_EQ(a.status, 201) << a.body;
+    EXPECT_EQ(a.Json().at("id"), answers[0].Json().at("id")) << "every answer is the first one's";
+  }
+  auto events = Call("GET", Path("/v1/consents/events?$limit=100"), token_);
+  ASSERT_EQ(events.status, 200) << events.body;
+  EXPECT_EQ(events.Json().at("total"), 2) << events.body;
+  // event.created and user.updated for the one event, nothing more.
+  ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", 4));
+  EXPECT_EQ(Deliveries(integration.id).size(), 4u);
 }
 
 }  // namespace
