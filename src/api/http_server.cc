@@ -29,15 +29,20 @@ using namespace std::chrono_literals;
 
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 
+int64_t SteadyNanos() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
-  // A request is being read or handled: such a connection is never evicted. Written on the
-  // connection's strand, read by the acceptor.
+  // A complete request head arrived and the request is being read, handled or answered: such a
+  // connection is never evicted. Written on the connection's strand, read by the acceptor.
   std::atomic<bool> busy{false};
+  // Since when it has been waiting for a complete request head (idle, or reading one).
+  std::atomic<int64_t> waiting_since{SteadyNanos()};
+  std::atomic<bool> evicted{false};
 };
 
-void CloseIfIdle(const std::shared_ptr<Connection>& conn) {
+void CloseIfWaiting(const std::shared_ptr<Connection>& conn) {
   net::post(conn->stream.get_executor(), [conn] {
     if (!conn->busy) {
       beast::error_code ec;
@@ -112,7 +117,7 @@ class HttpServerImpl final : public HttpServer {
     });
     {
       std::unique_lock<std::mutex> lock(mu_);
-      for (auto& [id, conn] : connections_) CloseIfIdle(conn);
+      for (auto& [id, conn] : connections_) CloseIfWaiting(conn);
       connections_changed_.wait_for(lock, std::chrono::seconds(grace_seconds),
                                     [this] { return connections_.empty(); });
     }
@@ -123,8 +128,18 @@ class HttpServerImpl final : public HttpServer {
   }
 
  private:
+  // --max-connections is a cap on the client sockets this process holds. At the cap, the next
+  // connection stays in the kernel's backlog until one closes: the one that has waited longest
+  // without a complete request head is closed for it, so a flood of silent or trickling sockets
+  // cannot lock newcomers out, and a request in progress is never cut.
   net::awaitable<void> Accept() {
     while (!stopping_) {
+      while (!stopping_ && !HasRoom()) {
+        EvictLongestWaiting();
+        net::steady_timer pause(co_await net::this_coro::executor, 5ms);
+        co_await pause.async_wait(kTuple);
+      }
+      if (stopping_) co_return;
       auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), kTuple);
       if (ec) {
         if (stopping_ || ec == net::error::operation_aborted) co_return;
@@ -138,15 +153,6 @@ class HttpServerImpl final : public HttpServer {
       uint64_t id = next_connection_id_++;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        if (connections_.size() >= options_.max_connections) {
-          // Ids grow with time: the first idle one found is the longest idle.
-          for (auto& [old_id, old] : connections_) {
-            if (!old->busy) {
-              CloseIfIdle(old);
-              break;
-            }
-          }
-        }
         connections_[id] = conn;
       }
       net::co_spawn(conn->stream.get_executor(), Serve(conn), [this, id](std::exception_ptr) {
@@ -155,6 +161,26 @@ class HttpServerImpl final : public HttpServer {
         connections_changed_.notify_all();
       });
     }
+  }
+
+  bool HasRoom() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return connections_.size() < options_.max_connections;
+  }
+
+  // Closes the connection waiting longest for a complete request head (once; its socket is gone
+  // when its coroutine ends). None waiting: every connection is serving a request, and the
+  // acceptor waits for one to finish.
+  void EvictLongestWaiting() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_ptr<Connection> victim;
+    for (auto& [id, conn] : connections_) {
+      if (conn->busy || conn->evicted) continue;
+      if (!victim || conn->waiting_since < victim->waiting_since) victim = conn;
+    }
+    if (!victim) return;
+    victim->evicted = true;
+    CloseIfWaiting(victim);
   }
 
   net::awaitable<void> WriteAndClose(Connection& c, const HttpResponse& r, unsigned version) {
@@ -212,9 +238,9 @@ class HttpServerImpl final : public HttpServer {
         buffer.commit(rn);
       }
       first = false;
-      c.busy = true;
       c.stream.expires_after(std::chrono::seconds(options_.header_timeout_seconds));
       auto [ec, n] = co_await http::async_read_header(c.stream, buffer, parser, kTuple);
+      if (!ec) c.busy = true;  // a whole head: from here on the request is served, not evicted
       if (ec == http::error::header_limit) {
         co_await WriteAndClose(c, ErrorResponse(431, "request header too large"), 11);
         co_return;
@@ -269,6 +295,7 @@ class HttpServerImpl final : public HttpServer {
       auto res = MakeBeastResponse(response, version, keep_alive);
       c.stream.expires_after(30s);
       auto [wec, wn] = co_await http::async_write(c.stream, res, kTuple);
+      c.waiting_since = SteadyNanos();
       c.busy = false;
       if (wec) co_return;
       if (!keep_alive) break;

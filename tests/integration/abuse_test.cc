@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "integration/delivery_fixture.h"
@@ -42,22 +44,56 @@ TEST_F(AbuseTest, SlowLorisIsCutOffAndOthersAreServed) {
   close(fd);
 }
 
-TEST_F(AbuseTest, AFloodOfIdleConnectionsDoesNotLockOutHealthz) {
-  StartRelay({"--max-connections", "32"});
+// The client sockets the server process holds on its port: established connections in
+// /proc/net/tcp{,6} whose local port is `port` and that belong to a process (a connection still
+// in the kernel's accept backlog has inode 0).
+size_t HeldClientSockets(int port) {
+  size_t held = 0;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the column names
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+      fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+          timeout >> inode;
+      const int local_port = std::stoi(local.substr(local.rfind(':') + 1), nullptr, 16);
+      if (local_port == port && state == "01" && inode != "0") ++held;
+    }
+  }
+  return held;
+}
+
+// --max-connections is a cap: a flood of sockets that each sent one byte (so they look like
+// requests starting) never makes the server hold more, and a newcomer is still served because
+// the socket waiting longest for a complete head is closed for it.
+TEST_F(AbuseTest, TheConnectionCapHoldsAgainstAOneByteFloodAndNewcomersAreServed) {
+  constexpr size_t kCap = 16;
+  StartRelay({"--max-connections", std::to_string(kCap)});
   std::vector<int> flood;
+  size_t peak = 0;
   for (int i = 0; i < 200; ++i) {
     int fd = ConnectLoopback(server_.port());
-    if (fd >= 0) flood.push_back(fd);
+    if (fd < 0) continue;
+    flood.push_back(fd);
+    (void)!write(fd, "G", 1);
+    if (i % 10 == 0) peak = std::max(peak, HeldClientSockets(server_.port()));
   }
   EXPECT_GE(flood.size(), 150u);
   for (int i = 0; i < 5; ++i) {
     HttpResult r = HttpRequest("GET", Url("/healthz"));
     EXPECT_EQ(r.status, 200) << r.error;
+    peak = std::max(peak, HeldClientSockets(server_.port()));
   }
+  peak = std::max(peak, HeldClientSockets(server_.port()));
+  EXPECT_GT(peak, kCap / 2) << "the flood did reach the server";
+  EXPECT_LE(peak, kCap) << "never more client sockets than the cap";
   // And deliveries still go out.
   auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
   PostEvent("u-1");
   EXPECT_TRUE(WaitForStatus(integration.id, "succeeded", 1));
+  EXPECT_LE(HeldClientSockets(server_.port()), kCap);
   for (int fd : flood) close(fd);
 }
 
