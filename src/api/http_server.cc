@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "api/errors.h"
+#include "common/client_address.h"
 #include "common/crypto.h"
 #include "common/log.h"
 
@@ -214,7 +215,13 @@ class HttpServerImpl final : public HttpServer {
     r.body = std::move(req.body());
     beast::error_code ec;
     auto ep = c.stream.socket().remote_endpoint(ec);
-    if (!ec) r.remote_address = ep.address().to_string();
+    if (!ec) {
+      auto forwarded = r.headers.find("x-forwarded-for");
+      r.remote_address =
+          ClientAddress(ep.address().to_string(),
+                        forwarded == r.headers.end() ? "" : std::string_view(forwarded->second),
+                        options_.trusted_proxies);
+    }
     r.request_id = "req_" + request_prefix_ + std::to_string(next_request_id_++);
     return r;
   }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "api/http_types.h"
+#include "common/destination_guard.h"
 #include "common/status.h"
 
 namespace relay::api {
@@ -22,9 +23,13 @@ struct HttpServerOptions {
   int header_timeout_seconds = 10;  // from a request's first byte to the end of its head
   int body_timeout_seconds = 30;    // to receive a whole body
   int idle_timeout_seconds = 60;    // waiting for a request's first byte (keep-alive)
-  // Open connections at most. Past it, the longest-idle connection (one with no request in
-  // progress) is closed to make room, so a flood of idle sockets cannot lock others out.
+  // Client sockets held at most. At the cap, the connection waiting longest for a complete
+  // request head is closed to make room (a request in progress never is), so a flood of idle or
+  // trickling sockets cannot lock others out; newcomers wait in the kernel backlog meanwhile.
   size_t max_connections = 4096;
+  // Peers whose X-Forwarded-For is believed (load balancers): HttpRequest::remote_address is
+  // then the client they name (ClientAddress). Empty: the header is ignored.
+  std::vector<Cidr> trusted_proxies;
 };
 
 // Handlers run on the worker threads, may block, and must not throw (a throw becomes a 500).

@@ -62,6 +62,7 @@ struct ServeOptions {
   int worker_threads = 16;
   int shutdown_grace_seconds = 10;
   std::vector<std::string> allow_destinations;  // CIDRs
+  std::vector<std::string> trusted_proxies;     // CIDRs whose X-Forwarded-For is believed
   int max_in_flight = 512;
   int max_in_flight_per_integration = 32;
   std::string retry_schedule = "10s,30s,1m,90s,110s";
@@ -175,6 +176,12 @@ int Serve(const std::string& program, const StoreOptions& store_options,
     if (!cidr) return Fail("--allow-destination must be a CIDR such as 127.0.0.0/8: " + text);
     allowed.push_back(*cidr);
   }
+  std::vector<Cidr> trusted_proxies;
+  for (const auto& text : options.trusted_proxies) {
+    auto cidr = ParseCidr(text);
+    if (!cidr) return Fail("--trusted-proxy must be a CIDR such as 10.0.0.0/8: " + text);
+    trusted_proxies.push_back(*cidr);
+  }
   auto schedule = delivery::ParseRetrySchedule(options.retry_schedule);
   if (!schedule.ok()) return Fail("--retry-schedule: " + schedule.status().message());
   auto retention = ParseDurationMillis(options.retention);
@@ -274,6 +281,7 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   http.header_timeout_seconds = options.header_timeout_seconds;
   http.idle_timeout_seconds = options.idle_timeout_seconds;
   http.max_connections = static_cast<size_t>(options.max_connections);
+  http.trusted_proxies = trusted_proxies;
   RaiseDescriptorLimit();
   if (options.dispatch) dispatcher.Start();
   retention_worker.Start();
@@ -449,6 +457,12 @@ int Main(int argc, char** argv) {
       ->add_option("--allow-destination", serve_options.allow_destinations,
                    "CIDR that deliveries may reach although internal (repeatable)")
       ->envname("CONSENT_RELAY_ALLOW_DESTINATION")
+      ->delimiter(',');
+  serve
+      ->add_option("--trusted-proxy", serve_options.trusted_proxies,
+                   "CIDR of load balancers whose X-Forwarded-For names the client (repeatable); "
+                   "without it the header is ignored")
+      ->envname("CONSENT_RELAY_TRUSTED_PROXY")
       ->delimiter(',');
   serve
       ->add_option("--max-in-flight", serve_options.max_in_flight,

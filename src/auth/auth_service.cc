@@ -50,24 +50,24 @@ Result<NewApiKey> AuthService::CreateApiKey(const std::vector<std::string>& orga
 
 Result<Session> AuthService::CreateSession(const std::string& key, const std::string& secret,
                                            const std::string& client_address) {
-  const std::string key_slot = "key:" + key.substr(0, 128);
-  const std::string address_slot = "address:" + client_address;
-  for (const auto* slot : {&key_slot, &address_slot}) {
-    if (auto wait = failures_.Blocked(*slot)) {
-      return ResourceExhausted("too many failed sign-in attempts; try again in " +
-                               std::to_string(*wait) + " s")
-          .WithRetryAfter(*wait);
-    }
-  }
   auto row = store_.GetApiKey(key);
   if (!row.ok() && row.status().code() != StatusCode::kNotFound) return row.status();
+  // Failures count per (client, key) for a key that exists, and per client for keys that do not:
+  // guessing locks out the guesser only, never the key's other clients nor the client's other
+  // keys. (A secret has 256 random bits; the limit is against noise and probing, not brute force.)
+  const std::string slot =
+      row.ok() ? "key:" + client_address + "\n" + row->id : "unknown-key:" + client_address;
+  if (auto wait = failures_.Blocked(slot)) {
+    return ResourceExhausted("too many failed sign-in attempts; try again in " +
+                             std::to_string(*wait) + " s")
+        .WithRetryAfter(*wait);
+  }
   // Hash even for an unknown key so both paths cost the same.
   std::string presented = crypto::Sha256(secret);
   bool valid = row.ok() && crypto::ConstantTimeEquals(presented, row->secret_hash) &&
                !row->revoked_at.has_value();
   if (!valid) {
-    failures_.RecordFailure(key_slot);
-    failures_.RecordFailure(address_slot);
+    failures_.RecordFailure(slot);
     return Unauthenticated("invalid API key or secret");
   }
   SessionClaims claims;

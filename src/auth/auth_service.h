@@ -46,8 +46,10 @@ class AuthService {
 
   // Exchanges a key and secret for a session token. Unknown key, wrong secret and revoked key all
   // give the same kUnauthenticated, so the answer does not tell which keys exist. After 10 failures
-  // in a minute for the key id or for `client_address`, answers kResourceExhausted with a
-  // retry-after until the window has room again (even for the right secret).
+  // in a minute of one key from one `client_address` (or of unknown keys from it), that pair (or
+  // unknown keys from that client) answers kResourceExhausted with a retry-after until the window
+  // has room again, even for the right secret. Other clients of the key, and other keys of the
+  // client, are not affected.
   Result<Session> CreateSession(const std::string& key, const std::string& secret,
                                 const std::string& client_address);
 

@@ -1,6 +1,9 @@
 // FailureLimiter implementation.
 #include "auth/failure_limiter.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace relay::auth {
 
 void FailureLimiter::Expire(std::deque<int64_t>& failures, int64_t now) const {
@@ -26,7 +29,16 @@ void FailureLimiter::RecordFailure(const std::string& key) {
       Expire(it->second, now);
       it = it->second.empty() ? failures_.erase(it) : std::next(it);
     }
-    if (failures_.size() >= max_keys_) failures_.clear();
+    if (failures_.size() >= max_keys_) {
+      // Still full of live entries: forget the tenth that failed longest ago.
+      std::vector<std::pair<int64_t, std::string>> by_last;
+      by_last.reserve(failures_.size());
+      for (const auto& [k, list] : failures_) by_last.emplace_back(list.back(), k);
+      const size_t drop = std::max<size_t>(1, by_last.size() / 10);
+      std::nth_element(by_last.begin(), by_last.begin() + static_cast<std::ptrdiff_t>(drop - 1),
+                       by_last.end());
+      for (size_t i = 0; i < drop; ++i) failures_.erase(by_last[i].second);
+    }
   }
   auto& list = failures_[key];
   Expire(list, now);

@@ -1,6 +1,6 @@
-// FailureLimiter: slows down guessing. Counts failed attempts per key (an API key id, a client
-// address) over a sliding window; past the limit, the key is refused until its oldest failure in
-// the window has aged out. In memory and per process: several nodes each apply the limit.
+// FailureLimiter: slows down guessing. Counts failed attempts per key (a client and an API key,
+// or a client) over a sliding window; past the limit, the key is refused until its oldest failure
+// in the window has aged out. In memory and per process: several nodes each apply the limit.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +16,9 @@ namespace relay::auth {
 
 class FailureLimiter {
  public:
-  // At most `max_failures` failures per `window_millis`; remembers at most `max_keys` keys (the
-  // table is cleared of expired entries when full, then of everything if still full).
+  // At most `max_failures` failures per `window_millis`; remembers at most `max_keys` keys. When
+  // the table is full, expired entries go first, then the tenth whose last failure is oldest:
+  // never everything at once, so a flood of new keys cannot free a key being guessed.
   FailureLimiter(const Clock& clock, int max_failures = 10, int64_t window_millis = 60'000,
                  size_t max_keys = 100'000)
       : clock_(clock), max_failures_(max_failures), window_(window_millis), max_keys_(max_keys) {}

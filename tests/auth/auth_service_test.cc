@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "auth/failure_limiter.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/process.h"
 
@@ -52,31 +53,54 @@ TEST_F(AuthServiceTest, WrongSecretUnknownKeyAndRevokedKeyLookTheSame) {
             StatusCode::kUnauthenticated);
 }
 
-TEST_F(AuthServiceTest, FailedSignInsAreRateLimitedPerKeyAndPerAddress) {
+TEST_F(AuthServiceTest, FailedSignInsLockOnlyTheGuessingClientAndKey) {
   auto key = auth_->CreateApiKey({"acme"}, "");
-  ASSERT_TRUE(key.ok());
+  auto other = auth_->CreateApiKey({"acme"}, "");
+  ASSERT_TRUE(key.ok() && other.ok());
   for (int i = 0; i < 10; ++i) {
-    EXPECT_EQ(
-        auth_->CreateSession(key->key, "wrong", "10.0.0." + std::to_string(i)).status().code(),
-        StatusCode::kUnauthenticated);
+    EXPECT_EQ(auth_->CreateSession(key->key, "wrong", "10.0.0.1").status().code(),
+              StatusCode::kUnauthenticated);
   }
-  // The key is now locked, whatever the address, even with the right secret.
-  auto locked = auth_->CreateSession(key->key, key->secret, "10.9.9.9");
+  // That client and that key are locked, even with the right secret...
+  auto locked = auth_->CreateSession(key->key, key->secret, "10.0.0.1");
   EXPECT_EQ(locked.status().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(locked.status().retry_after_seconds(), 60);
+  // ...but the key's other clients, and the client's other keys, are not.
+  EXPECT_TRUE(auth_->CreateSession(key->key, key->secret, "10.0.0.2").ok());
+  EXPECT_TRUE(auth_->CreateSession(other->key, other->secret, "10.0.0.1").ok());
   clock_.AdvanceMillis(30'000);
-  EXPECT_EQ(auth_->CreateSession(key->key, key->secret, "10.9.9.9").status().retry_after_seconds(),
+  EXPECT_EQ(auth_->CreateSession(key->key, key->secret, "10.0.0.1").status().retry_after_seconds(),
             30);
   clock_.AdvanceMillis(30'001);
-  EXPECT_TRUE(auth_->CreateSession(key->key, key->secret, "10.9.9.9").ok());
+  EXPECT_TRUE(auth_->CreateSession(key->key, key->secret, "10.0.0.1").ok());
 
-  // One address guessing many keys is locked too.
+  // A client guessing key ids is locked for unknown keys; its real key still signs in.
   for (int i = 0; i < 10; ++i) {
     (void)auth_->CreateSession("key_guess" + std::to_string(i), "x", "192.0.2.1");
   }
-  EXPECT_EQ(auth_->CreateSession(key->key, key->secret, "192.0.2.1").status().code(),
+  EXPECT_EQ(auth_->CreateSession("key_guess99", "x", "192.0.2.1").status().code(),
             StatusCode::kResourceExhausted);
-  EXPECT_TRUE(auth_->CreateSession(key->key, key->secret, "192.0.2.2").ok());
+  EXPECT_EQ(auth_->CreateSession("key_guess99", "x", "192.0.2.2").status().code(),
+            StatusCode::kUnauthenticated);
+  EXPECT_TRUE(auth_->CreateSession(key->key, key->secret, "192.0.2.1").ok());
+}
+
+TEST(FailureLimiterTest, AFullTableForgetsTheOldestNotEverything) {
+  ManualClock clock(1'000'000);
+  FailureLimiter limiter(clock, /*max_failures=*/2, /*window_millis=*/60'000, /*max_keys=*/10);
+  for (int k = 0; k < 10; ++k) {
+    limiter.RecordFailure("k" + std::to_string(k));
+    limiter.RecordFailure("k" + std::to_string(k));
+    clock.AdvanceMillis(1);
+  }
+  for (int k = 0; k < 10; ++k) EXPECT_TRUE(limiter.Blocked("k" + std::to_string(k))) << k;
+  // A flood of new keys while the table is full: each evicts the oldest, never the newest.
+  for (int k = 10; k < 15; ++k) {
+    limiter.RecordFailure("k" + std::to_string(k));
+    clock.AdvanceMillis(1);
+  }
+  EXPECT_FALSE(limiter.Blocked("k0")) << "the oldest went first";
+  for (int k = 5; k < 10; ++k) EXPECT_TRUE(limiter.Blocked("k" + std::to_string(k))) << k;
 }
 
 TEST_F(AuthServiceTest, StoresOnlyAHashOfTheSecret) {

@@ -120,23 +120,57 @@ TEST_F(AbuseTest, IdleKeptAliveConnectionsAreClosed) {
   close(fd);
 }
 
-TEST_F(AbuseTest, GuessingSecretsIsRateLimited) {
-  StartRelay();
+TEST_F(AbuseTest, GuessingSecretsIsRateLimitedForTheGuesserOnly) {
+  StartRelay({"--trusted-proxy", "127.0.0.1/32"});
   ApiKey other = CreateKey({"org_a"});
   std::string wrong = R"({"type":"api-key","key":")" + other.key + R"(","secret":"guess"})";
+  std::string right =
+      R"({"type":"api-key","key":")" + other.key + R"(","secret":")" + other.secret + "\"}";
+  // Behind the (trusted) load balancer on 127.0.0.1, the guesser is 203.0.113.7.
+  const std::vector<std::string> guesser = {"X-Forwarded-For: 203.0.113.7"};
   for (int i = 0; i < 10; ++i) {
-    EXPECT_EQ(HttpRequest("POST", Url("/v1/sessions"), wrong).status, 401) << i;
+    EXPECT_EQ(HttpRequest("POST", Url("/v1/sessions"), wrong, guesser).status, 401) << i;
   }
-  HttpResult limited = HttpRequest("POST", Url("/v1/sessions"), wrong);
+  HttpResult limited = HttpRequest("POST", Url("/v1/sessions"), wrong, guesser);
   EXPECT_EQ(limited.status, 429);
   EXPECT_EQ(limited.Json().at("name"), "TooManyRequests");
   int retry_after = std::stoi(limited.Header("retry-after"));
   EXPECT_GT(retry_after, 0);
   EXPECT_LE(retry_after, 60);
   // The right secret is refused too while the limit holds: guessing cannot probe it.
-  std::string right =
-      R"({"type":"api-key","key":")" + other.key + R"(","secret":")" + other.secret + "\"}";
-  EXPECT_EQ(HttpRequest("POST", Url("/v1/sessions"), right).status, 429);
+  EXPECT_EQ(HttpRequest("POST", Url("/v1/sessions"), right, guesser).status, 429);
+  // The key's real client, behind the same balancer, signs in; so does another key of the
+  // guesser's. A spoofed header cannot move the guesser: the balancer's entry is right-most.
+  EXPECT_EQ(
+      HttpRequest("POST", Url("/v1/sessions"), right, {"X-Forwarded-For: 198.51.100.2"}).status,
+      201);
+  ApiKey third = CreateKey({"org_a"});
+  EXPECT_EQ(HttpRequest("POST", Url("/v1/sessions"),
+                        R"({"type":"api-key","key":")" + third.key + R"(","secret":")" +
+                            third.secret + "\"}",
+                        guesser)
+                .status,
+            201);
+  EXPECT_EQ(HttpRequest("POST", Url("/v1/sessions"), right,
+                        {"X-Forwarded-For: 198.51.100.2, 203.0.113.7"})
+                .status,
+            429);
+}
+
+TEST_F(AbuseTest, WithoutATrustedProxyXForwardedForIsIgnored) {
+  StartRelay();
+  ApiKey other = CreateKey({"org_a"});
+  std::string wrong = R"({"type":"api-key","key":")" + other.key + R"(","secret":"guess"})";
+  // Each guess claims another address: all come from 127.0.0.1 all the same.
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(HttpRequest("POST", Url("/v1/sessions"), wrong,
+                          {"X-Forwarded-For: 203.0.113." + std::to_string(i)})
+                  .status,
+              401);
+  }
+  EXPECT_EQ(
+      HttpRequest("POST", Url("/v1/sessions"), wrong, {"X-Forwarded-For: 203.0.113.99"}).status,
+      429);
 }
 
 TEST_F(AbuseTest, HostileEndpointsCannotHoldAWorker) {
