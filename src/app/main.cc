@@ -104,7 +104,7 @@ bool IsPostgresUrl(const std::string& url) {
 
 // Opens the store the --database URL names: sqlite:PATH (the default, in the data directory) or
 // postgres://user:password@host:port/db (shared by every node).
-Result<std::unique_ptr<store::Store>> OpenStore(const StoreOptions& options) {
+Result<std::unique_ptr<store::Store>> OpenStore(const StoreOptions& options, bool serving = false) {
   std::string url =
       options.database.empty() ? "sqlite:" + options.data_dir + "/relay.db" : options.database;
   if (IsPostgresUrl(url)) {
@@ -121,7 +121,7 @@ Result<std::unique_ptr<store::Store>> OpenStore(const StoreOptions& options) {
   if (path.empty()) return InvalidArgument("the sqlite: URL needs a file path");
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) RELAY_RETURN_IF_ERROR(EnsureDataDir(parent.string()));
-  auto store = store::SqliteStore::Open(path);
+  auto store = store::SqliteStore::Open(path, serving);
   if (!store.ok()) return store.status();
   return std::unique_ptr<store::Store>(std::move(store).value());
 }
@@ -203,7 +203,7 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   auto keyring = Keyring::LoadOrCreate(key_file, default_key_file);
   if (!keyring.ok()) return Fail(keyring.status().message());
 
-  auto store = OpenStore(store_options);
+  auto store = OpenStore(store_options, /*serving=*/true);
   if (!store.ok()) return Fail(store.status().message());
   auto fingerprint = (*store)->PutSettingIfAbsent(kMasterKeySetting, keyring->Fingerprint());
   if (!fingerprint.ok()) return Fail(fingerprint.status().message());

@@ -1,6 +1,7 @@
 // OAuth token requests and responses.
 #include "delivery/oauth.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "common/crypto.h"
@@ -78,8 +79,10 @@ Result<AccessToken> ParseTokenResponse(long http_status, std::string_view body) 
   AccessToken out;
   out.token = std::string(token->as_string());
   if (const auto* e = o.if_contains("expires_in")) {
+    // Whatever the endpoint says, at most INT32_MAX seconds (68 years): the millisecond
+    // arithmetic that follows cannot overflow.
     if (e->is_int64() && e->as_int64() > 0)
-      out.expires_in_seconds = e->as_int64();
+      out.expires_in_seconds = std::min<int64_t>(e->as_int64(), INT32_MAX);
     else if (e->is_uint64())
       out.expires_in_seconds = static_cast<int64_t>(std::min<uint64_t>(e->as_uint64(), INT32_MAX));
     else if (e->is_double() && e->as_double() > 0 && e->as_double() < 1e9)
@@ -90,7 +93,8 @@ Result<AccessToken> ParseTokenResponse(long http_status, std::string_view body) 
 
 int64_t TokenCacheMillis(const AccessToken& token) {
   if (!token.expires_in_seconds) return kDefaultTokenLifetimeMillis;
-  return std::max<int64_t>(0, *token.expires_in_seconds * 1000 - kTokenExpiryMarginMillis);
+  const int64_t seconds = std::clamp<int64_t>(*token.expires_in_seconds, 0, INT32_MAX);
+  return std::max<int64_t>(0, seconds * 1000 - kTokenExpiryMarginMillis);
 }
 
 }  // namespace relay::delivery

@@ -65,6 +65,17 @@ TEST(OAuthTokenTest, ParsesTokenResponses) {
   auto short_lived =
       ParseTokenResponse(200, R"({"access_token":"t","token_type":"bearer","expires_in":10})");
   EXPECT_EQ(TokenCacheMillis(*short_lived), 0);
+  // Absurd lifetimes saturate (no overflow: the sanitized build checks) instead of wrapping.
+  for (const char* huge : {"9000000000000000000", "10000000000000000000", "1e300"}) {
+    auto forever = ParseTokenResponse(
+        200,
+        std::string(R"({"access_token":"t","token_type":"bearer","expires_in":)") + huge + "}");
+    ASSERT_TRUE(forever.ok()) << huge;
+    EXPECT_GT(TokenCacheMillis(*forever), 0) << huge;
+    EXPECT_LE(TokenCacheMillis(*forever), int64_t{INT32_MAX} * 1000) << huge;
+  }
+  AccessToken hand_made{"t", int64_t{9'000'000'000'000'000'000}};
+  EXPECT_EQ(TokenCacheMillis(hand_made), int64_t{INT32_MAX} * 1000 - kTokenExpiryMarginMillis);
 }
 
 TEST(OAuthTokenTest, RefusesBadTokenResponsesWithoutEchoingThem) {

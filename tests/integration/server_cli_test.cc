@@ -89,6 +89,21 @@ TEST_F(ServerCliTest, AnotherMasterKeyIsRefused) {
   EXPECT_NE(missing.err.find("cannot read the master key file"), std::string::npos);
 }
 
+// The embedded store serves one process: a second serve on the same file refuses to start (it
+// would release the first one's claims and send its deliveries twice).
+TEST_F(ServerCliTest, ASecondServeOnOneSqliteFileRefusesToStart) {
+  if (UsingPostgres()) GTEST_SKIP() << "several nodes share a PostgreSQL database by design";
+  StartServer();
+  ServerProcess second;
+  EXPECT_FALSE(second.Start({"--data-dir", DataDir()}));
+  EXPECT_NE(second.error().find("already using"), std::string::npos) << second.error();
+  EXPECT_EQ(HttpRequest("GET", Url("/healthz")).status, 200) << "the first one serves on";
+  // The CLI still works beside the server; and after the first stops, a new one starts.
+  CreateKey({"org_b"});
+  ASSERT_EQ(server_.Stop(), 0);
+  EXPECT_TRUE(second.Start({"--data-dir", DataDir()})) << second.error();
+}
+
 TEST_F(ServerCliTest, MasterKeyFileIsCreatedPrivate) {
   StartServer();
   auto perms = std::filesystem::status(DataDir() + "/master.key").permissions();

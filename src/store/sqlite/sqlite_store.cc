@@ -1,7 +1,14 @@
 // SqliteStore: schema migrations and the Store operations in SQL.
 #include "store/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <utility>
 #include <vector>
 
 #include "store/shared_sql.h"
@@ -76,9 +83,40 @@ void SqliteStore::ReturnReader(SqliteDb* db) {
   }
   reader_returned_.notify_one();
 }
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+  if (serve_lock_fd_ >= 0) ::close(serve_lock_fd_);
+}
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+namespace {
+// An exclusive, advisory lock on PATH.serve-lock, released when the process ends (however it
+// ends): the descriptor, or -1 with the reason.
+Result<int> TakeServeLock(const std::string& path) {
+  const std::string lock_path = path + ".serve-lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Unavailable("cannot open " + lock_path + ": " + std::strerror(errno));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return FailedPrecondition("another consent-relay serve is already using " + path +
+                              "; the embedded store serves one process (use PostgreSQL to run "
+                              "several nodes)");
+  }
+  return fd;
+}
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, bool serving) {
+  int lock_fd = -1;
+  if (serving) {
+    RELAY_ASSIGN_OR_RETURN(lock_fd, TakeServeLock(path));
+  }
+  struct CloseOnError {
+    int& fd;
+    ~CloseOnError() {
+      if (fd >= 0) ::close(fd);
+    }
+  } close_on_error{lock_fd};
   auto db = SqliteDb::Open(path);
   if (!db.ok()) {
     return Status(db.status().code(),
@@ -97,7 +135,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
     }
     readers.push_back(std::move(reader).value());
   }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db).value(), std::move(readers)));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db).value(), std::move(readers)));
+  store->serve_lock_fd_ = std::exchange(lock_fd, -1);
+  return store;
 }
 
 Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& name) {

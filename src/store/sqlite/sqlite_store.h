@@ -20,7 +20,10 @@ class SqliteStore final : public Store {
   // Opens or creates the database at `path` and applies pending migrations. Fails with
   // kFailedPrecondition when the database was written by a newer consent-relay, and with a clear
   // message when the file is not an SQLite database.
-  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  // With `serving`, the store also takes an exclusive lock (PATH.serve-lock) for as long as it
+  // is open: a second server on the same file refuses to start (kFailedPrecondition) instead of
+  // releasing the first one's claims. The keys and orgs commands open it without the lock.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, bool serving = false);
   ~SqliteStore() override;
 
   Result<std::optional<std::string>> GetSetting(const std::string& name) override;
@@ -125,7 +128,8 @@ class SqliteStore final : public Store {
   // Records a write's outcome for CheckWritable.
   void NoteWrite(const Status& outcome);
 
-  std::mutex mu_;  // serializes all use of db_, the one write connection
+  int serve_lock_fd_ = -1;  // held while open with `serving`
+  std::mutex mu_;           // serializes all use of db_, the one write connection
   std::unique_ptr<SqliteDb> db_;
   // Read-only methods use these connections instead: in WAL mode a reader sees the last commit
   // and never waits for the writer (nor for its fsync).
