@@ -240,6 +240,7 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   delivery::RetentionOptions retention_options;
   retention_options.retention_millis = *retention;
   retention_options.dead_retention_millis = dead_retention;
+  retention_options.idempotency_window_millis = consent::kIdempotencyWindowMillis;
   delivery::RetentionWorker retention_worker(retention_options, **store, clock);
 
   store::Store& store_ref = **store;

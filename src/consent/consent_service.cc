@@ -244,8 +244,8 @@ Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const j
 
     result.body = plan->event.entity_json;
     if (!idempotency_key.empty()) {
-      RELAY_RETURN_IF_ERROR(txn.PutIdempotencyKey(
-          store::IdempotencyRow{org, idempotency_key, request_hash, 201, result.body, now}));
+      RELAY_RETURN_IF_ERROR(txn.PutIdempotencyKey(store::IdempotencyRow{
+          org, idempotency_key, request_hash, plan->user.id, 201, result.body, now}));
     }
     return Status::Ok();
   });

@@ -19,15 +19,21 @@ json::object DeliveryToJson(const store::DeliveryRow& d) {
         {"duration_ms", a.duration_ms},
         {"http_status", a.http_status ? json::value(*a.http_status) : json::value(nullptr)},
         {"error", a.error.empty() ? json::value(nullptr) : json::value(a.error)},
-        {"response_body", a.http_status ? json::value(a.response_body) : json::value(nullptr)}});
+        {"response_body",
+         a.http_status && !d.erased ? json::value(a.response_body) : json::value(nullptr)}});
   }
+  // An erased user's delivery shows no payload; "erased" says why.
+  json::value shown_payload = d.erased       ? json::value(nullptr)
+                              : payload.ok() ? payload.value()
+                                             : json::value(d.payload);
   json::object out{{"id", d.id},
                    {"message_id", d.message_id},
                    {"integration_id", d.integration_id},
                    {"type", d.type},
                    {"regulation", d.regulation},
                    {"status", store::DeliveryStatusName(d.status)},
-                   {"payload", payload.ok() ? payload.value() : json::value(d.payload)},
+                   {"payload", std::move(shown_payload)},
+                   {"erased", d.erased},
                    {"created_at", FormatTimestamp(d.created_at)},
                    {"attempts", std::move(attempts)}};
   if (d.status == store::DeliveryStatus::kPending) {

@@ -27,17 +27,37 @@ int64_t RetentionWorker::RunOnce() {
     purge(store::DeliveryStatus::kDead, now - *options_.dead_retention_millis);
   }
   if (total > 0) log::Info("purged deliveries", {{"count", std::to_string(total)}});
+  if (Status s = store_.PurgeExpiredRecords(now - options_.idempotency_window_millis); !s.ok()) {
+    log::Warn("purging expired idempotency keys failed", {{"error", s.message()}});
+  }
   return total;
+}
+
+int64_t RetentionWorker::EraseOnce() {
+  auto erased = store_.EraseFinished(clock_.NowMillis());
+  if (!erased.ok()) {
+    log::Warn("erasing deleted users' deliveries failed", {{"error", erased.status().message()}});
+    return 0;
+  }
+  if (*erased > 0)
+    log::Info("erased deleted users' deliveries", {{"count", std::to_string(*erased)}});
+  return *erased;
 }
 
 void RetentionWorker::Start() {
   thread_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);
+    auto next_purge = std::chrono::steady_clock::now();
     while (!stopping_) {
       lock.unlock();
-      RunOnce();
+      EraseOnce();
+      if (std::chrono::steady_clock::now() >= next_purge) {
+        RunOnce();
+        next_purge =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.interval_millis);
+      }
       lock.lock();
-      cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_millis),
+      cv_.wait_for(lock, std::chrono::milliseconds(options_.erasure_interval_millis),
                    [this] { return stopping_; });
     }
   });
@@ -49,7 +69,10 @@ void RetentionWorker::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+    EraseOnce();  // the last outcomes are recorded (the dispatcher stopped first)
+  }
 }
 
 }  // namespace relay::delivery

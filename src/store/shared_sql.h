@@ -14,4 +14,35 @@ inline constexpr char kRenewLeaseSql[] =
     "UPDATE deliveries SET lease_until = ? WHERE seq = ? AND lease_token = ? AND status = "
     "'in_flight'";
 
+// Erasure (Store::EraseFinished), per erased user (organization, user id = ordering key). Each
+// takes now, organization, user. The finished deliveries' payloads go, and dead ones become
+// cancelled (there is nothing left to replay).
+inline constexpr char kEraseDeliveriesSql[] =
+    "UPDATE deliveries SET payload = NULL, erased_at = ?1, updated_at = ?1, status = CASE WHEN "
+    "status = 'dead' THEN 'cancelled' ELSE status END WHERE message_seq IN (SELECT seq FROM "
+    "messages WHERE organization_id = ?2 AND ordering_key = ?3) AND status IN ('succeeded', "
+    "'dead', 'cancelled') AND erased_at IS NULL";
+// Takes organization, user.
+inline constexpr char kEraseAttemptsSql[] =
+    "UPDATE delivery_attempts SET response_body = NULL WHERE response_body IS NOT NULL AND "
+    "delivery_seq IN (SELECT d.seq FROM deliveries d JOIN messages m ON m.seq = d.message_seq "
+    "WHERE m.organization_id = ?1 AND m.ordering_key = ?2 AND d.erased_at IS NOT NULL)";
+// Takes organization, user.
+inline constexpr char kEraseMessagesSql[] =
+    "UPDATE messages SET payload = '' WHERE organization_id = ?1 AND ordering_key = ?2 AND "
+    "payload <> '' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_seq = messages.seq "
+    "AND d.status IN ('pending', 'in_flight'))";
+// Takes organization, user: the erasure is done when nothing of the user is left to send.
+inline constexpr char kEraseDoneSql[] =
+    "DELETE FROM erasures WHERE organization_id = ?1 AND user_id = ?2 AND NOT EXISTS (SELECT 1 "
+    "FROM messages m JOIN deliveries d ON d.message_seq = m.seq WHERE m.organization_id = ?1 AND "
+    "m.ordering_key = ?2 AND d.status IN ('pending', 'in_flight'))";
+// Recorded by DeleteUser: organization, user, now.
+inline constexpr char kRecordErasureSql[] =
+    "INSERT INTO erasures (organization_id, user_id, requested_at) VALUES (?, ?, ?) ON CONFLICT "
+    "(organization_id, user_id) DO NOTHING";
+// The user's idempotent answers: organization, user.
+inline constexpr char kDeleteUserIdempotencySql[] =
+    "DELETE FROM idempotency_keys WHERE organization_id = ? AND user_id = ?";
+
 }  // namespace relay::store

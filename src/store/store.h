@@ -114,6 +114,8 @@ struct DeliveryRow {
   int64_t next_attempt_at = 0;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // Its user was erased: payload and response bodies are gone (payload reads as "").
+  bool erased = false;
   std::vector<AttemptRow> attempts;  // filled by reads, oldest first
 };
 
@@ -177,6 +179,7 @@ struct IdempotencyRow {
   std::string organization_id;
   std::string key;
   std::string request_hash;
+  std::string user_id;  // the consent user the answer names: erased with it
   int response_status = 0;
   std::string response_body;
   int64_t created_at = 0;
@@ -220,7 +223,9 @@ class WriteTransaction {
   // Inserts, or replaces the row with the same id. kConflict when another user of the
   // organization already has the organization_user_id.
   virtual Status PutUser(const ConsentUserRow& user) = 0;
-  // Deletes the user and all its events; kNotFound if absent.
+  // Erasure: deletes the user, all its events and its stored idempotent answers, and records the
+  // erasure, so that its deliveries' payloads and response bodies are erased as each finishes
+  // (Store::EraseFinished). kNotFound if absent.
   virtual Status DeleteUser(const std::string& organization_id, const std::string& id) = 0;
 
   virtual Result<std::optional<ConsentEventRow>> GetEvent(const std::string& organization_id,
@@ -357,6 +362,12 @@ class Store {
   // attempts, and messages left without deliveries). Returns how many.
   virtual Result<int64_t> PurgeDeliveries(DeliveryStatus status, int64_t before, int batch) = 0;
   virtual Result<DeliveryCounts> CountDeliveries() = 0;
+  // For each erased user: erases the payload and response bodies of its finished deliveries (a
+  // dead one becomes cancelled), and the payload of its messages with no delivery left to send;
+  // an erasure with nothing left waiting is done. Returns how many deliveries were erased.
+  virtual Result<int64_t> EraseFinished(int64_t now) = 0;
+  // Forgets Idempotency-Key answers created before `before` (and other bookkeeping as old).
+  virtual Status PurgeExpiredRecords(int64_t before) = 0;
 };
 
 }  // namespace relay::store

@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -136,14 +137,20 @@ Status PgConn::Exec(const std::string& sql) {
 std::string NumberPlaceholders(const std::string& sql) {
   std::string out;
   out.reserve(sql.size() + 16);
+  // As in SQLite: "?NNN" is parameter NNN, and a bare "?" the largest number so far plus one.
   int n = 0;
-  for (char c : sql) {
-    if (c == '?') {
-      out += '$';
-      out += std::to_string(++n);
-    } else {
-      out += c;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    if (sql[i] != '?') {
+      out += sql[i];
+      continue;
     }
+    size_t digits = i + 1;
+    while (digits < sql.size() && sql[digits] >= '0' && sql[digits] <= '9') ++digits;
+    int number = digits > i + 1 ? std::stoi(sql.substr(i + 1, digits - i - 1)) : n + 1;
+    n = std::max(n, number);
+    out += '$';
+    out += std::to_string(number);
+    i = digits - 1;
   }
   return out;
 }

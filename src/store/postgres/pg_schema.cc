@@ -145,6 +145,19 @@ CREATE TABLE write_receipts (
 );
 CREATE INDEX write_receipts_by_time ON write_receipts (created_at);
 )sql",
+    // 3: erasure, as the SQLite store's migration 5.
+    R"sql(
+CREATE TABLE erasures (
+  organization_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  requested_at BIGINT NOT NULL,
+  PRIMARY KEY (organization_id, user_id)
+);
+ALTER TABLE deliveries ADD COLUMN erased_at BIGINT;
+ALTER TABLE idempotency_keys ADD COLUMN user_id TEXT;
+CREATE INDEX messages_by_ordering_key ON messages (organization_id, ordering_key);
+CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at);
+)sql",
 };
 
 }  // namespace

@@ -40,7 +40,7 @@ constexpr char kEventColumns[] =
 constexpr char kDeliveryColumns[] =
     "d.id, d.organization_id, d.integration_id, m.id, d.type, m.regulation, d.ordering_key, "
     "d.sequence, d.status, coalesce(d.payload, m.payload), d.attempt_count, d.next_attempt_at, "
-    "d.created_at, d.updated_at, d.seq";
+    "d.created_at, d.updated_at, d.seq, d.erased_at IS NOT NULL";
 
 IntegrationRow ReadIntegration(const PgResult& r, int i) {
   IntegrationRow row;
@@ -87,6 +87,7 @@ DeliveryRow ReadDelivery(const PgResult& r, int i) {
   d.created_at = r.Int(i, 12);
   d.updated_at = r.Int(i, 13);
   d.seq = r.Int(i, 14);
+  d.erased = r.Text(i, 15) == "t";
   return d;
 }
 
@@ -309,6 +310,8 @@ class PgWriteTransaction final : public WriteTransaction {
         auto r, db_.Query("DELETE FROM consent_users WHERE organization_id = ? AND id = ?",
                           {P(org), P(id)}));
     if (r.affected() == 0) return NotFound("user not found: " + id);
+    queued_.push_back({kDeleteUserIdempotencySql, {P(org), P(id)}});
+    queued_.push_back({kRecordErasureSql, {P(org), P(id), P(NowMillisForReceipts())}});
     return Status::Ok();
   }
 
@@ -383,18 +386,20 @@ class PgWriteTransaction final : public WriteTransaction {
                           {P(org), P(key), P(not_before)}));
     if (r.rows() == 0) return std::optional<IdempotencyRow>();
     return std::optional<IdempotencyRow>(IdempotencyRow{
-        org, key, r.Bytea(0, 0), static_cast<int>(r.Int(0, 1)), r.Text(0, 2), r.Int(0, 3)});
+        org, key, r.Bytea(0, 0), "", static_cast<int>(r.Int(0, 1)), r.Text(0, 2), r.Int(0, 3)});
   }
 
   Status PutIdempotencyKey(const IdempotencyRow& row) override {
     queued_.push_back(
         {"INSERT INTO idempotency_keys (organization_id, key, request_hash, "
-         "response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+         "response_status, response_body, created_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?) "
          "ON CONFLICT (organization_id, key) DO UPDATE SET request_hash = "
          "excluded.request_hash, response_status = excluded.response_status, "
-         "response_body = excluded.response_body, created_at = excluded.created_at",
+         "response_body = excluded.response_body, created_at = excluded.created_at, user_id = "
+         "excluded.user_id",
          {P(row.organization_id), P(row.key), Bytes(row.request_hash),
-          P(int64_t{row.response_status}), P(row.response_body), P(row.created_at)}});
+          P(int64_t{row.response_status}), P(row.response_body), P(row.created_at),
+          P(row.user_id)}});
     return Status::Ok();
   }
 
@@ -1078,12 +1083,15 @@ Result<DeliveryRow> PgStore::RequeueDelivery(const std::string& org,
                                              const std::string& integration_id,
                                              const std::string& id, int64_t now) {
   RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) -> Status {
-    RELAY_ASSIGN_OR_RETURN(auto r, db.Query("SELECT status FROM deliveries WHERE "
-                                            "organization_id = ? AND integration_id = ? AND "
-                                            "id = ? FOR UPDATE",
+    RELAY_ASSIGN_OR_RETURN(auto r, db.Query("SELECT status, erased_at IS NOT NULL FROM "
+                                            "deliveries WHERE organization_id = ? AND "
+                                            "integration_id = ? AND id = ? FOR UPDATE",
                                             {P(org), P(integration_id), P(id)}));
     if (r.rows() == 0) return NotFound("delivery not found: " + id);
     const std::string status = r.Text(0, 0);
+    if (r.Text(0, 1) == "t") {
+      return FailedPrecondition("delivery " + id + " was erased with its user");
+    }
     if (status == "in_flight") {
       return FailedPrecondition("delivery " + id + " is being sent right now");
     }
@@ -1109,7 +1117,7 @@ Result<int64_t> PgStore::RequeueDeliveries(const std::string& org,
   std::string sql =
       "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = "
       "attempt_count, updated_at = ? WHERE seq IN (SELECT seq FROM deliveries WHERE "
-      "integration_id = ? AND organization_id = ? AND status = ? AND seq > ?";
+      "integration_id = ? AND organization_id = ? AND status = ? AND seq > ? AND erased_at IS NULL";
   if (filter.since) sql += " AND created_at >= ?";
   if (filter.until) sql += " AND created_at < ?";
   sql += " ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING seq";
@@ -1136,6 +1144,36 @@ Result<int64_t> PgStore::RequeueDeliveries(const std::string& org,
     total += changed;
     if (changed < batch) return total;
   }
+}
+
+Result<int64_t> PgStore::EraseFinished(int64_t now) {
+  std::vector<std::pair<std::string, std::string>> erasures;
+  {
+    RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
+    RELAY_ASSIGN_OR_RETURN(auto r, db->Query("SELECT organization_id, user_id FROM erasures"));
+    for (int i = 0; i < r.rows(); ++i) erasures.emplace_back(r.Text(i, 0), r.Text(i, 1));
+  }
+  int64_t erased = 0;
+  for (const auto& [org, user] : erasures) {
+    RELAY_RETURN_IF_ERROR(InTransaction([&, org = org, user = user](PgConn& db) -> Status {
+      RELAY_ASSIGN_OR_RETURN(auto r, db.Query(kEraseDeliveriesSql, {P(now), P(org), P(user)}));
+      erased += r.affected();
+      for (const char* sql : {kEraseAttemptsSql, kEraseMessagesSql, kEraseDoneSql}) {
+        RELAY_RETURN_IF_ERROR(db.Query(sql, {P(org), P(user)}).status());
+      }
+      return Status::Ok();
+    }));
+  }
+  return erased;
+}
+
+Status PgStore::PurgeExpiredRecords(int64_t before) {
+  return InTransaction([&](PgConn& db) -> Status {
+    RELAY_RETURN_IF_ERROR(
+        db.Query("DELETE FROM idempotency_keys WHERE created_at < ?", {P(before)}).status());
+    // A lost COMMIT is checked within seconds: receipts older than the window serve nobody.
+    return db.Query("DELETE FROM write_receipts WHERE created_at < ?", {P(before)}).status();
+  });
 }
 
 Result<int64_t> PgStore::PurgeDeliveries(DeliveryStatus status, int64_t before, int batch) {

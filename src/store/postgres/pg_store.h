@@ -96,6 +96,8 @@ class PgStore final : public Store {
                                     int64_t now, int batch) override;
   Result<int64_t> PurgeDeliveries(DeliveryStatus status, int64_t before, int batch) override;
   Result<DeliveryCounts> CountDeliveries() override;
+  Result<int64_t> EraseFinished(int64_t now) override;
+  Status PurgeExpiredRecords(int64_t before) override;
 
  private:
   PgStore(std::string url, int pool_size);

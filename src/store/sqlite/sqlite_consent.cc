@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 
+#include "store/shared_sql.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_rows.h"
 #include "store/sqlite/sqlite_store.h"
@@ -18,7 +19,14 @@ constexpr char kEventColumns[] =
 constexpr char kDeliveryColumns[] =
     "d.id, d.organization_id, d.integration_id, m.id, d.type, m.regulation, d.ordering_key, "
     "d.sequence, d.status, coalesce(d.payload, m.payload), d.attempt_count, d.next_attempt_at, "
-    "d.created_at, d.updated_at, d.seq";
+    "d.created_at, d.updated_at, d.seq, d.erased_at IS NOT NULL";
+
+// When an erasure was asked for: bookkeeping, read by nothing that must agree with the clock.
+int64_t WallMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 ConsentUserRow ReadUser(const SqliteStatement& s) {
   return ConsentUserRow{s.ColumnText(0), s.ColumnText(1), s.ColumnText(2),
@@ -47,6 +55,7 @@ DeliveryRow ReadDelivery(const SqliteStatement& s) {
   d.created_at = s.ColumnInt(12);
   d.updated_at = s.ColumnInt(13);
   d.seq = s.ColumnInt(14);
+  d.erased = s.ColumnInt(15) != 0;
   return d;
 }
 
@@ -182,12 +191,21 @@ class SqliteWriteTransaction final : public WriteTransaction {
       stmt->Bind(1, org).Bind(2, id);
       RELAY_RETURN_IF_ERROR(stmt->Run());
     }
-    RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare("DELETE FROM consent_users WHERE "
-                                                  "organization_id = ? AND id = ?"));
-    stmt->Bind(1, org).Bind(2, id);
-    RELAY_RETURN_IF_ERROR(stmt->Run());
-    if (db_.Changes() == 0) return NotFound("user not found: " + id);
-    return Status::Ok();
+    {
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare("DELETE FROM consent_users WHERE "
+                                                    "organization_id = ? AND id = ?"));
+      stmt->Bind(1, org).Bind(2, id);
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+      if (db_.Changes() == 0) return NotFound("user not found: " + id);
+    }
+    {
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare(kDeleteUserIdempotencySql));
+      stmt->Bind(1, org).Bind(2, id);
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+    }
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare(kRecordErasureSql));
+    stmt->Bind(1, org).Bind(2, id).Bind(3, WallMillis());
+    return stmt->Run();
   }
 
   Result<std::optional<ConsentEventRow>> GetEvent(const std::string& org,
@@ -267,7 +285,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
     stmt->Bind(1, org).Bind(2, key).Bind(3, not_before);
     RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) return std::optional<IdempotencyRow>();
-    return std::optional<IdempotencyRow>(IdempotencyRow{org, key, stmt->ColumnText(0),
+    return std::optional<IdempotencyRow>(IdempotencyRow{org, key, stmt->ColumnText(0), "",
                                                         static_cast<int>(stmt->ColumnInt(1)),
                                                         stmt->ColumnText(2), stmt->ColumnInt(3)});
   }
@@ -276,9 +294,11 @@ class SqliteWriteTransaction final : public WriteTransaction {
     RELAY_ASSIGN_OR_RETURN(
         auto stmt,
         db_.Prepare("INSERT OR REPLACE INTO idempotency_keys (organization_id, key, request_hash, "
-                    "response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?)"));
+                    "response_status, response_body, created_at, user_id) VALUES (?, ?, ?, ?, ?, "
+                    "?, ?)"));
     stmt->Bind(1, r.organization_id).Bind(2, r.key).BindBlob(3, r.request_hash);
     stmt->Bind(4, int64_t{r.response_status}).Bind(5, r.response_body).Bind(6, r.created_at);
+    stmt->Bind(7, r.user_id);
     return stmt->Run();
   }
 

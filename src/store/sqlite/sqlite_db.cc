@@ -112,10 +112,22 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   sqlite3_extended_result_codes(raw, 1);
   // Reading the schema first surfaces "file is not a database" before we change any setting.
   RELAY_RETURN_IF_ERROR(db->Exec("SELECT count(*) FROM sqlite_master"));
-  RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
+  {
+    // WAL is what makes an acknowledged write durable with one fsync and readers never wait:
+    // a database that cannot switch to it (a file system without shared memory) is refused.
+    RELAY_ASSIGN_OR_RETURN(auto mode, db->Prepare("PRAGMA journal_mode=WAL"));
+    RELAY_ASSIGN_OR_RETURN(bool row, mode->Step());
+    if (!row || mode->ColumnText(0) != "wal") {
+      return FailedPrecondition("the database cannot use write-ahead logging (journal_mode is " +
+                                (row ? mode->ColumnText(0) : std::string("unknown")) + ")");
+    }
+  }
   RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
   RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
   RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA temp_store=MEMORY"));
+  // Erasure means the bytes are gone: deleted content is overwritten with zeros, not left in
+  // free space.
+  RELAY_RETURN_IF_ERROR(db->Exec("PRAGMA secure_delete=ON"));
   return db;
 }
 

@@ -180,12 +180,15 @@ Result<DeliveryRow> SqliteStore::RequeueDelivery(const std::string& org,
       std::string status;
       {
         RELAY_ASSIGN_OR_RETURN(
-            auto stmt, db_->Prepare("SELECT status FROM deliveries WHERE organization_id = ? AND "
-                                    "integration_id = ? AND id = ?"));
+            auto stmt, db_->Prepare("SELECT status, erased_at IS NOT NULL FROM deliveries WHERE "
+                                    "organization_id = ? AND integration_id = ? AND id = ?"));
         stmt->Bind(1, org).Bind(2, integration_id).Bind(3, id);
         RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
         if (!row) return NotFound("delivery not found: " + id);
         status = stmt->ColumnText(0);
+        if (stmt->ColumnInt(1) != 0) {
+          return FailedPrecondition("delivery " + id + " was erased with its user");
+        }
       }
       if (status == "in_flight") {
         return FailedPrecondition("delivery " + id + " is being sent right now");
@@ -214,7 +217,7 @@ Result<int64_t> SqliteStore::RequeueDeliveries(const std::string& org,
   std::string sql =
       "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = "
       "attempt_count, updated_at = ? WHERE seq IN (SELECT seq FROM deliveries WHERE "
-      "integration_id = ? AND organization_id = ? AND status = ? AND seq > ?";
+      "integration_id = ? AND organization_id = ? AND status = ? AND seq > ? AND erased_at IS NULL";
   if (filter.since) sql += " AND created_at >= ?";
   if (filter.until) sql += " AND created_at < ?";
   sql += " ORDER BY seq LIMIT ?) RETURNING seq";
@@ -277,6 +280,49 @@ Result<int64_t> SqliteStore::PurgeDeliveries(DeliveryStatus status, int64_t befo
   });
   if (!s.ok()) return s;
   return purged;
+}
+
+Result<int64_t> SqliteStore::EraseFinished(int64_t now) {
+  std::vector<std::pair<std::string, std::string>> erasures;
+  {
+    auto reader = BorrowReader();
+    RELAY_ASSIGN_OR_RETURN(auto stmt,
+                           reader->Prepare("SELECT organization_id, user_id FROM erasures"));
+    while (true) {
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      erasures.emplace_back(stmt->ColumnText(0), stmt->ColumnText(1));
+    }
+  }
+  int64_t erased = 0;
+  for (const auto& [org, user] : erasures) {
+    // One user per transaction: an erasure of a busy user never holds the writer long.
+    Status s = RunInBatch([&, org = org, user = user]() -> Status {
+      {
+        RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kEraseDeliveriesSql));
+        stmt->Bind(1, now).Bind(2, org).Bind(3, user);
+        RELAY_RETURN_IF_ERROR(stmt->Run());
+        erased += db_->Changes();
+      }
+      for (const char* sql : {kEraseAttemptsSql, kEraseMessagesSql, kEraseDoneSql}) {
+        RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
+        stmt->Bind(1, org).Bind(2, user);
+        RELAY_RETURN_IF_ERROR(stmt->Run());
+      }
+      return Status::Ok();
+    });
+    RELAY_RETURN_IF_ERROR(s);
+  }
+  return erased;
+}
+
+Status SqliteStore::PurgeExpiredRecords(int64_t before) {
+  return RunInBatch([&]() -> Status {
+    RELAY_ASSIGN_OR_RETURN(auto stmt,
+                           db_->Prepare("DELETE FROM idempotency_keys WHERE created_at < ?"));
+    stmt->Bind(1, before);
+    return stmt->Run();
+  });
 }
 
 Result<DeliveryCounts> SqliteStore::CountDeliveries() {

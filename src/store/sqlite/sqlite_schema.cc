@@ -151,6 +151,20 @@ CREATE INDEX deliveries_finished ON deliveries (status, updated_at)
     R"sql(
 DROP INDEX deliveries_by_lane;
 )sql",
+    // 5: erasure. A deleted user's deliveries lose their payloads as they finish; its
+    // idempotent answers are found by user; old answers expire.
+    R"sql(
+CREATE TABLE erasures (
+  organization_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  PRIMARY KEY (organization_id, user_id)
+) WITHOUT ROWID;
+ALTER TABLE deliveries ADD COLUMN erased_at INTEGER;
+ALTER TABLE idempotency_keys ADD COLUMN user_id TEXT;
+CREATE INDEX messages_by_ordering_key ON messages (organization_id, ordering_key);
+CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at);
+)sql",
 };
 
 }  // namespace

@@ -84,6 +84,10 @@ void SqliteStore::ReturnReader(SqliteDb* db) {
   reader_returned_.notify_one();
 }
 SqliteStore::~SqliteStore() {
+  // A clean stop leaves no write-ahead log behind: its frames may hold erased bytes.
+  readers_.clear();
+  if (db_) (void)db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  db_.reset();
   if (serve_lock_fd_ >= 0) ::close(serve_lock_fd_);
 }
 

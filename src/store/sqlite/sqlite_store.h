@@ -88,6 +88,8 @@ class SqliteStore final : public Store {
                                     int64_t now, int batch) override;
   Result<int64_t> PurgeDeliveries(DeliveryStatus status, int64_t before, int batch) override;
   Result<DeliveryCounts> CountDeliveries() override;
+  Result<int64_t> EraseFinished(int64_t now) override;
+  Status PurgeExpiredRecords(int64_t before) override;
 
  private:
   SqliteStore(std::unique_ptr<SqliteDb> db, std::vector<std::unique_ptr<SqliteDb>> readers);
