@@ -156,7 +156,11 @@ class HttpServerImpl final : public HttpServer {
         std::lock_guard<std::mutex> lock(mu_);
         connections_[id] = conn;
       }
-      net::co_spawn(conn->stream.get_executor(), Serve(conn), [this, id](std::exception_ptr) {
+      net::co_spawn(conn->stream.get_executor(), Serve(conn), [this, id, conn](std::exception_ptr) {
+        // The socket closes before the connection leaves the count, whoever still
+        // holds the Connection (a posted eviction): the cap counts sockets.
+        beast::error_code ec;
+        conn->stream.socket().close(ec);
         std::lock_guard<std::mutex> lock(mu_);
         connections_.erase(id);
         connections_changed_.notify_all();
