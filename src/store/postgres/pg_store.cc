@@ -491,23 +491,9 @@ bool PgStore::Fault(std::string_view point) {
   return hook && hook(point);
 }
 
-void PgStore::NoteWrite(const Status& outcome) {
-  if (!outcome.ok() && outcome.code() != StatusCode::kUnavailable &&
-      outcome.code() != StatusCode::kInternal) {
-    return;
-  }
-  std::lock_guard<std::mutex> lock(health_mu_);
-  write_health_ = outcome;
-  write_checked_ = std::chrono::steady_clock::now();
-}
-
 Status PgStore::CheckWritable() {
   const auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard<std::mutex> lock(health_mu_);
-    if (now - write_checked_ < std::chrono::seconds(1)) return write_health_;
-    write_checked_ = now;  // one probe at a time; the others answer what is known
-  }
+  if (auto recent = write_health_.Recent()) return *recent;
   const std::string stamp = std::to_string(now.time_since_epoch().count());
   return InTransaction([&](PgConn& db) {
     return db.Query(kHealthProbeSql, {P(std::string("health_probe")), P(stamp)}).status();
@@ -534,7 +520,7 @@ Status PgStore::InTransaction(const std::function<Status(PgConn&)>& body,
     if (!begun.ok()) {
       last = begun;
       if (db->broken()) continue;
-      NoteWrite(begun);
+      write_health_.Note(begun);
       return begun;
     }
     Status s = RunBody(body, *db);
@@ -548,7 +534,7 @@ Status PgStore::InTransaction(const std::function<Status(PgConn&)>& body,
       }
     }
     if (s.ok()) {
-      NoteWrite(s);
+      write_health_.Note(s);
       return s;
     }
     const bool retry = db->last_failure_retryable() || db->broken();
@@ -564,21 +550,21 @@ Status PgStore::InTransaction(const std::function<Status(PgConn&)>& body,
             "the database connection was lost during COMMIT and the "
             "write's outcome cannot be checked: " +
             committed.status().message());
-        NoteWrite(unknown);
+        write_health_.Note(unknown);
         return unknown;
       }
       if (*committed) {
-        NoteWrite(Status::Ok());
+        write_health_.Note(Status::Ok());
         return Status::Ok();
       }
     }
     if (!retry) {
-      NoteWrite(s);
+      write_health_.Note(s);
       return s;
     }
     last = s;
   }
-  NoteWrite(last);
+  write_health_.Note(last);
   return last;
 }
 

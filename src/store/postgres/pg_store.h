@@ -20,6 +20,7 @@
 
 #include "store/postgres/pg_db.h"
 #include "store/store.h"
+#include "store/write_health.h"
 
 namespace relay::store {
 
@@ -122,7 +123,6 @@ class PgStore final : public Store {
   Status InTransaction(const std::function<Status(PgConn&)>& body, const std::string& receipt = "");
   Result<bool> ReceiptExists(const std::string& receipt);
   bool Fault(std::string_view point);
-  void NoteWrite(const Status& outcome);
   Status ClaimOn(PgConn& db, const ClaimRequest& request, std::vector<ClaimedDelivery>* claimed);
   Status RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcomes, int64_t now);
 
@@ -133,9 +133,7 @@ class PgStore final : public Store {
   std::vector<std::unique_ptr<PgConn>> idle_;         // guarded by mu_
   int open_ = 0;                                      // guarded by mu_: connections in use or idle
   std::function<bool(std::string_view)> fault_hook_;  // guarded by mu_
-  std::mutex health_mu_;
-  Status write_health_;                                  // guarded by health_mu_
-  std::chrono::steady_clock::time_point write_checked_;  // guarded by health_mu_
+  WriteHealth write_health_;
 };
 
 }  // namespace relay::store

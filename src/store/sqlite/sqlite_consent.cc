@@ -373,7 +373,7 @@ void SqliteStore::RunBatch(const std::vector<PendingWrite*>& batch) {
   Status begun = db_->Exec("BEGIN IMMEDIATE");
   if (!begun.ok()) {
     for (PendingWrite* w : batch) w->status = begun;
-    NoteWrite(begun);
+    write_health_.Note(begun);
     return;
   }
   bool any_ok = false;
@@ -401,7 +401,7 @@ void SqliteStore::RunBatch(const std::vector<PendingWrite*>& batch) {
   if (!lost.ok()) {
     if (db_->InsideTransaction()) (void)db_->Exec("ROLLBACK");
     for (PendingWrite* w : batch) w->status = lost;
-    NoteWrite(lost);
+    write_health_.Note(lost);
     return;
   }
   Status committed = any_ok ? db_->Exec("COMMIT") : db_->Exec("ROLLBACK");
@@ -411,7 +411,7 @@ void SqliteStore::RunBatch(const std::vector<PendingWrite*>& batch) {
       if (w->status.ok()) w->status = committed;
     }
   }
-  NoteWrite(committed);
+  write_health_.Note(committed);
 }
 
 Result<std::optional<ConsentEventRow>> SqliteStore::GetEvent(const std::string& org,

@@ -176,17 +176,6 @@ Result<std::string> SqliteStore::PutSettingIfAbsent(const std::string& name,
   return in_force;
 }
 
-void SqliteStore::NoteWrite(const Status& outcome) {
-  // Only the store's own troubles count: a conflict or a bad request is not ill health.
-  if (!outcome.ok() && outcome.code() != StatusCode::kUnavailable &&
-      outcome.code() != StatusCode::kInternal) {
-    return;
-  }
-  std::lock_guard<std::mutex> lock(health_mu_);
-  write_health_ = outcome;
-  write_checked_ = std::chrono::steady_clock::now();
-}
-
 Status SqliteStore::CheckWritable() {
   const auto now = std::chrono::steady_clock::now();
   {
@@ -199,11 +188,7 @@ Status SqliteStore::CheckWritable() {
           " s");
     }
   }
-  {
-    std::lock_guard<std::mutex> lock(health_mu_);
-    if (now - write_checked_ < std::chrono::seconds(1)) return write_health_;
-    write_checked_ = now;  // one probe at a time; the others answer what is known
-  }
+  if (auto recent = write_health_.Recent()) return *recent;
   Status probe = RunInBatch([&]() -> Status {
     RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kHealthProbeSql));
     stmt->Bind(1, "health_probe").Bind(2, std::to_string(SteadyMillis()));

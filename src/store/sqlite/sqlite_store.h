@@ -10,6 +10,7 @@
 
 #include "store/sqlite/sqlite_schema.h"
 #include "store/store.h"
+#include "store/write_health.h"
 
 namespace relay::store {
 
@@ -127,8 +128,6 @@ class SqliteStore final : public Store {
   Status ClaimOnWriter(const ClaimRequest& request, std::vector<ClaimedDelivery>* claimed);
   Status RecordOnWriter(const std::vector<DeliveryOutcome>& outcomes, int64_t now);
   void ReturnReader(SqliteDb* db);
-  // Records a write's outcome for CheckWritable.
-  void NoteWrite(const Status& outcome);
 
   int serve_lock_fd_ = -1;  // held while open with `serving`
   std::mutex mu_;           // serializes all use of db_, the one write connection
@@ -143,9 +142,7 @@ class SqliteStore final : public Store {
   std::vector<PendingWrite*> queue_;                     // guarded by queue_mu_
   bool batch_running_ = false;                           // guarded by queue_mu_
   std::chrono::steady_clock::time_point batch_started_;  // guarded by queue_mu_
-  std::mutex health_mu_;
-  Status write_health_;                                  // guarded by health_mu_
-  std::chrono::steady_clock::time_point write_checked_;  // guarded by health_mu_
+  WriteHealth write_health_;
   std::condition_variable batch_done_;
 };
 
