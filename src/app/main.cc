@@ -126,6 +126,21 @@ Result<std::unique_ptr<store::Store>> OpenStore(const StoreOptions& options, boo
   return std::unique_ptr<store::Store>(std::move(store).value());
 }
 
+// A repeatable CIDR flag's values; an invalid one names the flag and an example.
+Result<std::vector<Cidr>> ParseCidrs(const std::vector<std::string>& texts, const char* flag,
+                                     const char* example) {
+  std::vector<Cidr> out;
+  for (const auto& text : texts) {
+    auto cidr = ParseCidr(text);
+    if (!cidr) {
+      return InvalidArgument(std::string(flag) + " must be a CIDR such as " + example + ": " +
+                             text);
+    }
+    out.push_back(*cidr);
+  }
+  return out;
+}
+
 bool SplitHostPort(const std::string& listen, std::string* host, uint16_t* port) {
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos) return false;
@@ -170,18 +185,10 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   if (Status s = EnsureDataDir(store_options.data_dir); !s.ok()) return Fail(s.message());
   ::chmod(store_options.data_dir.c_str(), 0700);
 
-  std::vector<Cidr> allowed;
-  for (const auto& text : options.allow_destinations) {
-    auto cidr = ParseCidr(text);
-    if (!cidr) return Fail("--allow-destination must be a CIDR such as 127.0.0.0/8: " + text);
-    allowed.push_back(*cidr);
-  }
-  std::vector<Cidr> trusted_proxies;
-  for (const auto& text : options.trusted_proxies) {
-    auto cidr = ParseCidr(text);
-    if (!cidr) return Fail("--trusted-proxy must be a CIDR such as 10.0.0.0/8: " + text);
-    trusted_proxies.push_back(*cidr);
-  }
+  auto allowed = ParseCidrs(options.allow_destinations, "--allow-destination", "127.0.0.0/8");
+  if (!allowed.ok()) return Fail(allowed.status().message());
+  auto trusted_proxies = ParseCidrs(options.trusted_proxies, "--trusted-proxy", "10.0.0.0/8");
+  if (!trusted_proxies.ok()) return Fail(trusted_proxies.status().message());
   auto schedule = delivery::ParseRetrySchedule(options.retry_schedule);
   if (!schedule.ok()) return Fail("--retry-schedule: " + schedule.status().message());
   auto retention = ParseDurationMillis(options.retention);
@@ -223,7 +230,7 @@ int Serve(const std::string& program, const StoreOptions& store_options,
 
   SystemRandom random;
   MetricsRegistry metrics;
-  DestinationGuard guard(allowed);
+  DestinationGuard guard(*allowed);
   auth::AuthService auth(**store, *keyring, clock);
   integrations::IntegrationService integrations(**store, *keyring, clock, guard);
   consent::ConsentService consent(**store, clock);
@@ -282,7 +289,7 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   http.header_timeout_seconds = options.header_timeout_seconds;
   http.idle_timeout_seconds = options.idle_timeout_seconds;
   http.max_connections = static_cast<size_t>(options.max_connections);
-  http.trusted_proxies = trusted_proxies;
+  http.trusted_proxies = std::move(*trusted_proxies);
   RaiseDescriptorLimit();
   if (options.dispatch) dispatcher.Start();
   retention_worker.Start();

@@ -41,6 +41,9 @@ inline constexpr char kEraseDoneSql[] =
 inline constexpr char kRecordErasureSql[] =
     "INSERT INTO erasures (organization_id, user_id, requested_at) VALUES (?, ?, ?) ON CONFLICT "
     "(organization_id, user_id) DO NOTHING";
+// Idempotency-Key answers older than the window: created before.
+inline constexpr char kPurgeIdempotencyKeysSql[] =
+    "DELETE FROM idempotency_keys WHERE created_at < ?";
 // The user's idempotent answers: organization, user.
 inline constexpr char kDeleteUserIdempotencySql[] =
     "DELETE FROM idempotency_keys WHERE organization_id = ? AND user_id = ?";

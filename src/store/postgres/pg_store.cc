@@ -4,12 +4,12 @@
 #include "store/postgres/pg_store.h"
 
 #include <algorithm>
-#include <chrono>
-#include <exception>
 #include <map>
 #include <set>
 
+#include "common/clock.h"
 #include "common/crypto.h"
+#include "store/catching.h"
 #include "store/postgres/pg_schema.h"
 #include "store/shared_sql.h"
 
@@ -23,11 +23,6 @@ constexpr int64_t kClaimLock = 0x636c61696d;  // "claim"
 constexpr int32_t kIdempotencyLockSpace = 0x69646b;  // "idk"
 
 std::string NewReceiptId() { return crypto::HexEncode(crypto::RandomBytes(16)); }
-int64_t NowMillisForReceipts() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr char kIntegrationColumns[] =
     "id, organization_id, type_id, enabled, authentication, properties, client_secret, "
@@ -311,7 +306,7 @@ class PgWriteTransaction final : public WriteTransaction {
                           {P(org), P(id)}));
     if (r.affected() == 0) return NotFound("user not found: " + id);
     queued_.push_back({kDeleteUserIdempotencySql, {P(org), P(id)}});
-    queued_.push_back({kRecordErasureSql, {P(org), P(id), P(NowMillisForReceipts())}});
+    queued_.push_back({kRecordErasureSql, {P(org), P(id), P(SystemClock::Instance().NowMillis())}});
     return Status::Ok();
   }
 
@@ -464,19 +459,6 @@ Result<PgStore::Lease> PgStore::Borrow() {
   return Lease(this, std::move(*conn));
 }
 
-namespace {
-// Runs a transaction's body: a throw is that write's failure, like any other.
-Status RunBody(const std::function<Status(PgConn&)>& body, PgConn& db) {
-  try {
-    return body(db);
-  } catch (const std::exception& e) {
-    return Internal(std::string("a write failed unexpectedly: ") + e.what());
-  } catch (...) {
-    return Internal("a write failed unexpectedly");
-  }
-}
-}  // namespace
-
 void PgStore::SetFaultHookForTesting(std::function<bool(std::string_view)> hook) {
   std::lock_guard<std::mutex> lock(mu_);
   fault_hook_ = std::move(hook);
@@ -492,11 +474,10 @@ bool PgStore::Fault(std::string_view point) {
 }
 
 Status PgStore::CheckWritable() {
-  const auto now = std::chrono::steady_clock::now();
   if (auto recent = write_health_.Recent()) return *recent;
-  const std::string stamp = std::to_string(now.time_since_epoch().count());
+  const int64_t now = SystemClock::Instance().NowMillis();
   return InTransaction([&](PgConn& db) {
-    return db.Query(kHealthProbeSql, {P(std::string("health_probe")), P(stamp)}).status();
+    return db.Query(kHealthProbeSql, {P(std::string("health_probe")), P(now)}).status();
   });
 }
 
@@ -523,7 +504,7 @@ Status PgStore::InTransaction(const std::function<Status(PgConn&)>& body,
       write_health_.Note(begun);
       return begun;
     }
-    Status s = RunBody(body, *db);
+    Status s = RunCatching([&] { return body(*db); });
     bool commit_sent = false;
     if (s.ok()) {
       s = db->Exec("COMMIT");
@@ -778,7 +759,7 @@ Status PgStore::Write(const std::function<Status(WriteTransaction&)>& body) {
         PgWriteTransaction txn(db);
         RELAY_RETURN_IF_ERROR(body(txn));
         txn.Queue({"INSERT INTO write_receipts (id, created_at) VALUES (?, ?)",
-                   {P(receipt), P(NowMillisForReceipts())}});
+                   {P(receipt), P(SystemClock::Instance().NowMillis())}});
         return txn.Flush();
       },
       receipt);
@@ -1155,8 +1136,7 @@ Result<int64_t> PgStore::EraseFinished(int64_t now) {
 
 Status PgStore::PurgeExpiredRecords(int64_t before) {
   return InTransaction([&](PgConn& db) -> Status {
-    RELAY_RETURN_IF_ERROR(
-        db.Query("DELETE FROM idempotency_keys WHERE created_at < ?", {P(before)}).status());
+    RELAY_RETURN_IF_ERROR(db.Query(kPurgeIdempotencyKeysSql, {P(before)}).status());
     // A lost COMMIT is checked within seconds: receipts older than the window serve nobody.
     return db.Query("DELETE FROM write_receipts WHERE created_at < ?", {P(before)}).status();
   });

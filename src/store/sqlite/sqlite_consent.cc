@@ -1,9 +1,10 @@
 // SqliteStore: write transactions (consent changes with their outbox rows) and consent reads.
 #include <chrono>
-#include <exception>
 #include <map>
 #include <mutex>
 
+#include "common/clock.h"
+#include "store/catching.h"
 #include "store/shared_sql.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_rows.h"
@@ -20,13 +21,6 @@ constexpr char kDeliveryColumns[] =
     "d.id, d.organization_id, d.integration_id, m.id, d.type, m.regulation, d.ordering_key, "
     "d.sequence, d.status, coalesce(d.payload, m.payload), d.attempt_count, d.next_attempt_at, "
     "d.created_at, d.updated_at, d.seq, d.erased_at IS NOT NULL";
-
-// When an erasure was asked for: bookkeeping, read by nothing that must agree with the clock.
-int64_t WallMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 ConsentUserRow ReadUser(const SqliteStatement& s) {
   return ConsentUserRow{s.ColumnText(0), s.ColumnText(1), s.ColumnText(2),
@@ -204,7 +198,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
       RELAY_RETURN_IF_ERROR(stmt->Run());
     }
     RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare(kRecordErasureSql));
-    stmt->Bind(1, org).Bind(2, id).Bind(3, WallMillis());
+    stmt->Bind(1, org).Bind(2, id).Bind(3, SystemClock::Instance().NowMillis());
     return stmt->Run();
   }
 
@@ -350,19 +344,6 @@ Status SqliteStore::RunInBatch(const std::function<Status()>& body) {
   return self.status;
 }
 
-namespace {
-// Runs a closure of a batch: a throw is its own failure, never the batch's.
-Status RunClosure(const std::function<Status()>& body) {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    return Internal(std::string("a write failed unexpectedly: ") + e.what());
-  } catch (...) {
-    return Internal("a write failed unexpectedly");
-  }
-}
-}  // namespace
-
 // Each closure runs inside its own savepoint, so a failing one rolls back alone. SQLite itself
 // rolls back the whole transaction on some errors (SQLITE_FULL, IOERR, NOMEM); it is then in
 // autocommit mode, where every later statement would be committed on its own. So after each
@@ -380,7 +361,7 @@ void SqliteStore::RunBatch(const std::vector<PendingWrite*>& batch) {
   Status lost;  // set once the transaction cannot be trusted
   for (PendingWrite* w : batch) {
     w->status = db_->Exec("SAVEPOINT write");
-    if (w->status.ok()) w->status = RunClosure(*w->body);
+    if (w->status.ok()) w->status = RunCatching(*w->body);  // a throw is its own failure
     if (!w->status.ok() && !db_->InsideTransaction()) {
       lost = Status(StatusCode::kUnavailable,
                     "the database rolled the write batch back: " + w->status.message());

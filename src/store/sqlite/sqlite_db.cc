@@ -3,7 +3,7 @@
 
 #include <sqlite3.h>
 
-#include <exception>
+#include "store/catching.h"
 
 namespace relay::store {
 
@@ -135,14 +135,7 @@ bool SqliteDb::InsideTransaction() const { return sqlite3_get_autocommit(db_) ==
 
 Status InTransaction(SqliteDb& db, const std::function<Status()>& body) {
   RELAY_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
-  Status s;
-  try {
-    s = body();
-  } catch (const std::exception& e) {
-    s = Internal(std::string("a write failed unexpectedly: ") + e.what());
-  } catch (...) {
-    s = Internal("a write failed unexpectedly");
-  }
+  Status s = RunCatching(body);
   if (s.ok()) s = db.Exec("COMMIT");
   if (!s.ok() && db.InsideTransaction()) (void)db.Exec("ROLLBACK");
   return s;

@@ -318,8 +318,7 @@ Result<int64_t> SqliteStore::EraseFinished(int64_t now) {
 
 Status SqliteStore::PurgeExpiredRecords(int64_t before) {
   return RunInBatch([&]() -> Status {
-    RELAY_ASSIGN_OR_RETURN(auto stmt,
-                           db_->Prepare("DELETE FROM idempotency_keys WHERE created_at < ?"));
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kPurgeIdempotencyKeysSql));
     stmt->Bind(1, before);
     return stmt->Run();
   });

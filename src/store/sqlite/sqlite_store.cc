@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "store/shared_sql.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_rows.h"
@@ -23,11 +24,6 @@ namespace {
 constexpr int kReadConnections = 4;
 // A write batch running this long means the writer is stuck (a batch takes milliseconds).
 constexpr auto kStuckWriter = std::chrono::seconds(10);
-int64_t SteadyMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 }  // namespace
 
 IntegrationRow ReadIntegration(const SqliteStatement& s) {
@@ -93,7 +89,7 @@ SqliteStore::~SqliteStore() {
 
 namespace {
 // An exclusive, advisory lock on PATH.serve-lock, released when the process ends (however it
-// ends): the descriptor, or -1 with the reason.
+// ends): its descriptor, or kFailedPrecondition when another process holds it.
 Result<int> TakeServeLock(const std::string& path) {
   const std::string lock_path = path + ".serve-lock";
   int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -191,7 +187,7 @@ Status SqliteStore::CheckWritable() {
   if (auto recent = write_health_.Recent()) return *recent;
   Status probe = RunInBatch([&]() -> Status {
     RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kHealthProbeSql));
-    stmt->Bind(1, "health_probe").Bind(2, std::to_string(SteadyMillis()));
+    stmt->Bind(1, "health_probe").Bind(2, std::to_string(SystemClock::Instance().NowMillis()));
     return stmt->Run();
   });
   return probe;
