@@ -87,7 +87,7 @@ Result<std::string> Authorize(auth::AuthService& auth, const HttpRequest& reques
   RELAY_ASSIGN_OR_RETURN(auth::Principal principal, auth.Authenticate(header));
   auto org = request.Query("organization_id");
   if (!org || org->empty()) return InvalidField("organization_id", "query parameter is required");
-  RELAY_RETURN_IF_ERROR(principal.CheckOrganization(*org));
+  RELAY_RETURN_IF_ERROR(auth.CheckOrganization(principal, *org));
   return *org;
 }
 

@@ -17,12 +17,10 @@ bool IsValidOrganizationId(std::string_view id) {
   });
 }
 
-Status Principal::CheckOrganization(const std::string& organization_id) const {
-  if (!std::binary_search(organizations.begin(), organizations.end(), organization_id)) {
-    return PermissionDenied("this API key has no access to organization " + organization_id);
-  }
-  return Status::Ok();
-}
+namespace {
+// Grants cached at most; past it, expired ones are dropped first, then all (it is only a cache).
+constexpr size_t kMaxCachedGrants = 100'000;
+}  // namespace
 
 Result<NewApiKey> AuthService::CreateApiKey(const std::vector<std::string>& organizations,
                                             const std::string& name) {
@@ -72,7 +70,6 @@ Result<Session> AuthService::CreateSession(const std::string& key, const std::st
   }
   SessionClaims claims;
   claims.key_id = row->id;
-  claims.organizations = row->organizations;
   claims.issued_at = clock_.NowSeconds();
   claims.expires_at = claims.issued_at + kSessionLifetimeSeconds;
   return Session{SignSessionToken(claims, keyring_.session_signing_key()), kSessionLifetimeSeconds};
@@ -91,23 +88,48 @@ Result<Principal> AuthService::Authenticate(std::string_view header) {
   RELAY_ASSIGN_OR_RETURN(
       SessionClaims claims,
       VerifySessionToken(token, keyring_.session_signing_key(), clock_.NowSeconds()));
-  auto row = store_.GetApiKey(claims.key_id);
-  if (!row.ok()) {
-    if (row.status().code() == StatusCode::kNotFound) return Unauthenticated("unknown API key");
-    return row.status();
+  RELAY_ASSIGN_OR_RETURN(store::KeyGrant grant, Grant(claims.key_id, ""));
+  if (grant.revoked) return Unauthenticated("API key revoked");
+  return Principal{claims.key_id};
+}
+
+Status AuthService::CheckOrganization(const Principal& principal,
+                                      const std::string& organization_id) {
+  RELAY_ASSIGN_OR_RETURN(store::KeyGrant grant, Grant(principal.key_id, organization_id));
+  if (grant.revoked) return Unauthenticated("API key revoked");
+  if (!grant.member) {
+    return PermissionDenied("this API key has no access to organization " + organization_id);
   }
-  if (row->revoked_at) return Unauthenticated("API key revoked");
-  Principal principal;
-  principal.key_id = row->id;
-  // The key's organizations come sorted from the store; a key may act for thousands of them, so
-  // both sides are searched, not scanned (this runs on every request).
-  for (const auto& org : claims.organizations) {
-    if (std::binary_search(row->organizations.begin(), row->organizations.end(), org)) {
-      principal.organizations.push_back(org);
+  return Status::Ok();
+}
+
+Result<store::KeyGrant> AuthService::Grant(const std::string& key_id,
+                                           const std::string& organization_id) {
+  std::string slot = key_id + "\n" + organization_id;
+  const int64_t now = clock_.NowMillis();
+  {
+    std::lock_guard<std::mutex> lock(grants_mu_);
+    auto it = grants_.find(slot);
+    if (it != grants_.end() && now - it->second.read_at < kGrantCacheMillis &&
+        now >= it->second.read_at) {
+      if (!it->second.grant) return Unauthenticated("unknown API key");
+      return *it->second.grant;
     }
   }
-  std::sort(principal.organizations.begin(), principal.organizations.end());
-  return principal;
+  auto read = store_.GetKeyGrant(key_id, organization_id);
+  if (!read.ok() && read.status().code() != StatusCode::kNotFound) return read.status();
+  CachedGrant entry{read.ok() ? std::optional<store::KeyGrant>(*read) : std::nullopt, now};
+  {
+    std::lock_guard<std::mutex> lock(grants_mu_);
+    if (grants_.size() >= kMaxCachedGrants) {
+      std::erase_if(grants_,
+                    [&](const auto& e) { return now - e.second.read_at >= kGrantCacheMillis; });
+      if (grants_.size() >= kMaxCachedGrants) grants_.clear();
+    }
+    grants_[slot] = entry;
+  }
+  if (!read.ok()) return Unauthenticated("unknown API key");
+  return *read;
 }
 
 }  // namespace relay::auth

@@ -1,8 +1,11 @@
 // AuthService: API keys, sessions (Didomi's POST /v1/sessions flow) and request authentication.
 #pragma once
 
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "auth/failure_limiter.h"
@@ -14,14 +17,13 @@
 namespace relay::auth {
 
 inline constexpr int64_t kSessionLifetimeSeconds = 3600;
+// How long a key's grant (revoked? member of this organization?) is trusted once read: a
+// revocation, by this process or another, takes effect within this time.
+inline constexpr int64_t kGrantCacheMillis = 500;
 
-// Who is calling: the key behind a valid session and the organizations it may act for.
+// Who is calling: the key behind a valid session.
 struct Principal {
   std::string key_id;
-  std::vector<std::string> organizations;  // sorted
-
-  // ok when `organization_id` is one of the principal's; kPermissionDenied otherwise.
-  Status CheckOrganization(const std::string& organization_id) const;
 };
 
 struct NewApiKey {
@@ -53,16 +55,30 @@ class AuthService {
   Result<Session> CreateSession(const std::string& key, const std::string& secret,
                                 const std::string& client_address);
 
-  // Checks an Authorization header value ("Bearer <jwt>"). The key is looked up on every call, so
-  // a revoked key's sessions stop working at once, and its organizations are the ones in force
-  // now (intersected with those the token was issued for).
+  // Checks an Authorization header value ("Bearer <jwt>"). The token names its key and expiry
+  // only, so its size does not grow with the key's organizations. A revoked key's sessions stop
+  // working within kGrantCacheMillis.
   Result<Principal> Authenticate(std::string_view authorization_header);
 
+  // ok when the principal's key may act for `organization_id` now (an indexed lookup, cached for
+  // kGrantCacheMillis); kPermissionDenied when it may not, kUnauthenticated once it is revoked.
+  Status CheckOrganization(const Principal& principal, const std::string& organization_id);
+
  private:
+  // The key's grant for `organization_id` ("" for the key alone), from the cache or the store.
+  Result<store::KeyGrant> Grant(const std::string& key_id, const std::string& organization_id);
+
   store::Store& store_;
   const Keyring& keyring_;
   const Clock& clock_;
   FailureLimiter failures_{clock_};
+
+  struct CachedGrant {
+    std::optional<store::KeyGrant> grant;  // nullopt: no such key
+    int64_t read_at = 0;
+  };
+  std::mutex grants_mu_;
+  std::unordered_map<std::string, CachedGrant> grants_;  // "key\norganization"
 };
 
 // Organization ids: 1 to 64 characters from [A-Za-z0-9_-].

@@ -15,11 +15,8 @@ constexpr char kIssuer[] = "consent-relay";
 
 std::string SignSessionToken(const SessionClaims& claims, std::string_view key) {
   json::object header{{"alg", "HS256"}, {"typ", "JWT"}};
-  json::array orgs;
-  for (const auto& o : claims.organizations) orgs.emplace_back(o);
   json::object payload{{"iss", kIssuer},
                        {"sub", claims.key_id},
-                       {"organizations", std::move(orgs)},
                        {"iat", claims.issued_at},
                        {"exp", claims.expires_at}};
   std::string signing_input = crypto::Base64UrlEncode(json::serialize(header)) + "." +
@@ -62,18 +59,13 @@ Result<SessionClaims> VerifySessionToken(std::string_view token, std::string_vie
   SessionClaims claims;
   const json::value* iss = p.if_contains("iss");
   const json::value* sub = p.if_contains("sub");
-  const json::value* orgs = p.if_contains("organizations");
   const json::value* iat = p.if_contains("iat");
   const json::value* exp = p.if_contains("exp");
   if (!iss || !iss->is_string() || iss->as_string() != kIssuer || !sub || !sub->is_string() ||
-      !orgs || !orgs->is_array() || !exp || !exp->is_int64() || !iat || !iat->is_int64()) {
+      !exp || !exp->is_int64() || !iat || !iat->is_int64()) {
     return Unauthenticated("malformed token claims");
   }
   claims.key_id = std::string(sub->as_string());
-  for (const auto& o : orgs->as_array()) {
-    if (!o.is_string()) return Unauthenticated("malformed token claims");
-    claims.organizations.emplace_back(o.as_string());
-  }
   claims.issued_at = iat->as_int64();
   claims.expires_at = exp->as_int64();
   if (claims.expires_at <= now_seconds) return Unauthenticated("token expired");

@@ -4,17 +4,17 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "common/status.h"
 
 namespace relay::auth {
 
 struct SessionClaims {
-  std::string key_id;                      // "sub"
-  std::vector<std::string> organizations;  // "organizations"
-  int64_t issued_at = 0;                   // "iat", unix seconds
-  int64_t expires_at = 0;                  // "exp", unix seconds
+  // The key only: what it may do is looked up per request, so the token stays small however many
+  // organizations the key has, and a change to them takes effect at once.
+  std::string key_id;      // "sub"
+  int64_t issued_at = 0;   // "iat", unix seconds
+  int64_t expires_at = 0;  // "exp", unix seconds
 };
 
 std::string SignSessionToken(const SessionClaims& claims, std::string_view key);

@@ -9,6 +9,12 @@ inline constexpr char kHealthProbeSql[] =
     "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = "
     "excluded.value";
 
+// A key's grant for one organization (Store::GetKeyGrant): key, organization. Both lookups are
+// primary-key probes, whatever the number of organizations the key has.
+inline constexpr char kKeyGrantSql[] =
+    "SELECT revoked_at, CASE WHEN EXISTS (SELECT 1 FROM api_key_organizations WHERE key_id = ?1 "
+    "AND organization_id = ?2) THEN 1 ELSE 0 END FROM api_keys WHERE id = ?1";
+
 // One delivery's lease extended, if its holder (the token) still holds it.
 inline constexpr char kRenewLeaseSql[] =
     "UPDATE deliveries SET lease_until = ? WHERE seq = ? AND lease_token = ? AND status = "

@@ -24,6 +24,12 @@ struct ApiKeyRow {
   std::optional<int64_t> revoked_at;
 };
 
+// What one key may do for one organization, read by one indexed lookup on every request.
+struct KeyGrant {
+  bool revoked = false;
+  bool member = false;  // the key may act for the organization asked about
+};
+
 struct OrganizationRow {
   std::string id;
   std::set<std::string> features;
@@ -270,6 +276,10 @@ class Store {
   // Creates the key and any organization it names that does not exist yet.
   virtual Status CreateApiKey(const ApiKeyRow& key) = 0;
   virtual Result<ApiKeyRow> GetApiKey(const std::string& id) = 0;
+  // Whether the key is revoked and whether it may act for `organization_id` (false for ""),
+  // without reading its other organizations; kNotFound when there is no such key.
+  virtual Result<KeyGrant> GetKeyGrant(const std::string& key_id,
+                                       const std::string& organization_id) = 0;
   virtual Result<std::vector<ApiKeyRow>> ListApiKeys() = 0;
   // Marks the key revoked at `now`; kNotFound if absent. Revoking twice keeps the first time.
   virtual Status RevokeApiKey(const std::string& id, int64_t now) = 0;

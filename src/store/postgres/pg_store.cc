@@ -609,6 +609,14 @@ Result<ApiKeyRow> PgStore::GetApiKey(const std::string& id) {
   return key;
 }
 
+Result<KeyGrant> PgStore::GetKeyGrant(const std::string& key_id,
+                                      const std::string& organization_id) {
+  RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
+  RELAY_ASSIGN_OR_RETURN(auto r, db->Query(kKeyGrantSql, {P(key_id), P(organization_id)}));
+  if (r.rows() == 0) return NotFound("api key not found");
+  return KeyGrant{!r.IsNull(0, 0), r.Int(0, 1) == 1};
+}
+
 Result<std::vector<ApiKeyRow>> PgStore::ListApiKeys() {
   RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
   RELAY_ASSIGN_OR_RETURN(

@@ -258,6 +258,16 @@ Result<ApiKeyRow> SqliteStore::GetApiKey(const std::string& id) {
   return key;
 }
 
+Result<KeyGrant> SqliteStore::GetKeyGrant(const std::string& key_id,
+                                          const std::string& organization_id) {
+  auto db = BorrowReader();
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db->Prepare(kKeyGrantSql));
+  stmt->Bind(1, key_id).Bind(2, organization_id);
+  RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return NotFound("api key not found");
+  return KeyGrant{stmt->ColumnOptionalInt(0).has_value(), stmt->ColumnInt(1) == 1};
+}
+
 Result<std::vector<ApiKeyRow>> SqliteStore::ListApiKeys() {
   auto db_ = BorrowReader();
   std::vector<ApiKeyRow> keys;

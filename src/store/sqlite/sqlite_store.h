@@ -35,6 +35,8 @@ class SqliteStore final : public Store {
 
   Status CreateApiKey(const ApiKeyRow& key) override;
   Result<ApiKeyRow> GetApiKey(const std::string& id) override;
+  Result<KeyGrant> GetKeyGrant(const std::string& key_id,
+                               const std::string& organization_id) override;
   Result<std::vector<ApiKeyRow>> ListApiKeys() override;
   Status RevokeApiKey(const std::string& id, int64_t now) override;
 
