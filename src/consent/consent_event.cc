@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <set>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "common/time_format.h"
 #include "integrations/integration.h"
@@ -139,14 +142,6 @@ Result<json::object> ParseConsents(const json::value* v) {
   return out;
 }
 
-void MoveVendors(json::array& into, json::array& out_of, const json::array& ids) {
-  for (const auto& id : ids) {
-    auto it = std::find(out_of.begin(), out_of.end(), id);
-    if (it != out_of.end()) out_of.erase(it);
-    if (std::find(into.begin(), into.end(), id) == into.end()) into.push_back(id);
-  }
-}
-
 void SortStrings(json::array& a) {
   std::sort(a.begin(), a.end(), [](const json::value& x, const json::value& y) {
     return x.as_string() < y.as_string();
@@ -214,18 +209,98 @@ Result<EventInput> ParseEventInput(const json::object& body) {
   return in;
 }
 
-void MergeConsents(json::object& status, const json::object& consents) {
+Status MergeConsents(json::object& status, const json::object& consents) {
   if (status.empty()) status = EmptyConsents();
-  json::array& purposes = status["purposes"].as_array();
+  json::value* stored_purposes = status.if_contains("purposes");
+  json::value* stored_vendors = status.if_contains("vendors");
+  if (!stored_purposes || !stored_purposes->is_array() || !stored_vendors ||
+      !stored_vendors->is_object() || !stored_vendors->as_object().contains("enabled") ||
+      !stored_vendors->as_object().at("enabled").is_array() ||
+      !stored_vendors->as_object().contains("disabled") ||
+      !stored_vendors->as_object().at("disabled").is_array()) {
+    return Internal("the user's stored consent state is malformed");
+  }
+  // Every cost below is linear in the user's state plus the event, or n log n for the sort, so
+  // a user at the limits merges in milliseconds. Limits are checked before anything changes.
+  json::array& purposes = stored_purposes->as_array();
+  std::unordered_map<std::string_view, size_t> purpose_at;
+  purpose_at.reserve(purposes.size() + consents.at("purposes").as_array().size());
+  for (size_t i = 0; i < purposes.size(); ++i) {
+    const json::value* id =
+        purposes[i].is_object() ? purposes[i].as_object().if_contains("id") : nullptr;
+    if (!id || !id->is_string()) return Internal("the user's stored consent state is malformed");
+    purpose_at.emplace(id->as_string(), i);
+  }
+  size_t new_purposes = 0;
   for (const auto& incoming : consents.at("purposes").as_array()) {
     const json::object& in = incoming.as_object();
-    auto it = std::find_if(purposes.begin(), purposes.end(),
-                           [&](const json::value& p) { return p.at("id") == in.at("id"); });
-    if (it == purposes.end()) {
+    auto it = purpose_at.find(in.at("id").as_string());
+    if (it == purpose_at.end()) {
+      ++new_purposes;
+      continue;
+    }
+    const json::value* values = in.if_contains("values");
+    const json::object& p = purposes[it->second].as_object();
+    const json::value* stored_values = p.if_contains("values");
+    if (values && stored_values && stored_values->is_object()) {
+      size_t merged = stored_values->as_object().size();
+      for (const auto& kv : values->as_object())
+        merged += !stored_values->as_object().contains(kv.key());
+      if (merged > kMaxUserPurposeValues) {
+        return InvalidField("consents.purposes",
+                            "purpose '" + std::string(in.at("id").as_string()) + "' would hold " +
+                                std::to_string(merged) + " preference values; the limit is " +
+                                std::to_string(kMaxUserPurposeValues) + " per purpose and user");
+      }
+    }
+  }
+  if (purposes.size() + new_purposes > kMaxUserPurposes) {
+    return InvalidField("consents.purposes",
+                        "the user would have " + std::to_string(purposes.size() + new_purposes) +
+                            " purposes; the limit is " + std::to_string(kMaxUserPurposes) +
+                            " per user and regulation");
+  }
+
+  // Vendors: enabled = (stored enabled + incoming enabled) - incoming disabled; disabled =
+  // (stored disabled - incoming enabled) + incoming disabled.
+  const json::object& in_vendors = consents.at("vendors").as_object();
+  std::unordered_set<std::string_view> in_enabled, in_disabled;
+  for (const auto& v : in_vendors.at("enabled").as_array()) in_enabled.insert(v.as_string());
+  for (const auto& v : in_vendors.at("disabled").as_array()) in_disabled.insert(v.as_string());
+  json::object& vendors = stored_vendors->as_object();
+  json::array enabled, disabled;
+  for (const auto& v : vendors.at("enabled").as_array()) {
+    if (!v.is_string()) return Internal("the user's stored consent state is malformed");
+    if (!in_disabled.contains(v.as_string()) && !in_enabled.contains(v.as_string())) {
+      enabled.push_back(v);
+    }
+  }
+  for (const auto& v : in_vendors.at("enabled").as_array()) {
+    if (!in_disabled.contains(v.as_string())) enabled.push_back(v);
+  }
+  for (const auto& v : vendors.at("disabled").as_array()) {
+    if (!v.is_string()) return Internal("the user's stored consent state is malformed");
+    if (!in_enabled.contains(v.as_string()) && !in_disabled.contains(v.as_string())) {
+      disabled.push_back(v);
+    }
+  }
+  for (const auto& v : in_vendors.at("disabled").as_array()) disabled.push_back(v);
+  if (enabled.size() + disabled.size() > kMaxUserVendors) {
+    return InvalidField("consents.vendors",
+                        "the user would have " + std::to_string(enabled.size() + disabled.size()) +
+                            " vendors; the limit is " + std::to_string(kMaxUserVendors) +
+                            " per user and regulation");
+  }
+
+  // Nothing fails past this point.
+  for (const auto& incoming : consents.at("purposes").as_array()) {
+    const json::object& in = incoming.as_object();
+    auto it = purpose_at.find(in.at("id").as_string());
+    if (it == purpose_at.end()) {
       purposes.push_back(in);
       continue;
     }
-    json::object& p = it->as_object();
+    json::object& p = purposes[it->second].as_object();
     if (!in.at("enabled").is_null()) p["enabled"] = in.at("enabled");
     if (const json::value* md = in.if_contains("metadata")) p["metadata"] = *md;
     if (const json::value* values = in.if_contains("values")) {
@@ -234,15 +309,12 @@ void MergeConsents(json::object& status, const json::object& consents) {
       for (const auto& kv : values->as_object()) target.as_object()[kv.key()] = kv.value();
     }
   }
-  json::object& vendors = status["vendors"].as_object();
-  json::array& enabled = vendors["enabled"].as_array();
-  json::array& disabled = vendors["disabled"].as_array();
-  const json::object& in_vendors = consents.at("vendors").as_object();
-  MoveVendors(enabled, disabled, in_vendors.at("enabled").as_array());
-  MoveVendors(disabled, enabled, in_vendors.at("disabled").as_array());
   SortStrings(enabled);
   SortStrings(disabled);
+  vendors["enabled"] = std::move(enabled);
+  vendors["disabled"] = std::move(disabled);
   if (consents.at("tcfcs").is_string()) status["tcfcs"] = consents.at("tcfcs");
+  return Status::Ok();
 }
 
 }  // namespace relay::consent

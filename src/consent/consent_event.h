@@ -10,8 +10,13 @@
 
 namespace relay::consent {
 
+// Per event.
 inline constexpr size_t kMaxPurposes = 1000;
 inline constexpr size_t kMaxVendors = 10000;
+// Per user and regulation, after the merge: an event that would pass one is refused whole.
+inline constexpr size_t kMaxUserPurposes = 2000;
+inline constexpr size_t kMaxUserVendors = 20000;       // enabled and disabled together
+inline constexpr size_t kMaxUserPurposeValues = 1000;  // preference values of one purpose
 
 // A validated POST /v1/consents/events body.
 struct EventInput {
@@ -40,7 +45,10 @@ bool IsValidClientId(std::string_view id);
 //   `metadata` is replaced when given; new purposes are appended;
 // - vendors: enabling moves a vendor out of `disabled` and into `enabled`, and back;
 // - tcfcs: a string replaces the stored one; null or absent keeps it.
-void MergeConsents(boost::json::object& status, const boost::json::object& consents);
+// Refuses with kInvalidArgument naming the limit, and leaves `status` as it was, when the result
+// would pass kMaxUserPurposes, kMaxUserVendors or kMaxUserPurposeValues; kInternal when the
+// stored status is malformed. Costs O(n log n) in the status and the event.
+Status MergeConsents(boost::json::object& status, const boost::json::object& consents);
 
 // An empty normalized status: {"purposes":[],"vendors":{"enabled":[],"disabled":[]},"tcfcs":null}.
 boost::json::object EmptyConsents();

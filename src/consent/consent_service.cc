@@ -136,7 +136,7 @@ Result<EventPlan> PlanEvent(const std::string& org, const EventInput& in,
   }
   json::value& status = state["regulations"].as_object()[in.regulation];
   if (!status.is_object()) status = json::object();
-  MergeConsents(status.as_object(), in.consents);
+  RELAY_RETURN_IF_ERROR(MergeConsents(status.as_object(), in.consents));
   plan.user_changed = is_new_user || state != old_state;
   if (plan.user_changed) {
     row.updated_at = std::max(now, row.updated_at);

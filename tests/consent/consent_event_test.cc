@@ -111,10 +111,12 @@ json::object Consents(const std::string& text) {
 
 TEST(MergeConsentsTest, PurposesMergeById) {
   json::object status;
-  MergeConsents(status, Consents(R"({"purposes":[{"id":"a","enabled":true,
-      "values":{"p1":{"value":"x"}}},{"id":"b","enabled":false}]})"));
-  MergeConsents(status, Consents(R"({"purposes":[{"id":"a","enabled":null,
-      "values":{"p2":{"value":"y,z"}}},{"id":"b","enabled":true},{"id":"c","enabled":null}]})"));
+  ASSERT_TRUE(MergeConsents(status, Consents(R"({"purposes":[{"id":"a","enabled":true,
+      "values":{"p1":{"value":"x"}}},{"id":"b","enabled":false}]})"))
+                  .ok());
+  ASSERT_TRUE(MergeConsents(status, Consents(R"({"purposes":[{"id":"a","enabled":null,
+      "values":{"p2":{"value":"y,z"}}},{"id":"b","enabled":true},{"id":"c","enabled":null}]})"))
+                  .ok());
   EXPECT_EQ(json::value(status.at("purposes")), ParseJson(R"([
       {"id":"a","enabled":true,"values":{"p1":{"value":"x"},"p2":{"value":"y,z"}}},
       {"id":"b","enabled":true},
@@ -124,18 +126,83 @@ TEST(MergeConsentsTest, PurposesMergeById) {
 
 TEST(MergeConsentsTest, VendorsMoveBetweenSets) {
   json::object status;
-  MergeConsents(status, Consents(R"({"vendors":{"enabled":["v2","v1"],"disabled":["v3"]}})"));
-  MergeConsents(status, Consents(R"({"vendors":{"enabled":["v3"],"disabled":["v1"]}})"));
+  ASSERT_TRUE(
+      MergeConsents(status, Consents(R"({"vendors":{"enabled":["v2","v1"],"disabled":["v3"]}})"))
+          .ok());
+  ASSERT_TRUE(
+      MergeConsents(status, Consents(R"({"vendors":{"enabled":["v3"],"disabled":["v1"]}})")).ok());
   EXPECT_EQ(json::value(status.at("vendors")),
             ParseJson(R"({"enabled":["v2","v3"],"disabled":["v1"]})").value());
 }
 
+// prefix + i, built with += (GCC 12 warns falsely on "literal" + std::to_string(i)).
+std::string Numbered(std::string prefix, int i) {
+  prefix += std::to_string(i);
+  return prefix;
+}
+
+json::object VendorEvent(const std::string& list, int from, int count) {
+  json::array ids;
+  for (int i = from; i < from + count; ++i) ids.emplace_back(Numbered("vendor-", i));
+  json::object consents = EmptyConsents();
+  consents["vendors"].as_object()[list] = std::move(ids);
+  return consents;
+}
+
+TEST(MergeConsentsTest, AUserAtTheVendorLimitIsRefusedNamingItAndKeepsItsState) {
+  json::object status;
+  for (int from = 0; from < 20'000; from += 5'000) {
+    ASSERT_TRUE(MergeConsents(status, VendorEvent("enabled", from, 5'000)).ok());
+  }
+  ASSERT_EQ(status.at("vendors").at("enabled").as_array().size(), 20'000u);
+  const json::object before = status;
+  Status refused = MergeConsents(status, VendorEvent("disabled", 20'000, 1));
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("consents.vendors"), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find(std::to_string(kMaxUserVendors)), std::string::npos);
+  EXPECT_EQ(status, before);
+  // Moving vendors between the lists never adds any: at the limit, that still works.
+  ASSERT_TRUE(MergeConsents(status, VendorEvent("disabled", 0, 10'000)).ok());
+  EXPECT_EQ(status.at("vendors").at("enabled").as_array().size(), 10'000u);
+  EXPECT_EQ(status.at("vendors").at("disabled").as_array().size(), 10'000u);
+}
+
+TEST(MergeConsentsTest, AUserAtThePurposeLimitIsRefusedNamingIt) {
+  json::object status;
+  for (int from = 0; from < 2'000; from += 1'000) {
+    json::array purposes;
+    for (int i = from; i < from + 1'000; ++i) {
+      purposes.emplace_back(json::object{{"id", Numbered("p", i)}, {"enabled", true}});
+    }
+    json::object consents = EmptyConsents();
+    consents["purposes"] = std::move(purposes);
+    ASSERT_TRUE(MergeConsents(status, consents).ok());
+  }
+  const json::object before = status;
+  json::object one_more = EmptyConsents();
+  one_more["purposes"] = json::array{json::object{{"id", "p-new"}, {"enabled", false}},
+                                     json::object{{"id", "p0"}, {"enabled", false}}};
+  Status refused = MergeConsents(status, one_more);
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find(std::to_string(kMaxUserPurposes)), std::string::npos);
+  EXPECT_EQ(status, before);  // p0 is not half-changed
+}
+
+TEST(MergeConsentsTest, AMalformedStoredStateIsAnErrorNotAThrow) {
+  json::object status{{"purposes", "not-an-array"}};
+  EXPECT_EQ(MergeConsents(status, Consents(R"({"tcfcs":"x"})")).code(), StatusCode::kInternal);
+  json::object vendors_bad = EmptyConsents();
+  vendors_bad["vendors"].as_object()["enabled"] = json::array{1, 2};
+  EXPECT_EQ(MergeConsents(vendors_bad, Consents(R"({"vendors":{"enabled":["v"]}})")).code(),
+            StatusCode::kInternal);
+}
+
 TEST(MergeConsentsTest, LatestTcfStringWins) {
   json::object status;
-  MergeConsents(status, Consents(R"({"tcfcs":"first"})"));
-  MergeConsents(status, Consents(R"({"tcfcs":null})"));
+  ASSERT_TRUE(MergeConsents(status, Consents(R"({"tcfcs":"first"})")).ok());
+  ASSERT_TRUE(MergeConsents(status, Consents(R"({"tcfcs":null})")).ok());
   EXPECT_EQ(status.at("tcfcs"), "first");
-  MergeConsents(status, Consents(R"({"tcfcs":"second"})"));
+  ASSERT_TRUE(MergeConsents(status, Consents(R"({"tcfcs":"second"})")).ok());
   EXPECT_EQ(status.at("tcfcs"), "second");
 }
 

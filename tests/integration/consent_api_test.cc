@@ -400,6 +400,37 @@ TEST_F(ConsentApiTest, BadInputWritesNothing) {
   EXPECT_TRUE(Deliveries(integration).empty());
 }
 
+TEST_F(ConsentApiTest, AnEventPassingAPerUserLimitAnswers400NamingItAndWritesNothing) {
+  std::string integration = CreateIntegration();
+  auto vendors = [](int from, int count) {
+    json::array ids;
+    for (int i = from; i < from + count; ++i) {
+      std::string id = "vendor-";
+      id += std::to_string(i);
+      ids.emplace_back(id);
+    }
+    return ids;
+  };
+  auto event = [](const json::array& enabled) {
+    return json::serialize(
+        json::object{{"user", json::object{{"organization_user_id", "u-big"}}},
+                     {"consents", json::object{{"vendors", json::object{{"enabled", enabled}}}}}});
+  };
+  PostEvent(event(vendors(0, 10'000)));
+  PostEvent(event(vendors(10'000, 10'000)));
+  const size_t deliveries_before = Deliveries(integration).size();
+  json::object error = PostEvent(event(vendors(19'990, 11)), 400);
+  ASSERT_TRUE(error.at("errors").as_object().contains("consents.vendors")) << error;
+  EXPECT_NE(json::serialize(error).find("20000"), std::string::npos) << error;
+  EXPECT_EQ(Count("/v1/consents/events"), 2);
+  EXPECT_EQ(Deliveries(integration).size(), deliveries_before);
+  HttpResult users = Call("GET", Q("/v1/consents/users"), token_);
+  ASSERT_EQ(users.status, 200);
+  EXPECT_EQ(json::serialize(users.Json()).find("vendor-20000"), std::string::npos);
+  // Changing vendors already held never passes the limit.
+  PostEvent(event(vendors(19'990, 10)));
+}
+
 TEST_F(ConsentApiTest, ListsEventsNewestFirstWithFilters) {
   PostEvent(R"({"user":{"organization_user_id":"u-1"},"consents":{},
                "created_at":"2026-01-01T00:00:00Z","id":"old"})");
