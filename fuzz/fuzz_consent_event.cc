@@ -16,8 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto in = relay::consent::ParseEventInput(parsed->as_object());
   if (!in.ok()) return 0;
   boost::json::object status;
-  relay::consent::MergeConsents(status, in->consents);
-  relay::consent::MergeConsents(status, in->consents);
+  (void)relay::consent::MergeConsents(status, in->consents);
+  (void)relay::consent::MergeConsents(status, in->consents);
   relay::consent::OutgoingMessage m{
       "user.updated", in->regulation,
       boost::json::object{{"old_entity", in->consents}, {"new_entity", status}}};
