@@ -3,12 +3,13 @@
 namespace relay::testing {
 namespace json = boost::json;
 
-void DeliveryFixture::StartRelay(std::vector<std::string> extra) {
+void DeliveryFixture::StartRelay(std::vector<std::string> extra,
+                                 const std::vector<std::string>& env) {
   ApiKey key = CreateKey({"org_a"});
   EnableFeature("org_a", "webhooks");
   std::vector<std::string> args = {"--allow-destination", "127.0.0.0/8"};
   args.insert(args.end(), extra.begin(), extra.end());
-  StartServer(args);
+  StartServer(args, env);
   token_ = Token(key);
 }
 

@@ -15,7 +15,7 @@ namespace relay::testing {
 class DeliveryFixture : public ApiFixture {
  protected:
   // Starts the server with loopback allowed and `extra` flags; creates the key and the token.
-  void StartRelay(std::vector<std::string> extra = {});
+  void StartRelay(std::vector<std::string> extra = {}, const std::vector<std::string>& env = {});
 
   struct Created {
     std::string id;

@@ -1,13 +1,17 @@
-// Faults of the machine: a full disk and a damaged database file.
+// Faults of the machine: unsynced writes, a full disk and a damaged database file.
 #include <gtest/gtest.h>
-#include <sys/mount.h>
-#include <sys/statvfs.h>
 
+#include <atomic>
 #include <boost/json.hpp>
+#include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "integration/delivery_fixture.h"
+#include "support/test_receiver.h"
 
 namespace relay::testing {
 namespace {
@@ -15,70 +19,180 @@ namespace json = boost::json;
 
 class FaultsTest : public DeliveryFixture {};
 
-// The data directory on a 4 MiB tmpfs, nearly filled by a ballast file that the test removes to
-// give the space back.
-TEST_F(FaultsTest, AFullDiskAnswers503LosesNothingAndRecovers) {
-  if (UsingPostgres()) GTEST_SKIP() << "faults of the embedded store's own files";
-  std::string mount_point = dir_.path() + "/data";
-  std::filesystem::create_directories(mount_point);
-  if (mount("tmpfs", mount_point.c_str(), "tmpfs", 0, "size=4m") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+// The environment that loads support/io_shim.c into the server: it watches the data directory,
+// logs each response with the WAL's sync state to `log`, and fails file writes with ENOSPC while
+// `full_flag` exists.
+std::vector<std::string> ShimEnv(const std::string& data_dir, const std::string& log,
+                                 const std::string& full_flag) {
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  // Under AddressSanitizer the shim comes after the runtime (which intercepts first, then calls
+  // the shim as the "real" function): tell it that this order is intended.
+  std::string asan_options = "ASAN_OPTIONS=";
+  if (asan) {
+    asan_options += asan;
+    asan_options += ":";
   }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
-  } unmount{mount_point};
-  StartRelay({"--no-dispatch"});
-  // Leave about 300 KiB free: some events fit, then the disk is full.
-  std::string ballast = mount_point + "/ballast";
-  {
-    struct statvfs fs {};
-    ASSERT_EQ(statvfs(mount_point.c_str(), &fs), 0);
-    int64_t free_bytes = static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
-    std::ofstream out(ballast, std::ios::binary);
-    std::string chunk(4096, 'b');
-    for (int64_t left = free_bytes - 300 * 1024; left > 0; left -= 4096) {
-      out.write(chunk.data(), chunk.size());
-    }
+  asan_options += "verify_asan_link_order=0";
+  return {std::string("LD_PRELOAD=") + RELAY_IO_SHIM_PATH, "RELAY_SHIM_DIR=" + data_dir,
+          "RELAY_SHIM_LOG=" + log, "RELAY_SHIM_FULL_FLAG=" + full_flag, asan_options};
+}
+
+std::vector<std::string> Lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// An acknowledged event is on disk before its answer leaves: the SIGKILL tests cannot see that
+// (the page cache survives a killed process), so the shim watches the order itself. With
+// synchronous=NORMAL or OFF, WAL writes are not synced at commit and this fails.
+TEST_F(FaultsTest, EveryAcknowledgedWriteIsSyncedBeforeItsAnswerLeaves) {
+  if (UsingPostgres()) GTEST_SKIP() << "the embedded store's own files";
+  const std::string log = dir_.path() + "/shim.log";
+  StartRelay({"--no-dispatch"}, ShimEnv(DataDir(), log, dir_.path() + "/no-such-flag"));
+  std::filesystem::remove(log);
+  constexpr int kEvents = 30;
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_EQ(Call("POST", Path("/v1/consents/events"), token_,
+                   R"({"user":{"organization_user_id":"u"},"consents":{}})")
+                  .status,
+              201);
   }
   std::vector<std::string> acknowledged;
-  HttpResult refused;
-  for (int i = 0; i < 2000; ++i) {
-    std::string id = "full-" + std::to_string(i);
-    HttpResult r =
-        Call("POST", Path("/v1/consents/events"), token_,
-             R"({"id":")" + id + R"(","user":{"organization_user_id":"u"},)" +
-                 R"("consents":{},"metadata":{"pad":")" + std::string(2000, 'p') + R"("}})");
-    if (r.status == 201) {
-      acknowledged.push_back(id);
-      continue;
-    }
-    refused = r;
-    break;
+  for (const auto& line : Lines(log)) {
+    if (line.rfind("response 201 ", 0) == 0) acknowledged.push_back(line);
   }
-  ASSERT_EQ(refused.status, 503) << refused.body;
-  EXPECT_GT(acknowledged.size(), 10u) << "events were accepted until the disk filled";
-  EXPECT_EQ(refused.Json().at("name"), "Unavailable");
-  EXPECT_NE(refused.body.find("full"), std::string::npos) << refused.body;
+  // Every answer was seen (so the shim is in the response path, not silently absent)...
+  ASSERT_EQ(acknowledged.size(), static_cast<size_t>(kEvents));
+  long last_syncs = -1;
+  for (const auto& line : acknowledged) {
+    // ...none left while a WAL write was unsynced, and each followed a sync of its own.
+    EXPECT_NE(line.find("unsynced=0"), std::string::npos) << line;
+    long syncs = std::stol(line.substr(line.find("syncs=") + 6));
+    EXPECT_GT(syncs, last_syncs) << line;
+    last_syncs = syncs;
+  }
+}
+
+// Concurrent writers (so group commit's batches meet the failure) on a disk that fills up and
+// frees again, unprivileged: the shim fails every write to the data directory with ENOSPC while
+// its flag file exists.
+TEST_F(FaultsTest, AFullDiskAnswers503LosesNothingAndRecovers) {
+  if (UsingPostgres()) GTEST_SKIP() << "faults of the embedded store's own files";
+  const std::string full_flag = dir_.path() + "/disk-full";
+  StartRelay({"--no-dispatch"}, ShimEnv(DataDir(), dir_.path() + "/shim.log", full_flag));
+
+  std::mutex mu;
+  std::vector<std::string> acknowledged, refused, other;
+  std::atomic<bool> stop{false};
+  std::atomic<int> next{0};
+  auto writer = [&] {
+    while (!stop) {
+      std::string id = "e-" + std::to_string(next++);
+      HttpResult r =
+          Call("POST", Path("/v1/consents/events"), token_,
+               R"({"id":")" + id + R"(","user":{"organization_user_id":"u-)" + id +
+                   R"("},"consents":{},"metadata":{"pad":")" + std::string(2000, 'p') + R"("}})");
+      std::lock_guard<std::mutex> lock(mu);
+      if (r.status == 201) {
+        acknowledged.push_back(id);
+      } else if (r.status == 503 && r.body.find("full") != std::string::npos) {
+        refused.push_back(id);
+      } else {
+        other.push_back(id + " -> " + std::to_string(r.status) + " " + r.body);
+      }
+    }
+  };
+  auto counts = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return std::make_pair(acknowledged.size(), refused.size());
+  };
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 4; ++i) writers.emplace_back(writer);
+  ASSERT_TRUE(WaitUntil([&] { return counts().first >= 40; }, std::chrono::seconds(30)));
+  { std::ofstream(full_flag) << "full"; }
+  ASSERT_TRUE(WaitUntil([&] { return counts().second >= 20; }, std::chrono::seconds(30)))
+      << "writes were refused once the disk was full";
   // The store cannot write: the node says so (a probe write fails), and names why.
   HttpResult unhealthy = HttpRequest("GET", Url("/healthz"));
   EXPECT_EQ(unhealthy.status, 503) << unhealthy.body;
   EXPECT_EQ(unhealthy.Json().at("store").at("writable"), false) << unhealthy.body;
-  for (const auto& id : acknowledged) {
-    EXPECT_EQ(Call("GET", Path("/v1/consents/events/" + id), token_).status, 200) << id;
-  }
-  std::filesystem::remove(ballast);
+  const size_t acknowledged_while_full = counts().first;
+  std::filesystem::remove(full_flag);
   EXPECT_TRUE(WaitUntil([&] { return HttpRequest("GET", Url("/healthz")).status == 200; },
                         std::chrono::seconds(10)))
       << "healthy again once the disk has room";
-  HttpResult after = Call("POST", Path("/v1/consents/events"), token_,
-                          R"({"id":"after","user":{"organization_user_id":"u"},"consents":{}})");
-  EXPECT_EQ(after.status, 201) << after.body;
+  EXPECT_TRUE(WaitUntil([&] { return counts().first >= acknowledged_while_full + 40; },
+                        std::chrono::seconds(30)))
+      << "writes go through again";
+  stop = true;
+  for (auto& t : writers) t.join();
+  EXPECT_TRUE(other.empty()) << other.front();
+
+  // After a restart: every acknowledged event is there, and no refused one is.
   ASSERT_EQ(server_.Stop(), 0);
   StartServer({"--no-dispatch"});
   for (const auto& id : acknowledged) {
     EXPECT_EQ(Call("GET", Path("/v1/consents/events/" + id), token_).status, 200) << id;
   }
+  for (const auto& id : refused) {
+    EXPECT_EQ(Call("GET", Path("/v1/consents/events/" + id), token_).status, 404) << id;
+  }
+}
+
+// The dispatcher meets a store it cannot write (the shim's full disk) with outcomes waiting: it
+// backs off, says so once, says once when the store answers again, and loses nothing.
+TEST_F(FaultsTest, AStoreOutageIsLoggedOncePerChangeOfStateAndLosesNoOutcome) {
+  if (UsingPostgres()) GTEST_SKIP() << "faults of the embedded store's own files";
+  const std::string full_flag = dir_.path() + "/disk-full";
+  TestReceiver receiver;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  int held = 0;
+  receiver.SetHandler([&](const ReceivedRequest&) {
+    std::unique_lock<std::mutex> lock(mu);
+    ++held;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return released; });
+    return ReplyWith(200);
+  });
+  StartRelay({}, ShimEnv(DataDir(), dir_.path() + "/shim.log", full_flag));
+  auto integration = CreateIntegration(receiver.Url(), R"("events":["event.created"])");
+  for (int i = 0; i < 5; ++i) PostEvent("u-" + std::to_string(i));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return held == 5; }));
+  }
+  // The disk fills while the five attempts are out; their outcomes cannot be recorded.
+  { std::ofstream(full_flag) << "full"; }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  auto count = [&](const std::string& text) {
+    std::string logs = server_.Logs();
+    size_t n = 0;
+    for (size_t at = logs.find(text); at != std::string::npos; at = logs.find(text, at + 1)) ++n;
+    return n;
+  };
+  ASSERT_TRUE(
+      WaitUntil([&] { return count("the store is failing") == 1; }, std::chrono::seconds(10)));
+  // Three seconds of outage: round trips back off (0.1, 0.2, 0.4, 0.8, 1.6 s...), each failing,
+  // and the log still holds the one line.
+  const auto outage_start = std::chrono::steady_clock::now();
+  WaitUntil(
+      [&] { return std::chrono::steady_clock::now() - outage_start > std::chrono::seconds(3); },
+      std::chrono::seconds(4));
+  EXPECT_EQ(count("the store is failing"), 1u) << server_.Logs();
+  std::filesystem::remove(full_flag);
+  EXPECT_TRUE(WaitForStatus(integration.id, "succeeded", 5));
+  EXPECT_TRUE(
+      WaitUntil([&] { return count("the store answers again") == 1; }, std::chrono::seconds(10)));
+  EXPECT_EQ(count("the store is failing"), 1u);
+  EXPECT_EQ(receiver.Count(), 5u) << "recorded once the store answered, not sent again";
 }
 
 TEST_F(FaultsTest, ATruncatedDatabaseIsAClearErrorAtStart) {
