@@ -51,7 +51,11 @@ class Dispatcher::Engine {
         clock_(clock),
         retry_(options_.retry_schedule.empty() ? DefaultRetrySchedule() : options_.retry_schedule,
                random),
-        http_(guard, HttpClientOptions{options_.user_agent, options_.ca_file}),
+        own_http_(options_.sender
+                      ? nullptr
+                      : std::make_unique<HttpClient>(
+                            guard, HttpClientOptions{options_.user_agent, options_.ca_file})),
+        http_(options_.sender ? *options_.sender : *own_http_),
         in_flight_gauge_(in_flight_gauge),
         lease_token_seed_(static_cast<int64_t>(std::hash<std::string>{}(crypto::RandomBytes(8)) &
                                                0x3fffffffffffffffLL)),
@@ -569,7 +573,8 @@ class Dispatcher::Engine {
   integrations::IntegrationService& integrations_;
   const Clock& clock_;
   RetryPolicy retry_;
-  HttpClient http_;
+  std::unique_ptr<HttpClient> own_http_;  // unless the options name a sender
+  Sender& http_;
   std::atomic<int64_t>& in_flight_gauge_;
   int64_t lease_token_seed_;
   int64_t claims_ = 0;

@@ -27,6 +27,8 @@
 
 namespace relay::delivery {
 
+class Sender;
+
 struct DispatcherOptions {
   int max_in_flight = 512;
   int max_in_flight_per_integration = 32;
@@ -39,6 +41,8 @@ struct DispatcherOptions {
   int idle_poll_millis = 50;
   std::string user_agent;
   std::string ca_file;
+  // Tests: send through this (which must outlive the dispatcher) instead of HTTP.
+  Sender* sender = nullptr;
 };
 
 class Dispatcher {

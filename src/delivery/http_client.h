@@ -40,24 +40,32 @@ struct HttpClientOptions {
   std::string ca_file;  // empty: the system CAs
 };
 
+// What the dispatcher sends through: HttpClient, or a test's fake that answers as the test says.
 // Single-threaded: Start and Poll from one thread (the dispatcher's); Wakeup from any thread.
-class HttpClient {
+class Sender {
  public:
   using Callback = std::function<void(HttpCallResult)>;
+  virtual ~Sender() = default;
+  // Starts a POST; `done` runs inside a later Poll.
+  virtual void Start(HttpCall call, Callback done) = 0;
+  // Runs transfers for up to `timeout_ms` (less when something completes or Wakeup is called) and
+  // invokes the callbacks of finished transfers.
+  virtual void Poll(int timeout_ms) = 0;
+  // Makes a blocked Poll return early. Thread-safe.
+  virtual void Wakeup() = 0;
+};
 
+class HttpClient final : public Sender {
+ public:
   // `guard` must outlive the client.
   HttpClient(const DestinationGuard& guard, HttpClientOptions options);
-  ~HttpClient();
+  ~HttpClient() override;
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Starts a POST; `done` runs inside a later Poll.
-  void Start(HttpCall call, Callback done);
-  // Runs transfers for up to `timeout_ms` (less when something completes or Wakeup is called) and
-  // invokes the callbacks of finished transfers.
-  void Poll(int timeout_ms);
-  // Makes a blocked Poll return early. Thread-safe.
-  void Wakeup();
+  void Start(HttpCall call, Callback done) override;
+  void Poll(int timeout_ms) override;
+  void Wakeup() override;
   size_t active() const { return active_; }
 
  private:

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -142,28 +143,49 @@ TEST_F(ClusterTest, ThreeNodesOneKilledOneStoppedEveryAcknowledgedMessageDeliver
 
 // The per-integration cap holds across the cluster: two nodes, a cap of 3, a slow endpoint;
 // never more than 3 requests at once (not 3 per node).
+// Two nodes, each sending one transfer at a time (--max-in-flight 1) and claiming at most two
+// ahead; the integration may have three in flight across the cluster. The receiver holds every
+// request until the test releases them: once it holds two, both nodes are sending, and the
+// database shows exactly three of the integration's deliveries claimed (two by one node, one by
+// the other). Without the shared cap, the second node would hold two as well (four).
 TEST_F(ClusterTest, PerIntegrationCapHoldsAcrossNodes) {
-  std::atomic<int> now{0};
-  std::atomic<int> peak{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  int now = 0;
+  int peak = 0;
+  bool released = false;
   receiver_.SetHandler([&](const ReceivedRequest&) {
-    int n = ++now;
-    int seen = peak.load();
-    while (n > seen && !peak.compare_exchange_weak(seen, n)) {
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    std::unique_lock<std::mutex> lock(mu);
+    peak = std::max(peak, ++now);
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(8), [&] { return released; });
     --now;
     return ReplyWith(200);
   });
-  StartRelay({"--max-in-flight-per-integration", "3"});
+  const std::vector<std::string> caps = {"--max-in-flight-per-integration", "3", "--max-in-flight",
+                                         "1"};
+  StartRelay(caps);
   auto args = NodeArgs(1);
-  args.insert(args.end(), {"--max-in-flight-per-integration", "3"});
+  args.insert(args.end(), caps.begin(), caps.end());
   ServerProcess other;
   ASSERT_TRUE(other.Start(args)) << other.error();
   CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
   for (int i = 0; i < 24; ++i) PostEvent("u-" + std::to_string(i));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(8), [&] { return now == 2; }))
+        << "both nodes send at once";
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM deliveries WHERE status = 'in_flight'"),
+            (std::vector<std::vector<std::string>>{{"3"}}));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    released = true;
+  }
+  cv.notify_all();
   EXPECT_TRUE(receiver_.WaitForCount(24, seconds(30)));
-  EXPECT_LE(peak.load(), 3);
-  EXPECT_GE(peak.load(), 2) << "the endpoint was reached concurrently at all";
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(peak, 2) << "one transfer per node";
 }
 
 }  // namespace

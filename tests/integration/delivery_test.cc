@@ -253,22 +253,45 @@ TEST_F(DeliveryTest, FailuresOfEveryKindAreRecordedPerAttempt) {
 }
 
 TEST_F(DeliveryTest, DisabledIntegrationsDeliveriesWaitAndGoOutWhenEnabled) {
-  StartRelay({"--retry-schedule", "200ms"});
-  receiver_.SetHandler([](const ReceivedRequest&) { return ReplyWith(503); });
-  auto integration = CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  StartRelay({"--retry-schedule", "200ms,200ms,200ms,200ms"});
+  receiver_.SetHandler(
+      [](const ReceivedRequest& r) { return ReplyWith(r.path == "/paused" ? 503 : 200); });
+  auto paused = CreateIntegration(receiver_.Url("/paused"), R"("events":["event.created"])");
+  auto sent_to_paused = [&] {
+    size_t n = 0;
+    for (const auto& r : receiver_.Requests()) n += r.path == "/paused";
+    return n;
+  };
   PostEvent("u-1");
   ASSERT_TRUE(receiver_.WaitForCount(1, seconds(10)));
-  std::string path = Path("/v1/marketplace/integrations/" + integration.id);
+  std::string path = Path("/v1/marketplace/integrations/" + paused.id);
   ASSERT_EQ(Call("PATCH", path, token_, R"({"enabled":false})").status, 200);
-  size_t seen = receiver_.Count();
-  // Well past its last retry, a disabled integration's delivery neither goes out nor dies.
-  EXPECT_FALSE(WaitUntil([&] { return receiver_.Count() > seen; }, milliseconds(1200)));
-  auto waiting = Deliveries(integration.id);
+  const auto disabled_at = std::chrono::steady_clock::now();
+  // An attempt claimed just before the PATCH may still be under way: let it end.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto d = Deliveries(paused.id);
+        return d.size() == 1 && d[0].at("status") == "pending";
+      },
+      seconds(10)));
+  const size_t attempts = Deliveries(paused.id)[0].at("attempts").as_array().size();
+  const size_t sent = sent_to_paused();
+  // The whole retry schedule (0.8 s) passes...
+  WaitUntil([&] { return std::chrono::steady_clock::now() - disabled_at > milliseconds(1000); },
+            seconds(2));
+  // ...and the dispatcher claims a delivery due after every retry of the paused one: had the
+  // paused one been claimable, it would have been claimed by then (claims take the oldest due).
+  auto other = CreateIntegration(receiver_.Url("/other"), R"("events":["user.created"])");
+  PostEvent("u-2");
+  ASSERT_TRUE(WaitForStatus(other.id, "succeeded", 1));
+  auto waiting = Deliveries(paused.id);
   ASSERT_EQ(waiting.size(), 1u);
-  EXPECT_EQ(waiting[0].at("status"), "pending");
+  EXPECT_EQ(waiting[0].at("status"), "pending") << "neither sent nor dead while disabled";
+  EXPECT_EQ(waiting[0].at("attempts").as_array().size(), attempts);
+  EXPECT_EQ(sent_to_paused(), sent);
   receiver_.SetHandler([](const ReceivedRequest&) { return Reply{}; });
   ASSERT_EQ(Call("PATCH", path, token_, R"({"enabled":true})").status, 200);
-  EXPECT_TRUE(WaitForStatus(integration.id, "succeeded", 1));
+  EXPECT_TRUE(WaitForStatus(paused.id, "succeeded", 1));
 }
 
 // An endpoint may answer any bytes: invalid UTF-8 and NUL included. The attempt is recorded with

@@ -47,6 +47,27 @@ TEST_F(IntegrationServiceTest, ReadsNeverCarryTheSecretButTheSenderGetsIt) {
   EXPECT_EQ(Secret(id), "first-secret");
 }
 
+TEST_F(IntegrationServiceTest, ARotatedSecretSignsAlongsideTheNewOneForExactly24Hours) {
+  std::string id = CreateOAuth();
+  auto before = service_->LoadForDelivery("acme", id);
+  ASSERT_TRUE(before.ok());
+  EXPECT_TRUE(before->previous_signing_secret.empty());
+  const int64_t rotated_at = clock_.NowMillis();
+  auto fresh = service_->RotateSigningSecret("acme", id);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  clock_.Set(rotated_at + kRotationOverlapMillis - 1);
+  auto during = service_->LoadForDelivery("acme", id);
+  ASSERT_TRUE(during.ok());
+  EXPECT_EQ(during->previous_signing_secret, before->signing_secret);
+  EXPECT_NE(during->signing_secret, before->signing_secret);
+  EXPECT_EQ(during->previous_expires_at, rotated_at + kRotationOverlapMillis);
+  clock_.Set(rotated_at + kRotationOverlapMillis);
+  auto after = service_->LoadForDelivery("acme", id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->previous_signing_secret.empty());
+  EXPECT_EQ(after->signing_secret, during->signing_secret);
+}
+
 TEST_F(IntegrationServiceTest, PatchKeepsTheSecretWhenOmittedOrMasked) {
   std::string id = CreateOAuth();
   ASSERT_TRUE(service_->Patch("acme", id, ParseJson(R"({"enabled":false})").value()).ok());
