@@ -1,4 +1,4 @@
-#include "integration/delivery_fixture.h"
+#include "e2e/delivery_fixture.h"
 
 namespace relay::testing {
 namespace json = boost::json;

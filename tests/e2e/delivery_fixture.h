@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "integration/api_fixture.h"
+#include "e2e/api_fixture.h"
 #include "support/test_receiver.h"
 
 namespace relay::testing {

@@ -2,7 +2,7 @@
 // addresses, whatever the URL says and whatever a name resolves to.
 #include <gtest/gtest.h>
 
-#include "integration/delivery_fixture.h"
+#include "e2e/delivery_fixture.h"
 
 namespace relay::testing {
 namespace {

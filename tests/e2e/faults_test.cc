@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include "integration/delivery_fixture.h"
+#include "e2e/delivery_fixture.h"
 #include "support/test_receiver.h"
 
 namespace relay::testing {

@@ -1,4 +1,4 @@
-#include "integration/api_fixture.h"
+#include "e2e/api_fixture.h"
 
 #include <libpq-fe.h>
 #include <sqlite3.h>

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "integration/api_fixture.h"
+#include "e2e/api_fixture.h"
 #include "support/raw_socket.h"
 #include "support/test_crypto.h"
 

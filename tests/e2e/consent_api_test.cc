@@ -6,7 +6,7 @@
 #include <set>
 #include <thread>
 
-#include "integration/api_fixture.h"
+#include "e2e/api_fixture.h"
 
 namespace relay::testing {
 namespace {

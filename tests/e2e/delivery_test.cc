@@ -6,7 +6,7 @@
 #include <fstream>
 #include <thread>
 
-#include "integration/delivery_fixture.h"
+#include "e2e/delivery_fixture.h"
 #include "support/test_crypto.h"
 
 namespace relay::testing {

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "integration/delivery_fixture.h"
+#include "e2e/delivery_fixture.h"
 
 namespace relay::testing {
 namespace {

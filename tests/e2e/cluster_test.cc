@@ -12,7 +12,7 @@
 #include <set>
 #include <thread>
 
-#include "integration/delivery_fixture.h"
+#include "e2e/delivery_fixture.h"
 
 namespace relay::testing {
 namespace {

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <thread>
 
-#include "integration/api_fixture.h"
+#include "e2e/api_fixture.h"
 
 namespace relay::testing {
 namespace {

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include "integration/delivery_fixture.h"
+#include "e2e/delivery_fixture.h"
 #include "support/raw_socket.h"
 
 namespace relay::testing {

@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-#include "integration/delivery_fixture.h"
+#include "e2e/delivery_fixture.h"
 
 namespace relay::testing {
 namespace {

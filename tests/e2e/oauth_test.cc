@@ -5,7 +5,7 @@
 #include <boost/json.hpp>
 #include <optional>
 
-#include "integration/delivery_fixture.h"
+#include "e2e/delivery_fixture.h"
 #include "support/test_crypto.h"
 
 namespace relay::testing {
