@@ -16,7 +16,7 @@
 #include "delivery/oauth.h"
 #include "delivery/retry_policy.h"
 #include "delivery/signer.h"
-#include "delivery/store_lane.h"
+#include "delivery/store_round_trips.h"
 
 namespace relay::delivery {
 namespace {
@@ -59,7 +59,7 @@ class Dispatcher::Engine {
         in_flight_gauge_(in_flight_gauge),
         lease_token_seed_(static_cast<int64_t>(std::hash<std::string>{}(crypto::RandomBytes(8)) &
                                                0x3fffffffffffffffLL)),
-        lane_(store, [this] { http_.Wakeup(); }),
+        round_trips_(store, [this] { http_.Wakeup(); }),
         m_succeeded_(metrics.GetCounter("relay_deliveries_total",
                                         "Deliveries that reached a final status",
                                         "status=\"succeeded\"")),
@@ -101,7 +101,7 @@ class Dispatcher::Engine {
     auto last_claim = SteadyClock::now() - std::chrono::hours(1);
     bool last_claim_full = false;
     while (true) {
-      if (auto reply = lane_.TakeReply()) last_claim_full = OnReply(std::move(*reply));
+      if (auto reply = round_trips_.TakeReply()) last_claim_full = OnReply(std::move(*reply));
       const auto now = SteadyClock::now();
       if (stopping.load()) {
         if (!deadline) {
@@ -112,7 +112,7 @@ class Dispatcher::Engine {
         }
         ReleaseReady();  // claimed but not started (some may arrive late): back, untried
         if (now >= *deadline) ReleaseAll();
-        if (jobs_.empty() && outcomes_.empty() && !lane_.busy()) break;
+        if (jobs_.empty() && outcomes_.empty() && !round_trips_.busy()) break;
         if (now >= *deadline + kStopMargin) {
           // The store cannot record them: they stay claimed until their leases run out (or
           // the next start releases them) and are sent again then. At-least-once.
@@ -120,12 +120,12 @@ class Dispatcher::Engine {
                     {{"unrecorded", std::to_string(outcomes_.size() + jobs_.size())}});
           break;
         }
-        if (!lane_.busy() && !outcomes_.empty() && now >= backoff_until_) {
-          lane_.Submit(std::move(outcomes_), clock_.NowMillis(), std::nullopt, Renewals(now),
-                       clock_.NowMillis() + options_.lease_millis);
+        if (!round_trips_.busy() && !outcomes_.empty() && now >= backoff_until_) {
+          round_trips_.Submit(std::move(outcomes_), clock_.NowMillis(), std::nullopt, Renewals(now),
+                              clock_.NowMillis() + options_.lease_millis);
           outcomes_.clear();
         }
-      } else if (!lane_.busy() && now >= backoff_until_) {
+      } else if (!round_trips_.busy() && now >= backoff_until_) {
         // One store round trip at a time, carrying every outcome recorded since the last one
         // and, every quarter lease, the heartbeat of the leases held. Claim when told that work
         // may be due, when the last claim was full, when finished deliveries freed capacity, or
@@ -139,14 +139,14 @@ class Dispatcher::Engine {
         }
         std::vector<store::HeldLease> renew = RenewalsIfDue(now);
         if (claim || !outcomes_.empty() || !renew.empty()) {
-          lane_.Submit(std::move(outcomes_), clock_.NowMillis(), std::move(claim), std::move(renew),
-                       clock_.NowMillis() + options_.lease_millis);
+          round_trips_.Submit(std::move(outcomes_), clock_.NowMillis(), std::move(claim),
+                              std::move(renew), clock_.NowMillis() + options_.lease_millis);
           outcomes_.clear();
         }
       }
       if (!stopping.load()) StartReady();  // after a stop, nothing new starts
-      int timeout = jobs_.empty() && !lane_.busy() ? options_.idle_poll_millis : 5;
-      if (lane_.has_reply()) timeout = 0;
+      int timeout = jobs_.empty() && !round_trips_.busy() ? options_.idle_poll_millis : 5;
+      if (round_trips_.has_reply()) timeout = 0;
       http_.Poll(timeout);
     }
   }
@@ -213,7 +213,7 @@ class Dispatcher::Engine {
   }
 
   // A store round trip came back; true when its claim was full (more may be due).
-  bool OnReply(StoreLane::Reply reply) {
+  bool OnReply(StoreRoundTrips::Reply reply) {
     m_round_trip_.Observe(reply.seconds);
     m_claimed_.Add(reply.claimed.size());
     if (!reply.status.ok()) {
@@ -591,7 +591,7 @@ class Dispatcher::Engine {
   std::unordered_map<std::string, Target> targets_;
   std::unordered_map<std::string, TokenState> tokens_;
   std::vector<store::DeliveryOutcome> outcomes_;  // recorded by the next store round trip
-  StoreLane lane_;
+  StoreRoundTrips round_trips_;
   Counter& m_succeeded_;
   Counter& m_dead_;
   Counter& m_cancelled_;

@@ -1,5 +1,5 @@
-// StoreLane: the dispatcher's store round trips, on a thread of their own. The dispatcher hands it
-// the outcomes recorded since the last round trip and, when it has room, a claim; the lane runs
+// StoreRoundTrips: the dispatcher's store round trips, on a thread of their own. The dispatcher
+// hands it the outcomes recorded since the last round trip and, when it has room, a claim; it runs
 // them as one Store::RecordAndClaim while the dispatcher keeps sending, then calls `on_reply`
 // (which wakes the dispatcher) and holds the reply until the dispatcher takes it. One round trip
 // at a time: the next one carries whatever piled up meanwhile, so batches grow with the load.
@@ -16,7 +16,7 @@
 
 namespace relay::delivery {
 
-class StoreLane {
+class StoreRoundTrips {
  public:
   struct Reply {
     Status status;
@@ -29,10 +29,10 @@ class StoreLane {
     double seconds = 0;  // how long the round trip took
   };
 
-  StoreLane(store::Store& store, std::function<void()> on_reply);
-  ~StoreLane();  // waits for a round trip in progress, then stops the thread
-  StoreLane(const StoreLane&) = delete;
-  StoreLane& operator=(const StoreLane&) = delete;
+  StoreRoundTrips(store::Store& store, std::function<void()> on_reply);
+  ~StoreRoundTrips();  // waits for a round trip in progress, then stops the thread
+  StoreRoundTrips(const StoreRoundTrips&) = delete;
+  StoreRoundTrips& operator=(const StoreRoundTrips&) = delete;
 
   // Starts a round trip: leases renewed, outcomes recorded, then the claim. Only while !busy().
   void Submit(std::vector<store::DeliveryOutcome> outcomes, int64_t now,

@@ -1,14 +1,14 @@
-// StoreLane implementation.
-#include "delivery/store_lane.h"
+// StoreRoundTrips implementation.
+#include "delivery/store_round_trips.h"
 
 #include <chrono>
 
 namespace relay::delivery {
 
-StoreLane::StoreLane(store::Store& store, std::function<void()> on_reply)
+StoreRoundTrips::StoreRoundTrips(store::Store& store, std::function<void()> on_reply)
     : store_(store), on_reply_(std::move(on_reply)), thread_([this] { Loop(); }) {}
 
-StoreLane::~StoreLane() {
+StoreRoundTrips::~StoreRoundTrips() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -17,9 +17,9 @@ StoreLane::~StoreLane() {
   thread_.join();
 }
 
-void StoreLane::Submit(std::vector<store::DeliveryOutcome> outcomes, int64_t now,
-                       std::optional<store::ClaimRequest> claim,
-                       std::vector<store::HeldLease> renew, int64_t renew_until) {
+void StoreRoundTrips::Submit(std::vector<store::DeliveryOutcome> outcomes, int64_t now,
+                             std::optional<store::ClaimRequest> claim,
+                             std::vector<store::HeldLease> renew, int64_t renew_until) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     busy_ = true;
@@ -34,17 +34,17 @@ void StoreLane::Submit(std::vector<store::DeliveryOutcome> outcomes, int64_t now
   work_.notify_all();
 }
 
-bool StoreLane::busy() const {
+bool StoreRoundTrips::busy() const {
   std::lock_guard<std::mutex> lock(mu_);
   return busy_;
 }
 
-bool StoreLane::has_reply() const {
+bool StoreRoundTrips::has_reply() const {
   std::lock_guard<std::mutex> lock(mu_);
   return reply_.has_value();
 }
 
-std::optional<StoreLane::Reply> StoreLane::TakeReply() {
+std::optional<StoreRoundTrips::Reply> StoreRoundTrips::TakeReply() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!reply_) return std::nullopt;
   std::optional<Reply> reply = std::move(reply_);
@@ -53,7 +53,7 @@ std::optional<StoreLane::Reply> StoreLane::TakeReply() {
   return reply;
 }
 
-void StoreLane::Loop() {
+void StoreRoundTrips::Loop() {
   while (true) {
     Reply r;
     {
