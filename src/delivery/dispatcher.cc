@@ -12,11 +12,14 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "delivery/dispatcher_metrics.h"
 #include "delivery/http_client.h"
 #include "delivery/oauth.h"
 #include "delivery/retry_policy.h"
 #include "delivery/signer.h"
 #include "delivery/store_round_trips.h"
+#include "delivery/target_cache.h"
+#include "delivery/token_cache.h"
 
 namespace relay::delivery {
 namespace {
@@ -32,12 +35,6 @@ constexpr auto kMaxStoreBackoff = std::chrono::milliseconds(5000);
 // How long past the grace period a stop waits for the store to record the last outcomes.
 constexpr auto kStopMargin = std::chrono::seconds(3);
 
-// A token request's identity: a change of any of these drops the cached token.
-std::string OAuthFingerprint(const integrations::OAuthConfig& c) {
-  return crypto::Sha256(c.url + '\n' + c.client_id + '\n' + c.client_secret + '\n' + c.scope +
-                        '\n' + c.audience + '\n' + c.client_auth_method);
-}
-
 }  // namespace
 
 class Dispatcher::Engine {
@@ -47,7 +44,6 @@ class Dispatcher::Engine {
          const Clock& clock, Random& random, MetricsRegistry& metrics,
          std::atomic<int64_t>& in_flight_gauge)
       : options_(std::move(options)),
-        integrations_(integrations),
         clock_(clock),
         retry_(options_.retry_schedule.empty() ? DefaultRetrySchedule() : options_.retry_schedule,
                random),
@@ -59,41 +55,10 @@ class Dispatcher::Engine {
         in_flight_gauge_(in_flight_gauge),
         lease_token_seed_(static_cast<int64_t>(std::hash<std::string>{}(crypto::RandomBytes(8)) &
                                                0x3fffffffffffffffLL)),
+        targets_(integrations, clock),
+        tokens_(clock),
         round_trips_(store, [this] { http_.Wakeup(); }),
-        m_succeeded_(metrics.GetCounter("relay_deliveries_total",
-                                        "Deliveries that reached a final status",
-                                        "status=\"succeeded\"")),
-        m_dead_(metrics.GetCounter("relay_deliveries_total",
-                                   "Deliveries that reached a final status", "status=\"dead\"")),
-        m_cancelled_(metrics.GetCounter("relay_deliveries_total",
-                                        "Deliveries that reached a final status",
-                                        "status=\"cancelled\"")),
-        m_attempt_ok_(metrics.GetCounter("relay_delivery_attempts_total",
-                                         "Delivery attempts by outcome", "outcome=\"success\"")),
-        m_attempt_http_(metrics.GetCounter("relay_delivery_attempts_total",
-                                           "Delivery attempts by outcome",
-                                           "outcome=\"http_error\"")),
-        m_attempt_network_(metrics.GetCounter("relay_delivery_attempts_total",
-                                              "Delivery attempts by outcome",
-                                              "outcome=\"network_error\"")),
-        m_attempt_oauth_(metrics.GetCounter("relay_delivery_attempts_total",
-                                            "Delivery attempts by outcome",
-                                            "outcome=\"oauth_error\"")),
-        m_latency_(metrics.GetHistogram("relay_delivery_latency_seconds",
-                                        "From message created to the endpoint's 2xx",
-                                        LatencyBuckets())),
-        m_duration_(metrics.GetHistogram("relay_attempt_duration_seconds",
-                                         "Duration of one delivery attempt", LatencyBuckets())),
-        m_round_trip_(metrics.GetHistogram(
-            "relay_dispatch_round_trip_seconds",
-            "One store round trip of the dispatcher: outcomes recorded and the next claim",
-            LatencyBuckets())),
-        m_claimed_(metrics.GetCounter("relay_deliveries_claimed_total",
-                                      "Deliveries claimed by this node's dispatcher")),
-        m_token_fetches_(
-            metrics.GetCounter("relay_oauth_token_fetches_total", "OAuth token requests made")),
-        m_token_failures_(metrics.GetCounter("relay_oauth_token_failures_total",
-                                             "OAuth token requests that failed")) {}
+        m_(metrics) {}
 
   void Run(const std::atomic<bool>& stopping, const std::atomic<int>& grace_seconds,
            std::atomic<bool>& woken) {
@@ -171,23 +136,10 @@ class Dispatcher::Engine {
   void Wakeup() { http_.Wakeup(); }
 
  private:
-  struct Target {
-    int64_t version = 0;
-    integrations::DeliveryTarget target;
-    std::vector<std::string> keys;  // signing keys in force, newest first
-    std::string oauth_fingerprint;
-  };
   struct Job {
     store::ClaimedDelivery d;
     int64_t started_at = 0;  // wall clock, for the attempt record
     bool retried_after_401 = false;
-  };
-  struct TokenState {
-    std::string token;
-    int64_t expires_at = 0;
-    bool fetching = false;
-    std::string fingerprint;
-    std::vector<int64_t> waiting;  // job seqs
   };
 
   // The claim for the capacity free now, or nullopt when there is none. Deliveries are claimed
@@ -214,8 +166,8 @@ class Dispatcher::Engine {
 
   // A store round trip came back; true when its claim was full (more may be due).
   bool OnReply(StoreRoundTrips::Reply reply) {
-    m_round_trip_.Observe(reply.seconds);
-    m_claimed_.Add(reply.claimed.size());
+    m_.round_trip.Observe(reply.seconds);
+    m_.claimed.Add(reply.claimed.size());
     if (!reply.status.ok()) {
       // Kept for the next round trip; if this process dies first, the leases bring them back.
       // The next try waits, longer each time (up to kMaxStoreBackoff), and the log says so once.
@@ -295,7 +247,7 @@ class Dispatcher::Engine {
     if (it == jobs_.end()) return;
     Job& job = *it->second;
     job.started_at = clock_.NowMillis();
-    auto target = GetTarget(job.d);
+    auto target = targets_.Get(job.d);
     if (!target.ok()) {
       if (target.status().code() == StatusCode::kNotFound) {
         Finish(seq, std::nullopt, store::DeliveryStatus::kCancelled, 0);
@@ -310,49 +262,18 @@ class Dispatcher::Engine {
       Send(seq, **target, "");
       return;
     }
-    TokenState& ts = tokens_[job.d.integration_id];
-    if (ts.fingerprint != (*target)->oauth_fingerprint) {
-      ts.token.clear();  // the authentication changed: its token is no longer ours to use
-      ts.fingerprint = (*target)->oauth_fingerprint;
-    }
-    if (!ts.token.empty() && clock_.NowMillis() < ts.expires_at) {
-      Send(seq, **target, ts.token);
+    if (auto token = tokens_.Find(job.d.integration_id, (*target)->oauth_fingerprint)) {
+      Send(seq, **target, *token);
       return;
     }
-    ts.waiting.push_back(seq);
-    if (!ts.fetching) FetchToken(job.d.integration_id, **target);
+    if (tokens_.AddWaiter(job.d.integration_id, (*target)->oauth_fingerprint, seq)) {
+      FetchToken(job.d.integration_id, **target);
+    }
   }
 
-  Result<Target*> GetTarget(const store::ClaimedDelivery& d) {
-    auto it = targets_.find(d.integration_id);
-    if (it != targets_.end() && it->second.version == d.integration_version &&
-        (it->second.target.previous_expires_at == 0 ||
-         it->second.target.previous_expires_at > clock_.NowMillis())) {
-      return &it->second;
-    }
-    RELAY_ASSIGN_OR_RETURN(auto loaded,
-                           integrations_.LoadForDelivery(d.organization_id, d.integration_id));
-    Target t;
-    t.version = loaded.integration.version;
-    RELAY_ASSIGN_OR_RETURN(std::string key, DecodeSigningSecret(loaded.signing_secret));
-    t.keys.push_back(std::move(key));
-    if (!loaded.previous_signing_secret.empty()) {
-      RELAY_ASSIGN_OR_RETURN(std::string prev, DecodeSigningSecret(loaded.previous_signing_secret));
-      t.keys.push_back(std::move(prev));
-    }
-    if (loaded.integration.spec.oauth) {
-      t.oauth_fingerprint = OAuthFingerprint(*loaded.integration.spec.oauth);
-    }
-    t.target = std::move(loaded);
-    auto& slot = targets_[d.integration_id];
-    slot = std::move(t);
-    return &slot;
-  }
-
-  void FetchToken(const std::string& integration_id, const Target& target) {
-    TokenState& ts = tokens_[integration_id];
-    ts.fetching = true;
-    m_token_fetches_.Add();
+  // The caller has registered a waiter (TokenCache::AddWaiter said to fetch).
+  void FetchToken(const std::string& integration_id, const SendTarget& target) {
+    m_.token_fetches.Add();
     const auto& oauth = *target.target.integration.spec.oauth;
     TokenRequest request = BuildTokenRequest(oauth);
     HttpCall call;
@@ -368,29 +289,22 @@ class Dispatcher::Engine {
 
   void OnToken(const std::string& integration_id, const std::string& fingerprint,
                HttpCallResult result) {
-    TokenState& ts = tokens_[integration_id];
-    ts.fetching = false;
-    std::vector<int64_t> waiting = std::move(ts.waiting);
-    ts.waiting.clear();
     Result<AccessToken> token =
         result.status
             ? ParseTokenResponse(*result.status, result.body)
             : Result<AccessToken>(Unavailable("the OAuth token request failed: " + result.error));
+    std::vector<int64_t> waiting = tokens_.Fetched(integration_id, fingerprint, token);
     if (!token.ok()) {
-      m_token_failures_.Add();
+      m_.token_failures.Add();
       for (int64_t seq : waiting) {
         if (jobs_.count(seq)) Fail(seq, std::nullopt, token.status().message(), std::nullopt, true);
       }
       return;
     }
-    if (fingerprint == ts.fingerprint) {
-      ts.token = token->token;
-      ts.expires_at = clock_.NowMillis() + TokenCacheMillis(*token);
-    }
     for (int64_t seq : waiting) {
       auto it = jobs_.find(seq);
       if (it == jobs_.end()) continue;
-      auto target = GetTarget(it->second->d);
+      auto target = targets_.Get(it->second->d);
       if (!target.ok()) {
         Fail(seq, std::nullopt, "cannot load the integration: " + target.status().message(),
              std::nullopt);
@@ -400,7 +314,7 @@ class Dispatcher::Engine {
     }
   }
 
-  void Send(int64_t seq, const Target& target, const std::string& token) {
+  void Send(int64_t seq, const SendTarget& target, const std::string& token) {
     auto it = jobs_.find(seq);
     if (it == jobs_.end()) return;
     Job& job = *it->second;
@@ -427,22 +341,22 @@ class Dispatcher::Engine {
     auto it = jobs_.find(seq);
     if (it == jobs_.end()) return;
     Job& job = *it->second;
-    m_duration_.Observe(static_cast<double>(result.duration_ms) / 1000.0);
+    m_.duration.Observe(static_cast<double>(result.duration_ms) / 1000.0);
     if (result.status && *result.status == 401 && oauth && !job.retried_after_401) {
       // The endpoint refused the token: drop it, get a new one, and try once more at once.
       job.retried_after_401 = true;
-      TokenState& ts = tokens_[job.d.integration_id];
-      if (ts.token == token) ts.token.clear();
-      auto target = GetTarget(job.d);
+      tokens_.Refused(job.d.integration_id, token);
+      auto target = targets_.Get(job.d);
       if (target.ok()) {
-        ts.waiting.push_back(seq);
-        if (!ts.fetching) FetchToken(job.d.integration_id, **target);
+        if (tokens_.AddWaiter(job.d.integration_id, (*target)->oauth_fingerprint, seq)) {
+          FetchToken(job.d.integration_id, **target);
+        }
         return;
       }
     }
     if (result.status && *result.status >= 200 && *result.status <= 299) {
-      m_attempt_ok_.Add();
-      m_latency_.Observe(static_cast<double>(clock_.NowMillis() - job.d.message_created_at) /
+      m_.attempt_ok.Add();
+      m_.latency.Observe(static_cast<double>(clock_.NowMillis() - job.d.message_created_at) /
                          1000.0);
       Finish(seq, Attempt(job, result), store::DeliveryStatus::kSucceeded, 0);
       return;
@@ -454,7 +368,7 @@ class Dispatcher::Engine {
         retry_after = ParseRetryAfter(header->second, clock_.NowMillis());
       }
     }
-    (result.status ? m_attempt_http_ : m_attempt_network_).Add();
+    (result.status ? m_.attempt_http_error : m_.attempt_network_error).Add();
     Fail(seq, result, result.error, retry_after);
   }
 
@@ -479,7 +393,7 @@ class Dispatcher::Engine {
     HttpCallResult no_response;
     if (!result) {
       no_response.error = error;
-      (oauth_error ? m_attempt_oauth_ : m_attempt_network_).Add();
+      (oauth_error ? m_.attempt_oauth_error : m_.attempt_network_error).Add();
     }
     store::AttemptRow a = Attempt(job, result ? *result : no_response);
     auto delay = retry_.NextDelay(job.d.cycle_attempts + 1, retry_after);
@@ -511,9 +425,9 @@ class Dispatcher::Engine {
            {"next_attempt_at", std::to_string(next_attempt_at)}});
     }
     Record(it->second->d, std::move(attempt), status, next_attempt_at);
-    if (status == store::DeliveryStatus::kSucceeded) m_succeeded_.Add();
-    if (status == store::DeliveryStatus::kDead) m_dead_.Add();
-    if (status == store::DeliveryStatus::kCancelled) m_cancelled_.Add();
+    if (status == store::DeliveryStatus::kSucceeded) m_.succeeded.Add();
+    if (status == store::DeliveryStatus::kDead) m_.dead.Add();
+    if (status == store::DeliveryStatus::kCancelled) m_.cancelled.Add();
     Forget(it->second->d.integration_id, /*was_sending=*/true);
     jobs_.erase(it);
     in_flight_gauge_.store(static_cast<int64_t>(jobs_.size()));
@@ -570,7 +484,6 @@ class Dispatcher::Engine {
   }
 
   DispatcherOptions options_;
-  integrations::IntegrationService& integrations_;
   const Clock& clock_;
   RetryPolicy retry_;
   std::unique_ptr<HttpClient> own_http_;  // unless the options name a sender
@@ -588,23 +501,11 @@ class Dispatcher::Engine {
   std::unordered_map<std::string, int> sending_;            // started, per integration
   std::unordered_map<std::string, int> claimed_;            // ready + sending, per integration
   int sending_total_ = 0;
-  std::unordered_map<std::string, Target> targets_;
-  std::unordered_map<std::string, TokenState> tokens_;
+  TargetCache targets_;
+  TokenCache tokens_;
   std::vector<store::DeliveryOutcome> outcomes_;  // recorded by the next store round trip
   StoreRoundTrips round_trips_;
-  Counter& m_succeeded_;
-  Counter& m_dead_;
-  Counter& m_cancelled_;
-  Counter& m_attempt_ok_;
-  Counter& m_attempt_http_;
-  Counter& m_attempt_network_;
-  Counter& m_attempt_oauth_;
-  Histogram& m_latency_;
-  Histogram& m_duration_;
-  Histogram& m_round_trip_;
-  Counter& m_claimed_;
-  Counter& m_token_fetches_;
-  Counter& m_token_failures_;
+  DispatcherMetrics m_;
 };
 
 Dispatcher::Dispatcher(DispatcherOptions options, store::Store& store,

@@ -214,8 +214,10 @@ TEST_F(DispatcherTest, CapsHoldPerIntegrationAndOverallAndComeBackWhenAttemptsEn
       sender_.AnswerOldest(200);
     }
     EXPECT_EQ(most, 5u) << "wave " << wave;
-    EXPECT_EQ(most_a, 3u) << "wave " << wave;
-    EXPECT_EQ(most_b, 3u) << "wave " << wave;
+    // Five slots over two integrations of at most three: one had three at once, never more.
+    EXPECT_LE(most_a, 3u) << "wave " << wave;
+    EXPECT_LE(most_b, 3u) << "wave " << wave;
+    EXPECT_EQ(std::max(most_a, most_b), 3u) << "wave " << wave;
     // Every slot is handed back: the second wave gets the same capacity as the first.
     ASSERT_TRUE(WaitUntil([&] { return dispatcher_->in_flight() == 0; })) << "wave " << wave;
   }
