@@ -4,12 +4,11 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <memory>
-#include <mutex>
-#include <unordered_map>
 
 #include "common/ids.h"
 #include "common/json.h"
 #include "integrations/features.h"
+#include "integrations/stored_properties.h"
 
 namespace relay::consent {
 namespace json = boost::json;
@@ -59,43 +58,6 @@ json::object FlattenEnvelope(const json::object& envelope) {
   return out;
 }
 
-bool Matches(const integrations::IntegrationProperties& p, const std::string& type,
-             const std::string& regulation) {
-  bool type_ok =
-      p.events.empty() || std::find(p.events.begin(), p.events.end(), type) != p.events.end();
-  bool regulation_ok =
-      (p.regulations.size() == 1 && p.regulations[0] == "*") ||
-      std::find(p.regulations.begin(), p.regulations.end(), regulation) != p.regulations.end();
-  return type_ok && regulation_ok;
-}
-
-// An integration's parsed properties, by id and version: every event fans out over the same few
-// integrations, and parsing their stored JSON each time was a share of the write transaction.
-// A new version (any change) is a new key; the cache is dropped whole when it grows large.
-Result<std::shared_ptr<const integrations::IntegrationProperties>> CachedProperties(
-    const store::IntegrationRow& row) {
-  static std::mutex mu;
-  static std::unordered_map<std::string, std::shared_ptr<const integrations::IntegrationProperties>>
-      cache;
-  const std::string key = row.id + '#' + std::to_string(row.version);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = cache.find(key);
-    if (it != cache.end()) return it->second;
-  }
-  auto props = ParseJson(row.properties_json);
-  if (!props.ok()) return Internal("stored integration " + row.id + " has invalid properties");
-  json::object body{{"type_id", row.type_id}, {"properties", std::move(props).value()}};
-  auto spec = integrations::ParseIntegrationSpec(body);
-  if (!spec.ok()) return Internal("stored integration " + row.id + " is invalid");
-  auto parsed =
-      std::make_shared<const integrations::IntegrationProperties>(std::move(spec->properties));
-  std::lock_guard<std::mutex> lock(mu);
-  if (cache.size() >= 10000) cache.clear();
-  cache[key] = parsed;
-  return parsed;
-}
-
 Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organization_id,
                        const std::string& ordering_key,
                        const std::vector<OutgoingMessage>& messages, int64_t now) {
@@ -110,7 +72,7 @@ Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organiza
   std::vector<Target> targets;
   for (const auto& row : rows) {
     if (row.type_id != integrations::kWebhookTypeId) continue;
-    RELAY_ASSIGN_OR_RETURN(auto properties, CachedProperties(row));
+    RELAY_ASSIGN_OR_RETURN(auto properties, integrations::StoredProperties(row));
     targets.push_back(Target{row.id, std::move(properties)});
   }
   size_t written = 0;
@@ -119,7 +81,7 @@ Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organiza
     std::vector<store::DeliveryRow> deliveries;
     std::string flat_payload;
     for (const auto& t : targets) {
-      if (!Matches(*t.properties, m.type, m.regulation)) continue;
+      if (!integrations::Matches(*t.properties, m.type, m.regulation)) continue;
       store::DeliveryRow d;
       d.id = NewId("dlv_", now);
       d.organization_id = organization_id;

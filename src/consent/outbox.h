@@ -29,10 +29,6 @@ boost::json::object Envelope(const OutgoingMessage& message);
 // are unchanged.
 boost::json::object FlattenEnvelope(const boost::json::object& envelope);
 
-// Whether an integration with `properties` wants a message of `type` and `regulation`.
-bool Matches(const integrations::IntegrationProperties& properties, const std::string& type,
-             const std::string& regulation);
-
 // Writes `messages` (in order, all with `ordering_key`) and one pending delivery per enabled
 // integration of the organization whose filters match. Nothing fans out while the organization
 // lacks the `webhooks` feature, and non-GDPR messages only with `multi-regulation`. A message

@@ -88,6 +88,8 @@ Status CheckKnownFields(const json::object& obj, const std::string& prefix,
   return Status::Ok();
 }
 
+}  // namespace
+
 Result<std::optional<OAuthConfig>> ParseAuthentication(const json::value* v) {
   if (!v || v->is_null()) return std::optional<OAuthConfig>();
   if (!v->is_object()) return InvalidField("authentication", "must be an object");
@@ -118,6 +120,8 @@ Result<std::optional<OAuthConfig>> ParseAuthentication(const json::value* v) {
   return std::optional<OAuthConfig>(std::move(oauth));
 }
 
+namespace {
+
 Status ParseStringList(const json::value* v, const std::string& field,
                        std::vector<std::string>* out) {
   if (!v->is_array()) return InvalidField(field, "must be an array of strings");
@@ -128,6 +132,8 @@ Status ParseStringList(const json::value* v, const std::string& field,
   }
   return Status::Ok();
 }
+
+}  // namespace
 
 Result<IntegrationProperties> ParseProperties(const json::value* v) {
   if (!v) return InvalidField("properties", "is required");
@@ -223,7 +229,7 @@ Result<IntegrationProperties> ParseProperties(const json::value* v) {
   return props;
 }
 
-}  // namespace
+namespace {}  // namespace
 
 const std::vector<std::string>& AllEventTypes() {
   static const std::vector<std::string> kTypes = {"event.created", "event.updated", "event.deleted",
@@ -236,6 +242,16 @@ bool IsValidRegulationId(std::string_view id) {
   return std::all_of(id.begin(), id.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   });
+}
+
+bool Matches(const IntegrationProperties& p, const std::string& type,
+             const std::string& regulation) {
+  bool type_ok =
+      p.events.empty() || std::find(p.events.begin(), p.events.end(), type) != p.events.end();
+  bool regulation_ok =
+      (p.regulations.size() == 1 && p.regulations[0] == "*") ||
+      std::find(p.regulations.begin(), p.regulations.end(), regulation) != p.regulations.end();
+  return type_ok && regulation_ok;
 }
 
 Result<IntegrationSpec> ParseIntegrationSpec(const json::object& body) {

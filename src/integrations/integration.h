@@ -62,6 +62,15 @@ struct Integration {
 // rule of the API: type_id, URLs, unknown fields, event and regulation lists, headers, timeout.
 // Errors are kInvalidArgument naming the field (e.g. "properties.url") in field_errors.
 Result<IntegrationSpec> ParseIntegrationSpec(const boost::json::object& body);
+// Its parts, by the same rules (errors name the field): the authentication object (nullptr or {}
+// for none) and the properties object.
+Result<std::optional<OAuthConfig>> ParseAuthentication(const boost::json::value* authentication);
+Result<IntegrationProperties> ParseProperties(const boost::json::value* properties);
+
+// The filter rule: whether an integration with `properties` wants a message of `type` for
+// `regulation` (events: empty means every type; regulations: {"*"} means every one).
+bool Matches(const IntegrationProperties& properties, const std::string& type,
+             const std::string& regulation);
 
 // The request-body form of a spec, with the real client secret: the base a PATCH merges onto.
 boost::json::object SpecToJson(const IntegrationSpec& spec);

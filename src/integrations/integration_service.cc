@@ -9,6 +9,7 @@
 #include "common/ids.h"
 #include "common/json.h"
 #include "integrations/features.h"
+#include "integrations/stored_properties.h"
 
 namespace relay::integrations {
 namespace json = boost::json;
@@ -68,30 +69,30 @@ Result<Integration> IntegrationService::FromRow(const store::IntegrationRow& row
   i.created_at = row.created_at;
   i.updated_at = row.updated_at;
   i.version = row.version;
-  // Rebuild the spec through the same parser as requests, so stored data obeys the same rules.
+  // Stored data is read by the parsers requests go through, so it obeys the same rules.
+  if (row.type_id != kWebhookTypeId)
+    return Internal("stored integration " + row.id + " has type " + row.type_id);
   auto auth = ParseJson(row.authentication_json);
-  auto props = ParseJson(row.properties_json);
-  if (!auth.ok() || !props.ok() || !auth->is_object()) {
+  if (!auth.ok() || !auth->is_object()) {
     return Internal("stored integration " + row.id + " is not valid JSON");
   }
-  json::object auth_obj = auth->as_object();
-  if (!auth_obj.empty()) {
+  json::value auth_value = auth->as_object();
+  if (!auth_value.as_object().empty()) {
     std::string secret = kSecretMask;
     if (with_secret) {
       RELAY_ASSIGN_OR_RETURN(secret,
                              keyring_.Open(row.client_secret_sealed, ClientSecretContext(row.id)));
     }
-    auth_obj["client_secret"] = secret;
+    auth_value.as_object()["client_secret"] = secret;
   }
-  json::object body{{"type_id", row.type_id},
-                    {"enabled", row.enabled},
-                    {"authentication", std::move(auth_obj)},
-                    {"properties", std::move(props).value()}};
-  auto spec = ParseIntegrationSpec(body);
-  if (!spec.ok()) {
-    return Internal("stored integration " + row.id + " is invalid: " + spec.status().message());
+  auto oauth = ParseAuthentication(&auth_value);
+  if (!oauth.ok()) {
+    return Internal("stored integration " + row.id + " is invalid: " + oauth.status().message());
   }
-  i.spec = std::move(spec).value();
+  RELAY_ASSIGN_OR_RETURN(auto properties, StoredProperties(row));
+  i.spec.enabled = row.enabled;
+  i.spec.oauth = std::move(oauth).value();
+  i.spec.properties = *properties;
   if (!with_secret && i.spec.oauth) i.spec.oauth->client_secret.clear();
   return i;
 }

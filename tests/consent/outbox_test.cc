@@ -44,17 +44,5 @@ TEST(FlattenTest, NewEntityBecomesTheFlatEntityAndTheRestStays) {
   EXPECT_EQ(json::value(params.at("source")), ParseJson(R"({"id":"e"})").value());
 }
 
-TEST(MatchesTest, FiltersByTypeAndRegulation) {
-  integrations::IntegrationProperties p;
-  p.regulations = {"gdpr"};
-  EXPECT_TRUE(Matches(p, "user.created", "gdpr"));
-  EXPECT_FALSE(Matches(p, "user.created", "ccpa"));
-  p.events = {"event.created"};
-  EXPECT_FALSE(Matches(p, "user.created", "gdpr"));
-  EXPECT_TRUE(Matches(p, "event.created", "gdpr"));
-  p.regulations = {"*"};
-  EXPECT_TRUE(Matches(p, "event.created", "cpra"));
-}
-
 }  // namespace
 }  // namespace relay::consent

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "common/json.h"
+#include "integrations/stored_properties.h"
 
 namespace relay::integrations {
 namespace {
@@ -142,6 +143,37 @@ TEST(IntegrationJsonTest, MasksTheClientSecret) {
   std::string text = json::serialize(IntegrationToJson(i));
   EXPECT_EQ(text.find("real-secret"), std::string::npos);
   EXPECT_NE(text.find("\"client_secret\":\"********\""), std::string::npos);
+}
+
+TEST(MatchesTest, FiltersByTypeAndRegulation) {
+  integrations::IntegrationProperties p;
+  p.regulations = {"gdpr"};
+  EXPECT_TRUE(Matches(p, "user.created", "gdpr"));
+  EXPECT_FALSE(Matches(p, "user.created", "ccpa"));
+  p.events = {"event.created"};
+  EXPECT_FALSE(Matches(p, "user.created", "gdpr"));
+  EXPECT_TRUE(Matches(p, "event.created", "gdpr"));
+  p.regulations = {"*"};
+  EXPECT_TRUE(Matches(p, "event.created", "cpra"));
+}
+
+TEST(StoredPropertiesTest, ParsedOncePerVersionByTheRulesRequestsObey) {
+  store::IntegrationRow row;
+  row.id = "int_1";
+  row.version = 1;
+  row.properties_json = R"({"url":"https://h.example/","events":["user.created"]})";
+  auto first = StoredProperties(row);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ((*first)->events, std::vector<std::string>{"user.created"});
+  EXPECT_EQ(StoredProperties(row)->get(), first->get()) << "the same version is not parsed again";
+  row.version = 2;
+  row.properties_json = R"({"url":"https://h.example/","flatten":true})";
+  auto second = StoredProperties(row);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE((*second)->flatten);
+  row.version = 3;
+  row.properties_json = R"({"url":"ftp://h.example/"})";
+  EXPECT_EQ(StoredProperties(row).status().code(), StatusCode::kInternal);
 }
 
 }  // namespace
