@@ -10,7 +10,7 @@
 #include "api/router.h"
 #include "auth/auth_service.h"
 #include "common/status.h"
-#include "store/store.h"
+#include "store/rows.h"
 
 namespace relay::api {
 

@@ -146,7 +146,7 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   auth::AuthService auth(**store, *keyring, clock);
   integrations::IntegrationService integrations(**store, *keyring, clock, guard);
   consent::ConsentService consent(**store, clock);
-  delivery::DeliveryService deliveries(**store, clock);
+  delivery::DeliveryService deliveries(**store, **store, clock);
 
   delivery::DispatcherOptions dispatch;
   dispatch.max_in_flight = options.max_in_flight;

@@ -12,7 +12,7 @@
 #include "common/clock.h"
 #include "common/keyring.h"
 #include "common/status.h"
-#include "store/store.h"
+#include "store/account_store.h"
 
 namespace relay::auth {
 
@@ -39,7 +39,7 @@ struct Session {
 // Thread-safe; holds references to objects that outlive it.
 class AuthService {
  public:
-  AuthService(store::Store& store, const Keyring& keyring, const Clock& clock)
+  AuthService(store::AccountStore& store, const Keyring& keyring, const Clock& clock)
       : store_(store), keyring_(keyring), clock_(clock) {}
 
   // Creates a key for `organizations` (each a valid organization id, at least one).
@@ -68,7 +68,7 @@ class AuthService {
   // The key's grant for `organization_id` ("" for the key alone), from the cache or the store.
   Result<store::KeyGrant> Grant(const std::string& key_id, const std::string& organization_id);
 
-  store::Store& store_;
+  store::AccountStore& store_;
   const Keyring& keyring_;
   const Clock& clock_;
   FailureLimiter failures_{clock_};

@@ -9,7 +9,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "store/store.h"
+#include "store/consent_store.h"
 
 namespace relay::consent {
 
@@ -24,7 +24,7 @@ struct CreatedEvent {
 // users are kNotFound. Entities are JSON objects in the API's shape.
 class ConsentService {
  public:
-  ConsentService(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+  ConsentService(store::ConsentStore& store, const Clock& clock) : store_(store), clock_(clock) {}
 
   // POST /v1/consents/events. `raw_body` identifies the request for `idempotency_key` (may be
   // empty): the same key and body within 24 h return the first answer and write nothing; the
@@ -61,7 +61,7 @@ class ConsentService {
                                          const std::string& regulation);
 
  private:
-  store::Store& store_;
+  store::ConsentStore& store_;
   const Clock& clock_;
 };
 

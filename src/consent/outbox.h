@@ -8,7 +8,7 @@
 
 #include "common/status.h"
 #include "integrations/integration.h"
-#include "store/store.h"
+#include "store/consent_store.h"
 
 namespace relay::consent {
 

@@ -46,14 +46,14 @@ Result<store::Page<store::DeliveryRow>> DeliveryService::List(const std::string&
                                                               const store::DeliveryFilter& filter,
                                                               const store::PageRequest& page) {
   // The integration must exist in the organization (a deleted one answers 404).
-  RELAY_RETURN_IF_ERROR(store_.GetIntegration(org, filter.integration_id).status());
-  return store_.ListDeliveries(org, filter, page);
+  RELAY_RETURN_IF_ERROR(integrations_.GetIntegration(org, filter.integration_id).status());
+  return outbox_.ListDeliveries(org, filter, page);
 }
 
 Result<store::DeliveryRow> DeliveryService::Get(const std::string& org,
                                                 const std::string& integration_id,
                                                 const std::string& id) {
-  RELAY_ASSIGN_OR_RETURN(auto row, store_.GetDelivery(org, integration_id, id));
+  RELAY_ASSIGN_OR_RETURN(auto row, outbox_.GetDelivery(org, integration_id, id));
   if (!row) return NotFound("delivery not found: " + id);
   return std::move(*row);
 }
@@ -61,18 +61,18 @@ Result<store::DeliveryRow> DeliveryService::Get(const std::string& org,
 Result<store::DeliveryRow> DeliveryService::Retry(const std::string& org,
                                                   const std::string& integration_id,
                                                   const std::string& id) {
-  RELAY_RETURN_IF_ERROR(store_.GetIntegration(org, integration_id).status());
-  return store_.RequeueDelivery(org, integration_id, id, clock_.NowMillis());
+  RELAY_RETURN_IF_ERROR(integrations_.GetIntegration(org, integration_id).status());
+  return outbox_.RequeueDelivery(org, integration_id, id, clock_.NowMillis());
 }
 
 Result<int64_t> DeliveryService::Replay(const std::string& org, const std::string& integration_id,
                                         const store::ReplayFilter& filter) {
-  RELAY_RETURN_IF_ERROR(store_.GetIntegration(org, integration_id).status());
+  RELAY_RETURN_IF_ERROR(integrations_.GetIntegration(org, integration_id).status());
   if (filter.status != store::DeliveryStatus::kDead &&
       filter.status != store::DeliveryStatus::kSucceeded) {
     return InvalidField("status", "must be dead or succeeded");
   }
-  return store_.RequeueDeliveries(org, integration_id, filter, clock_.NowMillis(), 5000);
+  return outbox_.RequeueDeliveries(org, integration_id, filter, clock_.NowMillis(), 5000);
 }
 
 }  // namespace relay::delivery

@@ -6,7 +6,8 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "store/store.h"
+#include "store/integration_store.h"
+#include "store/outbox_store.h"
 
 namespace relay::delivery {
 
@@ -18,7 +19,10 @@ boost::json::object DeliveryToJson(const store::DeliveryRow& row);
 // Thread-safe; scoped to an organization and one of its integrations (kNotFound otherwise).
 class DeliveryService {
  public:
-  DeliveryService(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+  // `integrations` scopes every call to an integration of the organization.
+  DeliveryService(store::OutboxStore& outbox, store::IntegrationStore& integrations,
+                  const Clock& clock)
+      : outbox_(outbox), integrations_(integrations), clock_(clock) {}
 
   // Newest first.
   Result<store::Page<store::DeliveryRow>> List(const std::string& organization_id,
@@ -34,7 +38,8 @@ class DeliveryService {
                          const store::ReplayFilter& filter);
 
  private:
-  store::Store& store_;
+  store::OutboxStore& outbox_;
+  store::IntegrationStore& integrations_;
   const Clock& clock_;
 };
 

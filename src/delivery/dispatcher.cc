@@ -39,7 +39,7 @@ constexpr auto kStopMargin = std::chrono::seconds(3);
 
 class Dispatcher::Engine {
  public:
-  Engine(DispatcherOptions options, store::Store& store,
+  Engine(DispatcherOptions options, store::OutboxStore& store,
          integrations::IntegrationService& integrations, const DestinationGuard& guard,
          const Clock& clock, Random& random, MetricsRegistry& metrics,
          std::atomic<int64_t>& in_flight_gauge)
@@ -508,7 +508,7 @@ class Dispatcher::Engine {
   DispatcherMetrics m_;
 };
 
-Dispatcher::Dispatcher(DispatcherOptions options, store::Store& store,
+Dispatcher::Dispatcher(DispatcherOptions options, store::OutboxStore& store,
                        integrations::IntegrationService& integrations,
                        const DestinationGuard& guard, const Clock& clock, Random& random,
                        MetricsRegistry& metrics)

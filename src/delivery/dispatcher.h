@@ -23,7 +23,7 @@
 #include "common/metrics.h"
 #include "common/random.h"
 #include "integrations/integration_service.h"
-#include "store/store.h"
+#include "store/outbox_store.h"
 
 namespace relay::delivery {
 
@@ -48,7 +48,7 @@ struct DispatcherOptions {
 class Dispatcher {
  public:
   // Every reference must outlive the dispatcher.
-  Dispatcher(DispatcherOptions options, store::Store& store,
+  Dispatcher(DispatcherOptions options, store::OutboxStore& store,
              integrations::IntegrationService& integrations, const DestinationGuard& guard,
              const Clock& clock, Random& random, MetricsRegistry& metrics);
   ~Dispatcher();

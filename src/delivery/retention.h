@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "common/clock.h"
-#include "store/store.h"
+#include "store/outbox_store.h"
 
 namespace relay::delivery {
 
@@ -34,7 +34,7 @@ struct RetentionOptions {
 
 class RetentionWorker {
  public:
-  RetentionWorker(RetentionOptions options, store::Store& store, const Clock& clock)
+  RetentionWorker(RetentionOptions options, store::OutboxStore& store, const Clock& clock)
       : options_(options), store_(store), clock_(clock) {}
   ~RetentionWorker() { Stop(); }
 
@@ -48,7 +48,7 @@ class RetentionWorker {
 
  private:
   RetentionOptions options_;
-  store::Store& store_;
+  store::OutboxStore& store_;
   const Clock& clock_;
   std::thread thread_;
   std::mutex mu_;

@@ -5,7 +5,7 @@
 
 namespace relay::delivery {
 
-StoreRoundTrips::StoreRoundTrips(store::Store& store, std::function<void()> on_reply)
+StoreRoundTrips::StoreRoundTrips(store::OutboxStore& store, std::function<void()> on_reply)
     : store_(store), on_reply_(std::move(on_reply)), thread_([this] { Loop(); }) {}
 
 StoreRoundTrips::~StoreRoundTrips() {

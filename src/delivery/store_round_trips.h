@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "store/store.h"
+#include "store/outbox_store.h"
 
 namespace relay::delivery {
 
@@ -29,7 +29,7 @@ class StoreRoundTrips {
     double seconds = 0;  // how long the round trip took
   };
 
-  StoreRoundTrips(store::Store& store, std::function<void()> on_reply);
+  StoreRoundTrips(store::OutboxStore& store, std::function<void()> on_reply);
   ~StoreRoundTrips();  // waits for a round trip in progress, then stops the thread
   StoreRoundTrips(const StoreRoundTrips&) = delete;
   StoreRoundTrips& operator=(const StoreRoundTrips&) = delete;
@@ -46,7 +46,7 @@ class StoreRoundTrips {
  private:
   void Loop();
 
-  store::Store& store_;
+  store::OutboxStore& store_;
   std::function<void()> on_reply_;
   mutable std::mutex mu_;
   std::condition_variable work_;

@@ -11,7 +11,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "integrations/integration_service.h"
-#include "store/store.h"
+#include "store/rows.h"
 
 namespace relay::delivery {
 

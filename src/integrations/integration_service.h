@@ -9,7 +9,7 @@
 #include "common/destination_guard.h"
 #include "common/keyring.h"
 #include "integrations/integration.h"
-#include "store/store.h"
+#include "store/integration_store.h"
 
 namespace relay::integrations {
 
@@ -34,7 +34,7 @@ inline constexpr int64_t kRotationOverlapMillis = 24LL * 3600 * 1000;
 class IntegrationService {
  public:
   // `guard` refuses literal internal addresses in URLs (400) when integrations are written.
-  IntegrationService(store::Store& store, const Keyring& keyring, const Clock& clock,
+  IntegrationService(store::IntegrationStore& store, const Keyring& keyring, const Clock& clock,
                      const DestinationGuard& guard)
       : store_(store), keyring_(keyring), clock_(clock), guard_(guard) {}
 
@@ -66,7 +66,7 @@ class IntegrationService {
   Result<Integration> FromRow(const store::IntegrationRow& row, bool with_secret) const;
   store::IntegrationRow ToRow(const Integration& integration) const;
 
-  store::Store& store_;
+  store::IntegrationStore& store_;
   const Keyring& keyring_;
   const Clock& clock_;
   const DestinationGuard& guard_;

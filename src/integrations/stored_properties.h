@@ -6,7 +6,7 @@
 
 #include "common/status.h"
 #include "integrations/integration.h"
-#include "store/store.h"
+#include "store/rows.h"
 
 namespace relay::integrations {
 

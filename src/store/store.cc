@@ -27,7 +27,7 @@ std::optional<DeliveryStatus> ParseDeliveryStatus(std::string_view name) {
   return std::nullopt;
 }
 
-Result<std::vector<ClaimedDelivery>> Store::RecordAndClaim(
+Result<std::vector<ClaimedDelivery>> OutboxStore::RecordAndClaim(
     const std::vector<DeliveryOutcome>& outcomes, int64_t now, const ClaimRequest& request) {
   RELAY_RETURN_IF_ERROR(RecordOutcomes(outcomes, now));
   return ClaimDeliveries(request);
