@@ -1,0 +1,96 @@
+// The IntegrationStore role on PostgreSQL: integrations and the features that gate them.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "store/catching.h"
+#include "store/postgres/pg_rows.h"
+#include "store/postgres/pg_store.h"
+#include "store/shared_sql.h"
+
+namespace relay::store {
+using namespace pg;  // NOLINT: the shared helpers of this directory
+
+Result<std::set<std::string>> PgStore::GetOrganizationFeatures(const std::string& organization_id) {
+  RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
+  return SelectFeatures(*db, organization_id);
+}
+
+// --- integrations ----------------------------------------------------------------------------
+
+Status PgStore::CreateIntegration(const IntegrationRow& row) {
+  return InTransaction([&](PgConn& db) -> Status {
+    RELAY_RETURN_IF_ERROR(EnsureOrganization(db, row.organization_id, row.created_at));
+    return db
+        .Query(
+            std::string("INSERT INTO integrations (") + kIntegrationColumns +
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            {P(row.id), P(row.organization_id), P(row.type_id), P(int64_t{row.enabled}),
+             P(row.authentication_json), P(row.properties_json), Bytes(row.client_secret_sealed),
+             Bytes(row.signing_secret_sealed), P(row.created_at), P(row.updated_at), P(row.version),
+             Bytes(row.previous_signing_secret_sealed), P(row.previous_secret_expires_at)})
+        .status();
+  });
+}
+
+Result<IntegrationRow> PgStore::GetIntegration(const std::string& organization_id,
+                                               const std::string& id) {
+  RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
+  RELAY_ASSIGN_OR_RETURN(auto r, db->Query(std::string("SELECT ") + kIntegrationColumns +
+                                               " FROM integrations WHERE id = ? AND "
+                                               "organization_id = ? AND deleted_at IS NULL",
+                                           {P(id), P(organization_id)}));
+  if (r.rows() == 0) return NotFound("integration not found: " + id);
+  return ReadIntegration(r, 0);
+}
+
+Result<Page<IntegrationRow>> PgStore::ListIntegrations(const std::string& organization_id,
+                                                       const PageRequest& page) {
+  RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
+  return SelectPage<IntegrationRow>(
+      *db, "FROM integrations WHERE organization_id = ? AND deleted_at IS NULL",
+      kIntegrationColumns, "created_at, id", {P(organization_id)}, page, ReadIntegration);
+}
+
+Status PgStore::UpdateIntegration(const IntegrationRow& row, int64_t expected_version) {
+  RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
+  RELAY_ASSIGN_OR_RETURN(
+      auto r,
+      db->Query("UPDATE integrations SET enabled = ?, authentication = ?, properties = ?, "
+                "client_secret = ?, signing_secret = ?, updated_at = ?, version = ?, "
+                "previous_signing_secret = ?, previous_secret_expires_at = ? "
+                "WHERE id = ? AND organization_id = ? AND version = ? AND deleted_at IS NULL",
+                {P(int64_t{row.enabled}), P(row.authentication_json), P(row.properties_json),
+                 Bytes(row.client_secret_sealed), Bytes(row.signing_secret_sealed),
+                 P(row.updated_at), P(row.version), Bytes(row.previous_signing_secret_sealed),
+                 P(row.previous_secret_expires_at), P(row.id), P(row.organization_id),
+                 P(expected_version)}));
+  if (r.affected() == 0) {
+    return Conflict("integration " + row.id + " was changed or deleted concurrently");
+  }
+  return Status::Ok();
+}
+
+Status PgStore::DeleteIntegration(const std::string& organization_id, const std::string& id,
+                                  int64_t now) {
+  return InTransaction([&](PgConn& db) -> Status {
+    RELAY_ASSIGN_OR_RETURN(auto r,
+                           db.Query("UPDATE integrations SET deleted_at = ?, updated_at = ?, "
+                                    "client_secret = NULL, signing_secret = NULL, "
+                                    "previous_signing_secret = NULL, version = version + 1 "
+                                    "WHERE id = ? AND organization_id = ? AND deleted_at IS NULL",
+                                    {P(now), P(now), P(id), P(organization_id)}));
+    if (r.affected() == 0) return NotFound("integration not found: " + id);
+    // Its waiting deliveries will never be sent: they become cancelled (kept as history).
+    return db
+        .Query(
+            "UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE "
+            "integration_id = ? AND status = 'pending'",
+            {P(now), P(id)})
+        .status();
+  });
+}
+
+}  // namespace relay::store

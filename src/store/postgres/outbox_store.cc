@@ -1,0 +1,379 @@
+// The OutboxStore role on PostgreSQL: deliveries, claims, outcomes, leases, re-queues, purges.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "store/catching.h"
+#include "store/postgres/pg_rows.h"
+#include "store/postgres/pg_store.h"
+#include "store/shared_sql.h"
+
+namespace relay::store {
+using namespace pg;  // NOLINT: the shared helpers of this directory
+
+Result<Page<DeliveryRow>> PgStore::ListDeliveries(const std::string& org,
+                                                  const DeliveryFilter& filter,
+                                                  const PageRequest& page) {
+  RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
+  std::string where =
+      "FROM deliveries d JOIN messages m ON m.seq = d.message_seq WHERE d.integration_id = ? AND "
+      "d.organization_id = ?";
+  std::vector<PgParam> params = {P(filter.integration_id), P(org)};
+  if (filter.status) {
+    where += " AND d.status = ?";
+    params.push_back(P(std::string(DeliveryStatusName(*filter.status))));
+  }
+  if (!filter.type.empty()) {
+    where += " AND d.type = ?";
+    params.push_back(P(filter.type));
+  }
+  if (filter.since) {
+    where += " AND d.created_at >= ?";
+    params.push_back(P(*filter.since));
+  }
+  if (filter.until) {
+    where += " AND d.created_at < ?";
+    params.push_back(P(*filter.until));
+  }
+  auto result = SelectPage<DeliveryRow>(*db, where, kDeliveryColumns, "d.seq DESC",
+                                        std::move(params), page, ReadDelivery);
+  if (result.ok()) RELAY_RETURN_IF_ERROR(AttachAttempts(*db, result->items));
+  return result;
+}
+
+Result<std::optional<DeliveryRow>> PgStore::GetDelivery(const std::string& org,
+                                                        const std::string& integration_id,
+                                                        const std::string& id) {
+  RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
+  RELAY_ASSIGN_OR_RETURN(auto r, db->Query(std::string("SELECT ") + kDeliveryColumns +
+                                               " FROM deliveries d JOIN messages m ON m.seq = "
+                                               "d.message_seq WHERE d.organization_id = ? AND "
+                                               "d.integration_id = ? AND d.id = ?",
+                                           {P(org), P(integration_id), P(id)}));
+  if (r.rows() == 0) return std::optional<DeliveryRow>();
+  std::vector<DeliveryRow> one = {ReadDelivery(r, 0)};
+  RELAY_RETURN_IF_ERROR(AttachAttempts(*db, one));
+  return std::optional<DeliveryRow>(std::move(one[0]));
+}
+
+// --- the delivery engine ---------------------------------------------------------------------
+
+Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
+                        std::vector<ClaimedDelivery>* out) {
+  std::vector<ClaimedDelivery>& claimed = *out;
+  claimed.clear();
+  if (request.limit <= 0) return Status::Ok();
+  // Claims whose lease ran out belong to a node that died or hung: they are due again.
+  RELAY_RETURN_IF_ERROR(db.Query("UPDATE deliveries SET status = 'pending', lease_token = NULL, "
+                                 "lease_until = NULL WHERE status = 'in_flight' AND "
+                                 "lease_until < ?",
+                                 {P(request.now)})
+                            .status());
+  // Claims are serialized across the cluster (a transaction-scoped advisory lock, held for a few
+  // milliseconds), so that the per-integration cap counts every node's deliveries in flight.
+  RELAY_RETURN_IF_ERROR(db.Query("SELECT pg_advisory_xact_lock(?)", {P(kClaimLock)}).status());
+  std::map<std::string, int64_t> in_flight;
+  std::vector<std::string> excluded = request.excluded_integrations;
+  if (request.integration_cap > 0) {
+    RELAY_ASSIGN_OR_RETURN(auto counts,
+                           db.Query("SELECT integration_id, count(*) FROM deliveries WHERE "
+                                    "status = 'in_flight' GROUP BY integration_id"));
+    for (int i = 0; i < counts.rows(); ++i) {
+      in_flight[counts.Text(i, 0)] = counts.Int(i, 1);
+      if (counts.Int(i, 1) >= request.integration_cap) excluded.push_back(counts.Text(i, 0));
+    }
+  }
+  // SKIP LOCKED: rows another transaction holds (a replay, a purge) are passed over.
+  RELAY_ASSIGN_OR_RETURN(
+      auto candidates,
+      db.Query("SELECT d.seq, d.integration_id FROM deliveries d JOIN integrations i ON "
+               "i.id = d.integration_id WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND "
+               "i.enabled = 1 AND i.deleted_at IS NULL AND NOT (d.integration_id = "
+               "ANY(?::text[])) ORDER BY d.next_attempt_at LIMIT ? FOR UPDATE OF d SKIP LOCKED",
+               {P(request.now), TextArray(excluded), P(int64_t{request.limit})}));
+  std::vector<int64_t> seqs;
+  for (int i = 0; i < candidates.rows(); ++i) {
+    if (request.integration_cap > 0 &&
+        in_flight[candidates.Text(i, 1)]++ >= request.integration_cap) {
+      continue;  // this integration reached its cap within the batch
+    }
+    seqs.push_back(candidates.Int(i, 0));
+  }
+  if (seqs.empty()) return Status::Ok();
+  RELAY_RETURN_IF_ERROR(db.Query("UPDATE deliveries SET status = 'in_flight', lease_until = ?, "
+                                 "lease_token = ? WHERE seq = ANY(?::bigint[])",
+                                 {P(request.lease_until), P(request.lease_token), IntArray(seqs)})
+                            .status());
+  RELAY_ASSIGN_OR_RETURN(
+      auto r, db.Query("SELECT d.seq, d.id, d.organization_id, d.integration_id, i.version, m.id, "
+                       "d.type, coalesce(d.payload, m.payload), d.attempt_count, "
+                       "d.attempt_count - d.cycle_start, m.created_at FROM deliveries d "
+                       "JOIN messages m ON m.seq = d.message_seq JOIN integrations i ON "
+                       "i.id = d.integration_id WHERE d.status = 'in_flight' AND "
+                       "d.lease_until = ? AND d.lease_token = ? ORDER BY d.next_attempt_at",
+                       {P(request.lease_until), P(request.lease_token)}));
+  for (int i = 0; i < r.rows(); ++i) {
+    ClaimedDelivery c;
+    c.seq = r.Int(i, 0);
+    c.id = r.Text(i, 1);
+    c.organization_id = r.Text(i, 2);
+    c.integration_id = r.Text(i, 3);
+    c.integration_version = r.Int(i, 4);
+    c.message_id = r.Text(i, 5);
+    c.type = r.Text(i, 6);
+    c.payload = r.Text(i, 7);
+    c.attempt_count = r.Int(i, 8);
+    c.cycle_attempts = r.Int(i, 9);
+    c.message_created_at = r.Int(i, 10);
+    c.lease_token = request.lease_token;
+    claimed.push_back(std::move(c));
+  }
+  return Status::Ok();
+}
+
+Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcomes, int64_t now) {
+  if (outcomes.empty()) return Status::Ok();
+  // Two statements for the whole batch (arrays unnested on the server), not two per delivery:
+  // each statement is a round trip.
+  std::vector<int64_t> a_seq, a_attempt, a_started, a_duration, a_token;
+  std::vector<std::optional<int64_t>> a_status;
+  std::vector<std::optional<std::string>> a_error, a_body;
+  std::vector<int64_t> o_seq, o_next, o_inc, o_token;
+  std::vector<std::optional<std::string>> o_status;
+  for (const auto& o : outcomes) {
+    if (o.attempt) {
+      const AttemptRow& a = *o.attempt;
+      a_seq.push_back(o.seq);
+      a_token.push_back(o.lease_token);
+      a_attempt.push_back(a.attempt);
+      a_started.push_back(a.started_at);
+      a_duration.push_back(a.duration_ms);
+      a_status.push_back(a.http_status ? std::optional<int64_t>(*a.http_status) : std::nullopt);
+      a_error.push_back(a.error.empty() ? std::nullopt : std::optional(a.error));
+      a_body.push_back(a.response_body);
+    }
+    o_seq.push_back(o.seq);
+    o_status.push_back(std::string(DeliveryStatusName(o.status)));
+    o_next.push_back(o.next_attempt_at);
+    o_inc.push_back(o.attempt ? 1 : 0);
+    o_token.push_back(o.lease_token);
+  }
+  if (!a_seq.empty()) {
+    // As in the SQLite store: the holder's attempt replaces a record with its number, a stale
+    // outcome's attempt only fills a gap.
+    RELAY_RETURN_IF_ERROR(
+        db.Query("WITH a AS (SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], "
+                 "?::bigint[], ?::int[], ?::text[], ?::text[], ?::bigint[]) AS a(seq, attempt, "
+                 "started, duration, status, error, body, token)), "
+                 "held AS (SELECT a.* FROM a JOIN deliveries d ON d.seq = a.seq AND d.status = "
+                 "'in_flight' AND d.lease_token = a.token), "
+                 "stale AS (SELECT a.* FROM a WHERE NOT EXISTS (SELECT 1 FROM held h WHERE "
+                 "h.seq = a.seq)), "
+                 "replaced AS (INSERT INTO delivery_attempts (delivery_seq, attempt, started_at, "
+                 "duration_ms, http_status, error, response_body) SELECT seq, attempt, started, "
+                 "duration, status, error, body FROM held ON CONFLICT (delivery_seq, attempt) DO "
+                 "UPDATE SET started_at = excluded.started_at, duration_ms = excluded.duration_ms, "
+                 "http_status = excluded.http_status, error = excluded.error, response_body = "
+                 "excluded.response_body) "
+                 "INSERT INTO delivery_attempts (delivery_seq, attempt, started_at, duration_ms, "
+                 "http_status, error, response_body) SELECT seq, attempt, started, duration, "
+                 "status, error, body FROM stale ON CONFLICT DO NOTHING",
+                 {IntArray(a_seq), IntArray(a_attempt), IntArray(a_started), IntArray(a_duration),
+                  IntArray(a_status), TextArray(a_error), TextArray(a_body), IntArray(a_token)})
+            .status());
+  }
+  // A retry, or a release, of a delivery whose integration was deleted meanwhile ends it.
+  return db
+      .Query(
+          "UPDATE deliveries d SET status = CASE WHEN o.status = 'pending' AND i.deleted_at IS "
+          "NOT NULL THEN 'cancelled' ELSE o.status END, next_attempt_at = o.next, attempt_count "
+          "= d.attempt_count + o.inc, lease_until = NULL, lease_token = NULL, updated_at = ? "
+          "FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS "
+          "o(seq, status, next, inc, token), integrations i WHERE d.seq = o.seq AND "
+          "i.id = d.integration_id AND d.status = 'in_flight' AND d.lease_token = o.token",
+          {P(now), IntArray(o_seq), TextArray(o_status), IntArray(o_next), IntArray(o_inc),
+           IntArray(o_token)})
+      .status();
+}
+
+Result<std::vector<ClaimedDelivery>> PgStore::ClaimDeliveries(const ClaimRequest& request) {
+  std::vector<ClaimedDelivery> claimed;
+  if (request.limit <= 0) return claimed;
+  RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) { return ClaimOn(db, request, &claimed); }));
+  return claimed;
+}
+
+Status PgStore::RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) {
+  if (outcomes.empty()) return Status::Ok();
+  return InTransaction([&](PgConn& db) { return RecordOn(db, outcomes, now); });
+}
+
+Result<std::vector<ClaimedDelivery>> PgStore::RecordAndClaim(
+    const std::vector<DeliveryOutcome>& outcomes, int64_t now, const ClaimRequest& request) {
+  std::vector<ClaimedDelivery> claimed;
+  RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) -> Status {
+    RELAY_RETURN_IF_ERROR(RecordOn(db, outcomes, now));
+    return ClaimOn(db, request, &claimed);
+  }));
+  return claimed;
+}
+
+Result<int64_t> PgStore::RenewLeases(const std::vector<HeldLease>& held, int64_t lease_until) {
+  int64_t renewed = 0;
+  if (held.empty()) return renewed;
+  std::vector<int64_t> seqs, tokens;
+  for (const auto& h : held) {
+    seqs.push_back(h.seq);
+    tokens.push_back(h.lease_token);
+  }
+  RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) -> Status {
+    RELAY_ASSIGN_OR_RETURN(
+        auto r, db.Query("UPDATE deliveries d SET lease_until = ? FROM unnest(?::bigint[], "
+                         "?::bigint[]) AS h(seq, token) WHERE d.seq = h.seq AND d.lease_token = "
+                         "h.token AND d.status = 'in_flight'",
+                         {P(lease_until), IntArray(seqs), IntArray(tokens)}));
+    renewed = r.affected();
+    return Status::Ok();
+  }));
+  return renewed;
+}
+
+Status PgStore::ReleaseAllClaims(int64_t) { return Status::Ok(); }
+
+Result<DeliveryRow> PgStore::RequeueDelivery(const std::string& org,
+                                             const std::string& integration_id,
+                                             const std::string& id, int64_t now) {
+  RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) -> Status {
+    RELAY_ASSIGN_OR_RETURN(auto r, db.Query("SELECT status, erased_at IS NOT NULL FROM "
+                                            "deliveries WHERE organization_id = ? AND "
+                                            "integration_id = ? AND id = ? FOR UPDATE",
+                                            {P(org), P(integration_id), P(id)}));
+    if (r.rows() == 0) return NotFound("delivery not found: " + id);
+    const std::string status = r.Text(0, 0);
+    if (r.Text(0, 1) == "t") {
+      return FailedPrecondition("delivery " + id + " was erased with its user");
+    }
+    if (status == "in_flight") {
+      return FailedPrecondition("delivery " + id + " is being sent right now");
+    }
+    if (status == "cancelled") {
+      return FailedPrecondition("delivery " + id + " was cancelled with its integration");
+    }
+    return db
+        .Query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = "
+            "attempt_count, updated_at = ? WHERE organization_id = ? AND integration_id = ? "
+            "AND id = ?",
+            {P(now), P(now), P(org), P(integration_id), P(id)})
+        .status();
+  }));
+  RELAY_ASSIGN_OR_RETURN(auto row, GetDelivery(org, integration_id, id));
+  if (!row) return NotFound("delivery not found: " + id);
+  return std::move(*row);
+}
+
+Result<int64_t> PgStore::RequeueDeliveries(const std::string& org,
+                                           const std::string& integration_id,
+                                           const ReplayFilter& filter, int64_t now, int batch) {
+  std::string sql =
+      "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = "
+      "attempt_count, updated_at = ? WHERE seq IN (SELECT seq FROM deliveries WHERE "
+      "integration_id = ? AND organization_id = ? AND status = ? AND seq > ? AND erased_at IS NULL";
+  if (filter.since) sql += " AND created_at >= ?";
+  if (filter.until) sql += " AND created_at < ?";
+  sql += " ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING seq";
+  int64_t total = 0;
+  int64_t after = 0;
+  while (true) {
+    // One short transaction per batch, so the dispatchers and the API keep going meanwhile.
+    int64_t changed = 0;
+    RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) -> Status {
+      std::vector<PgParam> params = {P(now),
+                                     P(now),
+                                     P(integration_id),
+                                     P(org),
+                                     P(std::string(DeliveryStatusName(filter.status))),
+                                     P(after)};
+      if (filter.since) params.push_back(P(*filter.since));
+      if (filter.until) params.push_back(P(*filter.until));
+      params.push_back(P(int64_t{batch}));
+      RELAY_ASSIGN_OR_RETURN(auto r, db.Query(sql, params));
+      changed = r.rows();
+      for (int i = 0; i < r.rows(); ++i) after = std::max(after, r.Int(i, 0));
+      return Status::Ok();
+    }));
+    total += changed;
+    if (changed < batch) return total;
+  }
+}
+
+Result<int64_t> PgStore::EraseFinished(int64_t now) {
+  std::vector<std::pair<std::string, std::string>> erasures;
+  {
+    RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
+    RELAY_ASSIGN_OR_RETURN(auto r, db->Query("SELECT organization_id, user_id FROM erasures"));
+    for (int i = 0; i < r.rows(); ++i) erasures.emplace_back(r.Text(i, 0), r.Text(i, 1));
+  }
+  int64_t erased = 0;
+  for (const auto& [org, user] : erasures) {
+    RELAY_RETURN_IF_ERROR(InTransaction([&, org = org, user = user](PgConn& db) -> Status {
+      RELAY_ASSIGN_OR_RETURN(auto r, db.Query(kEraseDeliveriesSql, {P(now), P(org), P(user)}));
+      erased += r.affected();
+      for (const char* sql : {kEraseAttemptsSql, kEraseMessagesSql, kEraseDoneSql}) {
+        RELAY_RETURN_IF_ERROR(db.Query(sql, {P(org), P(user)}).status());
+      }
+      return Status::Ok();
+    }));
+  }
+  return erased;
+}
+
+Status PgStore::PurgeExpiredRecords(int64_t before) {
+  return InTransaction([&](PgConn& db) -> Status {
+    RELAY_RETURN_IF_ERROR(db.Query(kPurgeIdempotencyKeysSql, {P(before)}).status());
+    // A lost COMMIT is checked within seconds: receipts older than the window serve nobody.
+    return db.Query("DELETE FROM write_receipts WHERE created_at < ?", {P(before)}).status();
+  });
+}
+
+Result<int64_t> PgStore::PurgeDeliveries(DeliveryStatus status, int64_t before, int batch) {
+  int64_t purged = 0;
+  RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) -> Status {
+    // The deliveries and their attempts in one statement, then messages left without deliveries.
+    RELAY_ASSIGN_OR_RETURN(
+        auto r,
+        db.Query("WITH gone AS (DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries "
+                 "WHERE status = ? AND updated_at < ? LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING "
+                 "seq, message_seq), attempts AS (DELETE FROM delivery_attempts WHERE "
+                 "delivery_seq IN (SELECT seq FROM gone)) SELECT seq, message_seq FROM gone",
+                 {P(std::string(DeliveryStatusName(status))), P(before), P(int64_t{batch})}));
+    purged = r.rows();
+    if (purged == 0) return Status::Ok();
+    std::set<int64_t> unique;
+    for (int i = 0; i < r.rows(); ++i) unique.insert(r.Int(i, 1));
+    return db
+        .Query(
+            "DELETE FROM messages m WHERE m.seq = ANY(?::bigint[]) AND NOT EXISTS (SELECT 1 "
+            "FROM deliveries d WHERE d.message_seq = m.seq)",
+            {IntArray(std::vector<int64_t>(unique.begin(), unique.end()))})
+        .status();
+  }));
+  return purged;
+}
+
+Result<DeliveryCounts> PgStore::CountDeliveries() {
+  RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
+  RELAY_ASSIGN_OR_RETURN(
+      auto r, db->Query("SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER "
+                        "(WHERE status = 'in_flight'), count(*) FILTER (WHERE status = 'dead') "
+                        "FROM deliveries WHERE status IN ('pending', 'in_flight', 'dead')"));
+  DeliveryCounts counts;
+  counts.pending = r.Int(0, 0);
+  counts.in_flight = r.Int(0, 1);
+  counts.dead = r.Int(0, 2);
+  return counts;
+}
+
+}  // namespace relay::store
