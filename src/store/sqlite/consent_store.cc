@@ -1,4 +1,5 @@
-// SqliteStore: write transactions (consent changes with their outbox rows) and consent reads.
+// The ConsentStore role on SQLite: the write transaction (run by group commit) and the consent
+// reads.
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -11,17 +12,13 @@
 #include "store/sqlite/sqlite_store.h"
 
 namespace relay::store {
+
 namespace {
 
 constexpr char kUserColumns[] =
     "id, organization_id, organization_user_id, state, created_at, updated_at";
 constexpr char kEventColumns[] =
     "id, organization_id, user_id, regulation, entity, created_at, updated_at";
-constexpr char kDeliveryColumns[] =
-    "d.id, d.organization_id, d.integration_id, m.id, d.type, m.regulation, d.ordering_key, "
-    "d.sequence, d.status, coalesce(d.payload, m.payload), d.attempt_count, d.next_attempt_at, "
-    "d.created_at, d.updated_at, d.seq, d.erased_at IS NOT NULL";
-
 ConsentUserRow ReadUser(const SqliteStatement& s) {
   return ConsentUserRow{s.ColumnText(0), s.ColumnText(1), s.ColumnText(2),
                         s.ColumnText(3), s.ColumnInt(4),  s.ColumnInt(5)};
@@ -30,27 +27,6 @@ ConsentUserRow ReadUser(const SqliteStatement& s) {
 ConsentEventRow ReadEvent(const SqliteStatement& s) {
   return ConsentEventRow{s.ColumnText(0), s.ColumnText(1), s.ColumnText(2), s.ColumnText(3),
                          s.ColumnText(4), s.ColumnInt(5),  s.ColumnInt(6)};
-}
-
-DeliveryRow ReadDelivery(const SqliteStatement& s) {
-  DeliveryRow d;
-  d.id = s.ColumnText(0);
-  d.organization_id = s.ColumnText(1);
-  d.integration_id = s.ColumnText(2);
-  d.message_id = s.ColumnText(3);
-  d.type = s.ColumnText(4);
-  d.regulation = s.ColumnText(5);
-  d.ordering_key = s.ColumnText(6);
-  d.sequence = s.ColumnInt(7);
-  d.status = ParseDeliveryStatus(s.ColumnText(8)).value_or(DeliveryStatus::kPending);
-  d.payload = s.ColumnText(9);
-  d.attempt_count = s.ColumnInt(10);
-  d.next_attempt_at = s.ColumnInt(11);
-  d.created_at = s.ColumnInt(12);
-  d.updated_at = s.ColumnInt(13);
-  d.seq = s.ColumnInt(14);
-  d.erased = s.ColumnInt(15) != 0;
-  return d;
 }
 
 template <typename Row, typename Reader>
@@ -87,35 +63,6 @@ Result<std::optional<ConsentEventRow>> SelectEvent(SqliteDb& db, const std::stri
                                     std::string("SELECT ") + kEventColumns +
                                         " FROM consent_events WHERE organization_id = ? AND id = ?",
                                     org, id, ReadEvent);
-}
-
-// Fills each delivery's attempts with one query.
-Status AttachAttempts(SqliteDb& db, std::vector<DeliveryRow>& deliveries) {
-  if (deliveries.empty()) return Status::Ok();
-  std::string sql =
-      "SELECT delivery_seq, attempt, started_at, duration_ms, http_status, error, response_body "
-      "FROM delivery_attempts WHERE delivery_seq IN (";
-  for (size_t i = 0; i < deliveries.size(); ++i) sql += i ? ",?" : "?";
-  sql += ") ORDER BY delivery_seq, attempt";
-  RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare(sql));
-  std::map<int64_t, DeliveryRow*> by_seq;
-  for (size_t i = 0; i < deliveries.size(); ++i) {
-    stmt->Bind(static_cast<int>(i + 1), deliveries[i].seq);
-    by_seq[deliveries[i].seq] = &deliveries[i];
-  }
-  while (true) {
-    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (!row) break;
-    AttemptRow a;
-    a.attempt = stmt->ColumnInt(1);
-    a.started_at = stmt->ColumnInt(2);
-    a.duration_ms = stmt->ColumnInt(3);
-    if (auto status = stmt->ColumnOptionalInt(4)) a.http_status = static_cast<int>(*status);
-    a.error = stmt->ColumnText(5);
-    a.response_body = stmt->ColumnText(6);
-    by_seq[stmt->ColumnInt(0)]->attempts.push_back(std::move(a));
-  }
-  return Status::Ok();
 }
 
 }  // namespace
@@ -300,99 +247,16 @@ class SqliteWriteTransaction final : public WriteTransaction {
   SqliteDb& db_;
 };
 
-// Group commit. Every writer queues its closure and waits. When no batch is running, one waiter
-// becomes the leader: it takes every closure queued so far and runs them in one transaction, each
-// inside its own savepoint (a failing closure rolls back alone), then commits once, so one fsync
-// acknowledges the whole batch. Closures queued meanwhile form the next batch. The writers of a
-// batch wait on a condition variable, not on the connection: a finished writer returns at once
-// instead of queueing behind the next batch's fsync. A failed commit fails every closure of the
-// batch: none was acknowledged.
+// Writes go through group commit (group_commit.cc). Every writer queues its closure and waits. When
+// no batch is running, one waiter becomes the leader: it takes every closure queued so far and runs
+// them in one transaction, each inside its own savepoint (a failing closure rolls back alone), then
+// commits once, so one fsync acknowledges the whole batch. Closures queued meanwhile form the next
+// batch. The writers of a batch wait on a condition variable, not on the connection: a finished
+// writer returns at once instead of queueing behind the next batch's fsync. A failed commit fails
+// every closure of the batch: none was acknowledged.
 Status SqliteStore::Write(const std::function<Status(WriteTransaction&)>& body) {
   SqliteWriteTransaction txn(*db_);
   return RunInBatch([&]() { return body(txn); });
-}
-
-Status SqliteStore::RunInBatch(const std::function<Status()>& body) {
-  PendingWrite self;
-  self.body = &body;
-  std::vector<PendingWrite*> batch;
-  {
-    std::unique_lock<std::mutex> queue_lock(queue_mu_);
-    queue_.push_back(&self);
-    batch_done_.wait(queue_lock, [&] { return self.done || !batch_running_; });
-    if (self.done) return self.status;
-    batch_running_ = true;
-    batch_started_ = std::chrono::steady_clock::now();
-    batch.swap(queue_);
-  }
-  // Whatever happens inside (RunBatch does not throw, but an allocation can), the batch ends:
-  // its writers are released and the next leader may start.
-  struct EndBatch {
-    SqliteStore* store;
-    std::vector<PendingWrite*>& batch;
-    ~EndBatch() {
-      {
-        std::lock_guard<std::mutex> queue_lock(store->queue_mu_);
-        for (PendingWrite* w : batch) w->done = true;
-        store->batch_running_ = false;
-      }
-      store->batch_done_.notify_all();
-    }
-  } end{this, batch};
-  std::lock_guard<std::mutex> lock(mu_);
-  RunBatch(batch);
-  return self.status;
-}
-
-// Each closure runs inside its own savepoint, so a failing one rolls back alone. SQLite itself
-// rolls back the whole transaction on some errors (SQLITE_FULL, IOERR, NOMEM); it is then in
-// autocommit mode, where every later statement would be committed on its own. So after each
-// closure the transaction is checked: once it is gone, or a savepoint cannot be rolled back or
-// released, no further closure runs, and every closure of the batch fails with that error (none
-// of their writes is on disk).
-void SqliteStore::RunBatch(const std::vector<PendingWrite*>& batch) {
-  Status begun = db_->Exec("BEGIN IMMEDIATE");
-  if (!begun.ok()) {
-    for (PendingWrite* w : batch) w->status = begun;
-    write_health_.Note(begun);
-    return;
-  }
-  bool any_ok = false;
-  Status lost;  // set once the transaction cannot be trusted
-  for (PendingWrite* w : batch) {
-    w->status = db_->Exec("SAVEPOINT write");
-    if (w->status.ok()) w->status = RunCatching(*w->body);  // a throw is its own failure
-    if (!w->status.ok() && !db_->InsideTransaction()) {
-      lost = Status(StatusCode::kUnavailable,
-                    "the database rolled the write batch back: " + w->status.message());
-      break;
-    }
-    if (!w->status.ok()) {
-      if (Status s = db_->Exec("ROLLBACK TO write"); !s.ok()) {
-        lost = s;
-        break;
-      }
-    }
-    if (Status s = db_->Exec("RELEASE write"); !s.ok()) {
-      lost = s;
-      break;
-    }
-    any_ok = any_ok || w->status.ok();
-  }
-  if (!lost.ok()) {
-    if (db_->InsideTransaction()) (void)db_->Exec("ROLLBACK");
-    for (PendingWrite* w : batch) w->status = lost;
-    write_health_.Note(lost);
-    return;
-  }
-  Status committed = any_ok ? db_->Exec("COMMIT") : db_->Exec("ROLLBACK");
-  if (!committed.ok()) {
-    if (db_->InsideTransaction()) (void)db_->Exec("ROLLBACK");
-    for (PendingWrite* w : batch) {
-      if (w->status.ok()) w->status = committed;
-    }
-  }
-  write_health_.Note(committed);
 }
 
 Result<std::optional<ConsentEventRow>> SqliteStore::GetEvent(const std::string& org,
@@ -444,53 +308,6 @@ Result<Page<ConsentUserRow>> SqliteStore::ListUsers(const std::string& org,
   }
   return SelectPage<ConsentUserRow>(*db_, where, kUserColumns, "created_at, id", args, {}, page,
                                     ReadUser);
-}
-
-Result<Page<DeliveryRow>> SqliteStore::ListDeliveries(const std::string& org,
-                                                      const DeliveryFilter& filter,
-                                                      const PageRequest& page) {
-  auto db_ = BorrowReader();
-  std::string where =
-      "FROM deliveries d JOIN messages m ON m.seq = d.message_seq WHERE d.integration_id = ? AND "
-      "d.organization_id = ?";
-  std::vector<std::string> text = {filter.integration_id, org};
-  std::vector<int64_t> ints;
-  if (filter.status) {
-    where += " AND d.status = ?";
-    text.push_back(DeliveryStatusName(*filter.status));
-  }
-  if (!filter.type.empty()) {
-    where += " AND d.type = ?";
-    text.push_back(filter.type);
-  }
-  if (filter.since) {
-    where += " AND d.created_at >= ?";
-    ints.push_back(*filter.since);
-  }
-  if (filter.until) {
-    where += " AND d.created_at < ?";
-    ints.push_back(*filter.until);
-  }
-  auto result = SelectPage<DeliveryRow>(*db_, where, kDeliveryColumns, "d.seq DESC", text, ints,
-                                        page, ReadDelivery);
-  if (result.ok()) RELAY_RETURN_IF_ERROR(AttachAttempts(*db_, result->items));
-  return result;
-}
-
-Result<std::optional<DeliveryRow>> SqliteStore::GetDelivery(const std::string& org,
-                                                            const std::string& integration_id,
-                                                            const std::string& id) {
-  auto db_ = BorrowReader();
-  RELAY_ASSIGN_OR_RETURN(
-      auto stmt, db_->Prepare(std::string("SELECT ") + kDeliveryColumns +
-                              " FROM deliveries d JOIN messages m ON m.seq = d.message_seq "
-                              "WHERE d.organization_id = ? AND d.integration_id = ? AND d.id = ?"));
-  stmt->Bind(1, org).Bind(2, integration_id).Bind(3, id);
-  RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-  if (!row) return std::optional<DeliveryRow>();
-  std::vector<DeliveryRow> one = {ReadDelivery(*stmt)};
-  RELAY_RETURN_IF_ERROR(AttachAttempts(*db_, one));
-  return std::optional<DeliveryRow>(std::move(one[0]));
 }
 
 }  // namespace relay::store

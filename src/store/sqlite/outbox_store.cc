@@ -1,12 +1,123 @@
-// SqliteStore: the delivery engine's side of the outbox — claims with leases, outcomes in
-// batches, re-queues, retention and counts.
+// The OutboxStore role on SQLite: deliveries as the API shows them, claims with leases, outcomes
+// in batches, re-queues, retention, erasure and counts.
+#include <chrono>
+#include <map>
 #include <mutex>
 
+#include "common/clock.h"
+#include "store/catching.h"
 #include "store/shared_sql.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_rows.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace relay::store {
+
+namespace {
+
+constexpr char kDeliveryColumns[] =
+    "d.id, d.organization_id, d.integration_id, m.id, d.type, m.regulation, d.ordering_key, "
+    "d.sequence, d.status, coalesce(d.payload, m.payload), d.attempt_count, d.next_attempt_at, "
+    "d.created_at, d.updated_at, d.seq, d.erased_at IS NOT NULL";
+
+DeliveryRow ReadDelivery(const SqliteStatement& s) {
+  DeliveryRow d;
+  d.id = s.ColumnText(0);
+  d.organization_id = s.ColumnText(1);
+  d.integration_id = s.ColumnText(2);
+  d.message_id = s.ColumnText(3);
+  d.type = s.ColumnText(4);
+  d.regulation = s.ColumnText(5);
+  d.ordering_key = s.ColumnText(6);
+  d.sequence = s.ColumnInt(7);
+  d.status = ParseDeliveryStatus(s.ColumnText(8)).value_or(DeliveryStatus::kPending);
+  d.payload = s.ColumnText(9);
+  d.attempt_count = s.ColumnInt(10);
+  d.next_attempt_at = s.ColumnInt(11);
+  d.created_at = s.ColumnInt(12);
+  d.updated_at = s.ColumnInt(13);
+  d.seq = s.ColumnInt(14);
+  d.erased = s.ColumnInt(15) != 0;
+  return d;
+}
+
+// Fills each delivery's attempts with one query.
+Status AttachAttempts(SqliteDb& db, std::vector<DeliveryRow>& deliveries) {
+  if (deliveries.empty()) return Status::Ok();
+  std::string sql =
+      "SELECT delivery_seq, attempt, started_at, duration_ms, http_status, error, response_body "
+      "FROM delivery_attempts WHERE delivery_seq IN (";
+  for (size_t i = 0; i < deliveries.size(); ++i) sql += i ? ",?" : "?";
+  sql += ") ORDER BY delivery_seq, attempt";
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare(sql));
+  std::map<int64_t, DeliveryRow*> by_seq;
+  for (size_t i = 0; i < deliveries.size(); ++i) {
+    stmt->Bind(static_cast<int>(i + 1), deliveries[i].seq);
+    by_seq[deliveries[i].seq] = &deliveries[i];
+  }
+  while (true) {
+    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    AttemptRow a;
+    a.attempt = stmt->ColumnInt(1);
+    a.started_at = stmt->ColumnInt(2);
+    a.duration_ms = stmt->ColumnInt(3);
+    if (auto status = stmt->ColumnOptionalInt(4)) a.http_status = static_cast<int>(*status);
+    a.error = stmt->ColumnText(5);
+    a.response_body = stmt->ColumnText(6);
+    by_seq[stmt->ColumnInt(0)]->attempts.push_back(std::move(a));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Page<DeliveryRow>> SqliteStore::ListDeliveries(const std::string& org,
+                                                      const DeliveryFilter& filter,
+                                                      const PageRequest& page) {
+  auto db_ = BorrowReader();
+  std::string where =
+      "FROM deliveries d JOIN messages m ON m.seq = d.message_seq WHERE d.integration_id = ? AND "
+      "d.organization_id = ?";
+  std::vector<std::string> text = {filter.integration_id, org};
+  std::vector<int64_t> ints;
+  if (filter.status) {
+    where += " AND d.status = ?";
+    text.push_back(DeliveryStatusName(*filter.status));
+  }
+  if (!filter.type.empty()) {
+    where += " AND d.type = ?";
+    text.push_back(filter.type);
+  }
+  if (filter.since) {
+    where += " AND d.created_at >= ?";
+    ints.push_back(*filter.since);
+  }
+  if (filter.until) {
+    where += " AND d.created_at < ?";
+    ints.push_back(*filter.until);
+  }
+  auto result = SelectPage<DeliveryRow>(*db_, where, kDeliveryColumns, "d.seq DESC", text, ints,
+                                        page, ReadDelivery);
+  if (result.ok()) RELAY_RETURN_IF_ERROR(AttachAttempts(*db_, result->items));
+  return result;
+}
+
+Result<std::optional<DeliveryRow>> SqliteStore::GetDelivery(const std::string& org,
+                                                            const std::string& integration_id,
+                                                            const std::string& id) {
+  auto db_ = BorrowReader();
+  RELAY_ASSIGN_OR_RETURN(
+      auto stmt, db_->Prepare(std::string("SELECT ") + kDeliveryColumns +
+                              " FROM deliveries d JOIN messages m ON m.seq = d.message_seq "
+                              "WHERE d.organization_id = ? AND d.integration_id = ? AND d.id = ?"));
+  stmt->Bind(1, org).Bind(2, integration_id).Bind(3, id);
+  RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return std::optional<DeliveryRow>();
+  std::vector<DeliveryRow> one = {ReadDelivery(*stmt)};
+  RELAY_RETURN_IF_ERROR(AttachAttempts(*db_, one));
+  return std::optional<DeliveryRow>(std::move(one[0]));
+}
 
 Result<std::vector<ClaimedDelivery>> SqliteStore::ClaimDeliveries(const ClaimRequest& request) {
   std::vector<ClaimedDelivery> claimed;
