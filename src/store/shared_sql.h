@@ -4,6 +4,15 @@
 
 namespace relay::store {
 
+// A delivery as reads show it (deliveries d JOIN messages m). Its payload is its own, else its
+// message's; an erased delivery's reads as "", even while its message still holds the payload
+// for a delivery of the same message that waits to be sent.
+inline constexpr char kDeliveryColumns[] =
+    "d.id, d.organization_id, d.integration_id, m.id, d.type, m.regulation, d.ordering_key, "
+    "d.sequence, d.status, CASE WHEN d.erased_at IS NULL THEN coalesce(d.payload, m.payload) ELSE "
+    "'' END, d.attempt_count, d.next_attempt_at, d.created_at, d.updated_at, d.seq, d.erased_at "
+    "IS NOT NULL";
+
 // The write CheckWritable probes with: one small row in settings, replaced.
 inline constexpr char kHealthProbeSql[] =
     "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = "
@@ -14,6 +23,14 @@ inline constexpr char kHealthProbeSql[] =
 inline constexpr char kKeyGrantSql[] =
     "SELECT revoked_at, CASE WHEN EXISTS (SELECT 1 FROM api_key_organizations WHERE key_id = ?1 "
     "AND organization_id = ?2) THEN 1 ELSE 0 END FROM api_keys WHERE id = ?1";
+
+// Claims whose lease ran out (before the given time) belong to a node that died or hung: they are
+// due again, or cancelled when their integration was deleted meanwhile (nothing would ever claim
+// them, and they would stay pending forever).
+inline constexpr char kExpireLeasesSql[] =
+    "UPDATE deliveries SET status = CASE WHEN EXISTS (SELECT 1 FROM integrations i WHERE i.id = "
+    "deliveries.integration_id AND i.deleted_at IS NOT NULL) THEN 'cancelled' ELSE 'pending' END, "
+    "lease_token = NULL, lease_until = NULL WHERE status = 'in_flight' AND lease_until < ?";
 
 // One delivery's lease extended, if its holder (the token) still holds it.
 inline constexpr char kRenewLeaseSql[] =

@@ -1,12 +1,11 @@
 #include "e2e/api_fixture.h"
 
-#include <libpq-fe.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cstdlib>
 
 #include "support/postgres.h"
+#include "support/raw_sql.h"
 
 namespace relay::testing {
 
@@ -19,42 +18,8 @@ ApiFixture::ApiFixture() {
 ApiFixture::~ApiFixture() { unsetenv("CONSENT_RELAY_DATABASE"); }
 
 std::vector<std::vector<std::string>> ApiFixture::Sql(const std::string& sql) {
-  std::vector<std::vector<std::string>> rows;
-  if (UsingPostgres()) {
-    PGconn* c = PQconnectdb(std::getenv("CONSENT_RELAY_DATABASE"));
-    PGresult* r = PQexec(c, sql.c_str());
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-      ADD_FAILURE() << sql << ": " << PQresultErrorMessage(r) << PQerrorMessage(c);
-    }
-    for (int i = 0; i < PQntuples(r); ++i) {
-      rows.emplace_back();
-      for (int j = 0; j < PQnfields(r); ++j) rows.back().emplace_back(PQgetvalue(r, i, j));
-    }
-    PQclear(r);
-    PQfinish(c);
-    return rows;
-  }
-  sqlite3* db = nullptr;
-  if (sqlite3_open((DataDir() + "/relay.db").c_str(), &db) != SQLITE_OK) {
-    ADD_FAILURE() << "cannot open " << DataDir() << "/relay.db";
-    sqlite3_close(db);
-    return rows;
-  }
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-    ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db);
-  }
-  while (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
-    rows.emplace_back();
-    for (int j = 0; j < sqlite3_column_count(stmt); ++j) {
-      const unsigned char* text = sqlite3_column_text(stmt, j);
-      rows.back().emplace_back(text ? reinterpret_cast<const char*>(text) : "");
-    }
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return rows;
+  return RawSql(UsingPostgres() ? std::getenv("CONSENT_RELAY_DATABASE") : DataDir() + "/relay.db",
+                sql);
 }
 
 ApiKey ApiFixture::CreateKey(const std::vector<std::string>& orgs) {

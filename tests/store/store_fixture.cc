@@ -3,6 +3,7 @@
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/postgres.h"
+#include "support/raw_sql.h"
 
 namespace relay::testing {
 
@@ -22,6 +23,10 @@ void StoreTest::SetUp() {
 }
 
 void StoreTest::TearDown() { store_.reset(); }
+
+std::vector<std::vector<std::string>> StoreTest::Query(const std::string& sql) {
+  return RawSql(url_, sql);
+}
 
 std::unique_ptr<store::Store> StoreTest::OpenAnother() {
   if (postgres()) {

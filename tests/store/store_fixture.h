@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "store/store.h"
 #include "support/process.h"
@@ -24,6 +25,8 @@ class StoreTest : public ::testing::Test {
   void TearDown() override;
 
   bool postgres() const { return pg_ != nullptr; }
+  // SQL straight on the store's database (support/raw_sql.h).
+  std::vector<std::vector<std::string>> Query(const std::string& sql);
   // A second store on the same database: another node (PostgreSQL) or another process's
   // connection (SQLite).
   std::unique_ptr<store::Store> OpenAnother();

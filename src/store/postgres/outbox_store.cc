@@ -65,12 +65,7 @@ Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
   std::vector<ClaimedDelivery>& claimed = *out;
   claimed.clear();
   if (request.limit <= 0) return Status::Ok();
-  // Claims whose lease ran out belong to a node that died or hung: they are due again.
-  RELAY_RETURN_IF_ERROR(db.Query("UPDATE deliveries SET status = 'pending', lease_token = NULL, "
-                                 "lease_until = NULL WHERE status = 'in_flight' AND "
-                                 "lease_until < ?",
-                                 {P(request.now)})
-                            .status());
+  RELAY_RETURN_IF_ERROR(db.Query(kExpireLeasesSql, {P(request.now)}).status());
   // Claims are serialized across the cluster (a transaction-scoped advisory lock, held for a few
   // milliseconds), so that the per-integration cap counts every node's deliveries in flight.
   RELAY_RETURN_IF_ERROR(db.Query("SELECT pg_advisory_xact_lock(?)", {P(kClaimLock)}).status());

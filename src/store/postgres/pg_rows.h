@@ -10,6 +10,7 @@
 #include "common/crypto.h"
 #include "store/postgres/pg_db.h"
 #include "store/rows.h"
+#include "store/shared_sql.h"
 
 namespace relay::store::pg {
 
@@ -29,10 +30,6 @@ inline constexpr char kUserColumns[] =
     "id, organization_id, organization_user_id, state, created_at, updated_at";
 inline constexpr char kEventColumns[] =
     "id, organization_id, user_id, regulation, entity, created_at, updated_at";
-inline constexpr char kDeliveryColumns[] =
-    "d.id, d.organization_id, d.integration_id, m.id, d.type, m.regulation, d.ordering_key, "
-    "d.sequence, d.status, coalesce(d.payload, m.payload), d.attempt_count, d.next_attempt_at, "
-    "d.created_at, d.updated_at, d.seq, d.erased_at IS NOT NULL";
 
 inline IntegrationRow ReadIntegration(const PgResult& r, int i) {
   IntegrationRow row;

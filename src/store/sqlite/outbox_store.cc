@@ -15,11 +15,6 @@ namespace relay::store {
 
 namespace {
 
-constexpr char kDeliveryColumns[] =
-    "d.id, d.organization_id, d.integration_id, m.id, d.type, m.regulation, d.ordering_key, "
-    "d.sequence, d.status, coalesce(d.payload, m.payload), d.attempt_count, d.next_attempt_at, "
-    "d.created_at, d.updated_at, d.seq, d.erased_at IS NOT NULL";
-
 DeliveryRow ReadDelivery(const SqliteStatement& s) {
   DeliveryRow d;
   d.id = s.ColumnText(0);
@@ -144,12 +139,8 @@ Status SqliteStore::ClaimOnWriter(const ClaimRequest& request, std::vector<Claim
   claimed.clear();
   if (request.limit <= 0) return Status::Ok();
   {
-    // Claims whose lease ran out belong to a process that died or hung: they are due again.
     {
-      RELAY_ASSIGN_OR_RETURN(
-          auto stmt, db_->Prepare("UPDATE deliveries SET status = 'pending', lease_token = NULL, "
-                                  "lease_until = NULL WHERE status = 'in_flight' AND "
-                                  "lease_until < ?"));
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kExpireLeasesSql));
       stmt->Bind(1, request.now);
       RELAY_RETURN_IF_ERROR(stmt->Run());
     }
@@ -275,9 +266,11 @@ Result<int64_t> SqliteStore::RenewLeases(const std::vector<HeldLease>& held, int
 Status SqliteStore::ReleaseAllClaims(int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
   RELAY_ASSIGN_OR_RETURN(
-      auto stmt, db_->Prepare("UPDATE deliveries SET status = 'pending', lease_until = NULL, "
-                              "lease_token = NULL, next_attempt_at = min(next_attempt_at, ?) "
-                              "WHERE status = 'in_flight'"));
+      auto stmt, db_->Prepare("UPDATE deliveries SET status = CASE WHEN EXISTS (SELECT 1 FROM "
+                              "integrations i WHERE i.id = deliveries.integration_id AND "
+                              "i.deleted_at IS NOT NULL) THEN 'cancelled' ELSE 'pending' END, "
+                              "lease_until = NULL, lease_token = NULL, next_attempt_at = "
+                              "min(next_attempt_at, ?) WHERE status = 'in_flight'"));
   stmt->Bind(1, now);
   return stmt->Run();
 }
