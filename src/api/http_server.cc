@@ -18,6 +18,7 @@
 #include "common/client_address.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/mutex.h"
 
 namespace relay::api {
 namespace {
@@ -117,10 +118,12 @@ class HttpServerImpl final : public HttpServer {
       acceptor_.close(ec);
     });
     {
-      std::unique_lock<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       for (auto& [id, conn] : connections_) CloseIfWaiting(conn);
-      connections_changed_.wait_for(lock, std::chrono::seconds(grace_seconds),
-                                    [this] { return connections_.empty(); });
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds);
+      while (!connections_.empty() && std::chrono::steady_clock::now() < deadline) {
+        lock.WaitFor(connections_changed_, deadline - std::chrono::steady_clock::now());
+      }
     }
     ioc_.stop();
     for (auto& t : threads_) t.join();
@@ -153,7 +156,7 @@ class HttpServerImpl final : public HttpServer {
       auto conn = std::make_shared<Connection>(std::move(socket));
       uint64_t id = next_connection_id_++;
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         connections_[id] = conn;
       }
       net::co_spawn(conn->stream.get_executor(), Serve(conn), [this, id, conn](std::exception_ptr) {
@@ -161,7 +164,7 @@ class HttpServerImpl final : public HttpServer {
         // holds the Connection (a posted eviction): the cap counts sockets.
         beast::error_code ec;
         conn->stream.socket().close(ec);
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         connections_.erase(id);
         connections_changed_.notify_all();
       });
@@ -169,7 +172,7 @@ class HttpServerImpl final : public HttpServer {
   }
 
   bool HasRoom() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return connections_.size() < options_.max_connections;
   }
 
@@ -177,7 +180,7 @@ class HttpServerImpl final : public HttpServer {
   // when its coroutine ends). None waiting: every connection is serving a request, and the
   // acceptor waits for one to finish.
   void EvictLongestWaiting() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     std::shared_ptr<Connection> victim;
     for (auto& [id, conn] : connections_) {
       if (conn->busy || conn->evicted) continue;
@@ -338,9 +341,9 @@ class HttpServerImpl final : public HttpServer {
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> next_connection_id_{1};
   std::atomic<uint64_t> next_request_id_{1};
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable connections_changed_;
-  std::map<uint64_t, std::shared_ptr<Connection>> connections_;  // guarded by mu_, oldest first
+  std::map<uint64_t, std::shared_ptr<Connection>> connections_ GUARDED_BY(mu_);  // oldest first
 };
 
 }  // namespace

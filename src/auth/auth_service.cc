@@ -108,7 +108,7 @@ Result<store::KeyGrant> AuthService::Grant(const std::string& key_id,
   std::string slot = key_id + "\n" + organization_id;
   const int64_t now = clock_.NowMillis();
   {
-    std::lock_guard<std::mutex> lock(grants_mu_);
+    MutexLock lock(grants_mu_);
     auto it = grants_.find(slot);
     if (it != grants_.end() && now - it->second.read_at < kGrantCacheMillis &&
         now >= it->second.read_at) {
@@ -120,7 +120,7 @@ Result<store::KeyGrant> AuthService::Grant(const std::string& key_id,
   if (!read.ok() && read.status().code() != StatusCode::kNotFound) return read.status();
   CachedGrant entry{read.ok() ? std::optional<store::KeyGrant>(*read) : std::nullopt, now};
   {
-    std::lock_guard<std::mutex> lock(grants_mu_);
+    MutexLock lock(grants_mu_);
     if (grants_.size() >= kMaxCachedGrants) {
       std::erase_if(grants_,
                     [&](const auto& e) { return now - e.second.read_at >= kGrantCacheMillis; });

@@ -11,6 +11,7 @@
 #include "auth/failure_limiter.h"
 #include "common/clock.h"
 #include "common/keyring.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "store/account_store.h"
 
@@ -77,8 +78,9 @@ class AuthService {
     std::optional<store::KeyGrant> grant;  // nullopt: no such key
     int64_t read_at = 0;
   };
-  std::mutex grants_mu_;
-  std::unordered_map<std::string, CachedGrant> grants_;  // "key\norganization"
+  Mutex grants_mu_;
+  std::unordered_map<std::string, CachedGrant> grants_
+      GUARDED_BY(grants_mu_);  // "key\norganization"
 };
 
 // Organization ids: 1 to 64 characters from [A-Za-z0-9_-].

@@ -11,7 +11,7 @@ void FailureLimiter::Expire(std::deque<int64_t>& failures, int64_t now) const {
 }
 
 std::optional<int64_t> FailureLimiter::Blocked(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = failures_.find(key);
   if (it == failures_.end()) return std::nullopt;
   const int64_t now = clock_.NowMillis();
@@ -22,7 +22,7 @@ std::optional<int64_t> FailureLimiter::Blocked(const std::string& key) {
 }
 
 void FailureLimiter::RecordFailure(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const int64_t now = clock_.NowMillis();
   if (failures_.size() >= max_keys_ && !failures_.count(key)) {
     for (auto it = failures_.begin(); it != failures_.end();) {

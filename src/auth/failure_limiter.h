@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace relay::auth {
 
@@ -34,8 +35,8 @@ class FailureLimiter {
   const int max_failures_;
   const int64_t window_;
   const size_t max_keys_;
-  std::mutex mu_;
-  std::unordered_map<std::string, std::deque<int64_t>> failures_;  // guarded by mu_
+  Mutex mu_;
+  std::unordered_map<std::string, std::deque<int64_t>> failures_ GUARDED_BY(mu_);
 };
 
 }  // namespace relay::auth

@@ -47,7 +47,7 @@ std::string Histogram::Render(const std::string& name, const std::string& labels
 
 Counter& MetricsRegistry::GetCounter(const std::string& name, const std::string& help,
                                      const std::string& labels) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Family& f = families_[name];
   f.help = help;
   f.type = "counter";
@@ -58,7 +58,7 @@ Counter& MetricsRegistry::GetCounter(const std::string& name, const std::string&
 
 Histogram& MetricsRegistry::GetHistogram(const std::string& name, const std::string& help,
                                          std::vector<double> bounds, const std::string& labels) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Family& f = families_[name];
   f.help = help;
   f.type = "histogram";
@@ -69,7 +69,7 @@ Histogram& MetricsRegistry::GetHistogram(const std::string& name, const std::str
 
 void MetricsRegistry::AddGauge(const std::string& name, const std::string& help,
                                std::function<double()> read) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Family& f = families_[name];
   f.help = help;
   f.type = "gauge";
@@ -77,7 +77,7 @@ void MetricsRegistry::AddGauge(const std::string& name, const std::string& help,
 }
 
 std::string MetricsRegistry::Render() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::string out;
   for (const auto& [name, f] : families_) {
     out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + f.type + "\n";

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
+
 namespace relay {
 
 class Counter {
@@ -57,8 +59,8 @@ class MetricsRegistry {
     std::map<std::string, std::unique_ptr<Histogram>> histograms;
     std::function<double()> gauge;
   };
-  mutable std::mutex mu_;
-  std::map<std::string, Family> families_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::string, Family> families_ GUARDED_BY(mu_);
 };
 
 // Latency buckets in seconds, from 1 ms to 60 s.

@@ -15,7 +15,7 @@ SystemRandom::SystemRandom() {
 }
 
 double SystemRandom::Uniform() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return std::uniform_real_distribution<double>(0.0, 1.0)(engine_);
 }
 

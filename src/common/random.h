@@ -5,6 +5,8 @@
 #include <mutex>
 #include <random>
 
+#include "common/mutex.h"
+
 namespace relay {
 
 class Random {
@@ -21,8 +23,8 @@ class SystemRandom final : public Random {
   double Uniform() override;
 
  private:
-  std::mutex mu_;
-  std::mt19937_64 engine_;  // guarded by mu_
+  Mutex mu_;
+  std::mt19937_64 engine_ GUARDED_BY(mu_);
 };
 
 // Always the same value: for tests.

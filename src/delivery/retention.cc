@@ -17,7 +17,7 @@ int64_t RetentionWorker::RunOnce() {
       }
       total += *n;
       if (*n < options_.batch) return;
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_) return;
     }
   };
@@ -46,26 +46,28 @@ int64_t RetentionWorker::EraseOnce() {
 
 void RetentionWorker::Start() {
   thread_ = std::thread([this] {
-    std::unique_lock<std::mutex> lock(mu_);
     auto next_purge = std::chrono::steady_clock::now();
-    while (!stopping_) {
-      lock.unlock();
+    while (true) {
+      {
+        MutexLock lock(mu_);
+        if (stopping_) return;
+      }
       EraseOnce();
       if (std::chrono::steady_clock::now() >= next_purge) {
         RunOnce();
         next_purge =
             std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.interval_millis);
       }
-      lock.lock();
-      cv_.wait_for(lock, std::chrono::milliseconds(options_.erasure_interval_millis),
-                   [this] { return stopping_; });
+      MutexLock lock(mu_);
+      if (!stopping_)
+        lock.WaitFor(cv_, std::chrono::milliseconds(options_.erasure_interval_millis));
     }
   });
 }
 
 void RetentionWorker::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();

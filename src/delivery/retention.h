@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "store/outbox_store.h"
 
 namespace relay::delivery {
@@ -51,9 +52,9 @@ class RetentionWorker {
   store::OutboxStore& store_;
   const Clock& clock_;
   std::thread thread_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
+  bool stopping_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace relay::delivery

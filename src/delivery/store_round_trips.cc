@@ -10,7 +10,7 @@ StoreRoundTrips::StoreRoundTrips(store::OutboxStore& store, std::function<void()
 
 StoreRoundTrips::~StoreRoundTrips() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   work_.notify_all();
@@ -21,7 +21,7 @@ void StoreRoundTrips::Submit(std::vector<store::DeliveryOutcome> outcomes, int64
                              std::optional<store::ClaimRequest> claim,
                              std::vector<store::HeldLease> renew, int64_t renew_until) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     busy_ = true;
     Reply r;
     r.outcomes = std::move(outcomes);
@@ -35,17 +35,17 @@ void StoreRoundTrips::Submit(std::vector<store::DeliveryOutcome> outcomes, int64
 }
 
 bool StoreRoundTrips::busy() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return busy_;
 }
 
 bool StoreRoundTrips::has_reply() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return reply_.has_value();
 }
 
 std::optional<StoreRoundTrips::Reply> StoreRoundTrips::TakeReply() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (!reply_) return std::nullopt;
   std::optional<Reply> reply = std::move(reply_);
   reply_.reset();
@@ -57,8 +57,8 @@ void StoreRoundTrips::Loop() {
   while (true) {
     Reply r;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      work_.wait(lock, [&] { return stopping_ || request_.has_value(); });
+      MutexLock lock(mu_);
+      while (!stopping_ && !request_) lock.Wait(work_);
       if (!request_) return;  // stopping with nothing left to do
       r = std::move(*request_);
       request_.reset();
@@ -84,7 +84,7 @@ void StoreRoundTrips::Loop() {
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (r.status.ok()) r.outcomes.clear();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       reply_ = std::move(r);
     }
     on_reply_();

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "store/outbox_store.h"
 
 namespace relay::delivery {
@@ -48,12 +49,12 @@ class StoreRoundTrips {
 
   store::OutboxStore& store_;
   std::function<void()> on_reply_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable work_;
-  bool stopping_ = false;         // guarded by mu_
-  bool busy_ = false;             // guarded by mu_
-  std::optional<Reply> request_;  // guarded by mu_: submitted, not started
-  std::optional<Reply> reply_;    // guarded by mu_: finished, not taken
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool busy_ GUARDED_BY(mu_) = false;
+  std::optional<Reply> request_ GUARDED_BY(mu_);  // submitted, not started
+  std::optional<Reply> reply_ GUARDED_BY(mu_);    // finished, not taken
   std::thread thread_;
 };
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace relay::store {
@@ -20,7 +21,7 @@ class WriteHealth {
         outcome.code() != StatusCode::kInternal) {
       return;
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     last_ = outcome;
     checked_ = std::chrono::steady_clock::now();
   }
@@ -28,16 +29,16 @@ class WriteHealth {
   // (the others meanwhile get the last outcome: one probe at a time).
   std::optional<Status> Recent() {
     const auto now = std::chrono::steady_clock::now();
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (now - checked_ < std::chrono::seconds(1)) return last_;
     checked_ = now;
     return std::nullopt;
   }
 
  private:
-  std::mutex mu_;
-  Status last_;                                    // guarded by mu_
-  std::chrono::steady_clock::time_point checked_;  // guarded by mu_
+  Mutex mu_;
+  Status last_ GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point checked_ GUARDED_BY(mu_);
 };
 
 }  // namespace relay::store

@@ -37,8 +37,11 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const std::string& url, int pool_
     return Status(migrated.code(),
                   "cannot open the database " + RedactDatabaseUrl(url) + ": " + migrated.message());
   }
-  store->idle_.push_back(std::move(conn));
-  store->open_ = 1;
+  {
+    MutexLock lock(store->mu_);  // nobody else has the store yet; the analysis cannot know
+    store->idle_.push_back(std::move(conn));
+    store->open_ = 1;
+  }
   return store;
 }
 
@@ -47,7 +50,7 @@ PgStore::Lease::~Lease() {
   // A connection goes back to the pool outside any transaction, or not at all: a later COMMIT on
   // it must never commit what an earlier, failed request wrote.
   if (!conn_->broken() && conn_->in_transaction()) (void)conn_->Exec("ROLLBACK");
-  std::lock_guard<std::mutex> lock(store_->mu_);
+  MutexLock lock(store_->mu_);
   if (conn_->broken() || conn_->in_transaction()) {
     --store_->open_;  // dropped; the next Borrow connects afresh
   } else {
@@ -58,8 +61,8 @@ PgStore::Lease::~Lease() {
 
 Result<PgStore::Lease> PgStore::Borrow() {
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    returned_.wait(lock, [&] { return !idle_.empty() || open_ < pool_size_; });
+    MutexLock lock(mu_);
+    while (idle_.empty() && open_ >= pool_size_) lock.Wait(returned_);
     if (!idle_.empty()) {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
@@ -69,7 +72,7 @@ Result<PgStore::Lease> PgStore::Borrow() {
   }
   auto conn = PgConn::Connect(url_);
   if (!conn.ok()) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     --open_;
     returned_.notify_one();
     return conn.status();
@@ -78,14 +81,14 @@ Result<PgStore::Lease> PgStore::Borrow() {
 }
 
 void PgStore::SetFaultHookForTesting(std::function<bool(std::string_view)> hook) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   fault_hook_ = std::move(hook);
 }
 
 bool PgStore::Fault(std::string_view point) {
   std::function<bool(std::string_view)> hook;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     hook = fault_hook_;
   }
   return hook && hook(point);

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "store/postgres/pg_db.h"
 #include "store/store.h"
 #include "store/write_health.h"
@@ -130,11 +131,11 @@ class PgStore final : public Store {
 
   std::string url_;
   int pool_size_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable returned_;
-  std::vector<std::unique_ptr<PgConn>> idle_;         // guarded by mu_
-  int open_ = 0;                                      // guarded by mu_: connections in use or idle
-  std::function<bool(std::string_view)> fault_hook_;  // guarded by mu_
+  std::vector<std::unique_ptr<PgConn>> idle_ GUARDED_BY(mu_);
+  int open_ GUARDED_BY(mu_) = 0;  // connections in use or idle
+  std::function<bool(std::string_view)> fault_hook_ GUARDED_BY(mu_);
   WriteHealth write_health_;
 };
 

@@ -18,9 +18,9 @@ Status SqliteStore::RunInBatch(const std::function<Status()>& body) {
   self.body = &body;
   std::vector<PendingWrite*> batch;
   {
-    std::unique_lock<std::mutex> queue_lock(queue_mu_);
+    MutexLock queue_lock(queue_mu_);
     queue_.push_back(&self);
-    batch_done_.wait(queue_lock, [&] { return self.done || !batch_running_; });
+    while (!self.done && batch_running_) queue_lock.Wait(batch_done_);
     if (self.done) return self.status;
     batch_running_ = true;
     batch_started_ = std::chrono::steady_clock::now();
@@ -33,7 +33,7 @@ Status SqliteStore::RunInBatch(const std::function<Status()>& body) {
     std::vector<PendingWrite*>& batch;
     ~EndBatch() {
       {
-        std::lock_guard<std::mutex> queue_lock(store->queue_mu_);
+        MutexLock queue_lock(store->queue_mu_);
         for (PendingWrite* w : batch) w->done = true;
         store->batch_running_ = false;
       }

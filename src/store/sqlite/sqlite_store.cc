@@ -67,8 +67,8 @@ SqliteStore::SqliteStore(std::unique_ptr<SqliteDb> db,
 }
 
 SqliteStore::ReaderLease SqliteStore::BorrowReader() {
-  std::unique_lock<std::mutex> lock(readers_mu_);
-  reader_returned_.wait(lock, [this] { return !idle_readers_.empty(); });
+  MutexLock lock(readers_mu_);
+  while (idle_readers_.empty()) lock.Wait(reader_returned_);
   SqliteDb* db = idle_readers_.back();
   idle_readers_.pop_back();
   return ReaderLease(this, db);
@@ -76,7 +76,7 @@ SqliteStore::ReaderLease SqliteStore::BorrowReader() {
 
 void SqliteStore::ReturnReader(SqliteDb* db) {
   {
-    std::lock_guard<std::mutex> lock(readers_mu_);
+    MutexLock lock(readers_mu_);
     idle_readers_.push_back(db);
   }
   reader_returned_.notify_one();
@@ -145,7 +145,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
 Status SqliteStore::CheckWritable() {
   const auto now = std::chrono::steady_clock::now();
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    MutexLock lock(queue_mu_);
     if (batch_running_ && now - batch_started_ > kStuckWriter) {
       return Unavailable(
           "the database writer has been busy for " +
