@@ -8,7 +8,7 @@ namespace {
 
 using AccountStoreTest = relay::testing::StoreTest;
 
-TEST_F(AccountStoreTest, KeysAndFeaturesRoundTrip) {
+TEST_P(AccountStoreTest, KeysAndFeaturesRoundTrip) {
   auto& store = store_;
   ApiKeyRow key{"key_1", "ci", "hash", {"org_a", "org_b"}, 10, std::nullopt};
   ASSERT_TRUE(store->CreateApiKey(key).ok());
@@ -30,7 +30,7 @@ TEST_F(AccountStoreTest, KeysAndFeaturesRoundTrip) {
   EXPECT_EQ(orgs->size(), 2u);
 }
 
-TEST_F(AccountStoreTest, SettingsKeepTheFirstValue) {
+TEST_P(AccountStoreTest, SettingsKeepTheFirstValue) {
   auto& store = store_;
   EXPECT_FALSE(store->GetSetting("s")->has_value());
   EXPECT_EQ(*store->PutSettingIfAbsent("s", "one"), "one");
@@ -38,7 +38,7 @@ TEST_F(AccountStoreTest, SettingsKeepTheFirstValue) {
   EXPECT_EQ(**store->GetSetting("s"), "one");
 }
 
-TEST_F(AccountStoreTest, AKeysGrantIsOneLookupPerOrganization) {
+TEST_P(AccountStoreTest, AKeysGrantIsOneLookupPerOrganization) {
   ApiKeyRow key{"key_1", "ci", "hash", {"org_a", "org_b"}, 10, std::nullopt};
   ASSERT_TRUE(store_->CreateApiKey(key).ok());
   auto a = store_->GetKeyGrant("key_1", "org_a");
@@ -54,7 +54,7 @@ TEST_F(AccountStoreTest, AKeysGrantIsOneLookupPerOrganization) {
   EXPECT_TRUE(revoked->revoked);
 }
 
-TEST_F(AccountStoreTest, KeysListInCreationOrderWithTheirOrganizationsNeverTheirHash) {
+TEST_P(AccountStoreTest, KeysListInCreationOrderWithTheirOrganizationsNeverTheirHash) {
   ASSERT_TRUE(store_->CreateApiKey({"key_2", "second", "h2", {"org_b"}, 20, std::nullopt}).ok());
   ASSERT_TRUE(
       store_->CreateApiKey({"key_1", "first", "h1", {"org_b", "org_a"}, 10, std::nullopt}).ok());
@@ -68,6 +68,8 @@ TEST_F(AccountStoreTest, KeysListInCreationOrderWithTheirOrganizationsNeverTheir
   EXPECT_TRUE((*keys)[0].secret_hash.empty());
   EXPECT_EQ((*keys)[1].name, "second");
 }
+
+RELAY_STORE_SUITE(AccountStoreTest);
 
 }  // namespace
 }  // namespace relay::store

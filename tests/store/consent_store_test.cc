@@ -20,7 +20,7 @@ class ConsentStoreTest : public relay::testing::StoreTest {
   Status Write(const std::function<Status(WriteTransaction&)>& body) { return store_->Write(body); }
 };
 
-TEST_F(ConsentStoreTest, AWriteSeesItsOwnRowsAndOtherOrganizationsSeeNone) {
+TEST_P(ConsentStoreTest, AWriteSeesItsOwnRowsAndOtherOrganizationsSeeNone) {
   ASSERT_TRUE(
       Write([&](WriteTransaction& txn) -> Status {
         RELAY_RETURN_IF_ERROR(txn.PutUser(User("usr_1", "org_a", "ou-1", 10)));
@@ -41,7 +41,7 @@ TEST_F(ConsentStoreTest, AWriteSeesItsOwnRowsAndOtherOrganizationsSeeNone) {
   EXPECT_FALSE(store_->GetEvent("org_b", "evt_1")->has_value());
 }
 
-TEST_F(ConsentStoreTest, AFailedWriteLeavesNothingAndNamesTheConflict) {
+TEST_P(ConsentStoreTest, AFailedWriteLeavesNothingAndNamesTheConflict) {
   ASSERT_TRUE(Write([&](WriteTransaction& txn) {
                 return txn.InsertEvent(Event("evt_1", "org_a", "usr_0", "gdpr", 1));
               }).ok());
@@ -57,7 +57,7 @@ TEST_F(ConsentStoreTest, AFailedWriteLeavesNothingAndNamesTheConflict) {
               }).ok());
 }
 
-TEST_F(ConsentStoreTest, AnOrganizationUserIdBelongsToOneUser) {
+TEST_P(ConsentStoreTest, AnOrganizationUserIdBelongsToOneUser) {
   ASSERT_TRUE(Write([&](WriteTransaction& txn) {
                 return txn.PutUser(User("usr_1", "org_a", "ou-1", 10));
               }).ok());
@@ -76,7 +76,7 @@ TEST_F(ConsentStoreTest, AnOrganizationUserIdBelongsToOneUser) {
               }).ok());
 }
 
-TEST_F(ConsentStoreTest, EventsListNewestFirstAndUsersOldestFirstWithFiltersAndPages) {
+TEST_P(ConsentStoreTest, EventsListNewestFirstAndUsersOldestFirstWithFiltersAndPages) {
   ASSERT_TRUE(
       Write([&](WriteTransaction& txn) -> Status {
         RELAY_RETURN_IF_ERROR(txn.PutUser(User("usr_1", "org_a", "ou-1", 10)));
@@ -104,7 +104,7 @@ TEST_F(ConsentStoreTest, EventsListNewestFirstAndUsersOldestFirstWithFiltersAndP
   EXPECT_EQ(store_->ListUsers("org_a", "ou-2", PageRequest{})->items.at(0).id, "usr_2");
 }
 
-TEST_F(ConsentStoreTest, EventsChangeAndGo) {
+TEST_P(ConsentStoreTest, EventsChangeAndGo) {
   ASSERT_TRUE(Write([&](WriteTransaction& txn) {
                 return txn.InsertEvent(Event("evt_1", "org_a", "usr_1", "gdpr", 10));
               }).ok());
@@ -117,7 +117,7 @@ TEST_F(ConsentStoreTest, EventsChangeAndGo) {
   EXPECT_FALSE(store_->GetEvent("org_a", "evt_1")->has_value());
 }
 
-TEST_F(ConsentStoreTest, IdempotentAnswersExpireAndGoWithTheirUser) {
+TEST_P(ConsentStoreTest, IdempotentAnswersExpireAndGoWithTheirUser) {
   IdempotencyRow answer{"org_a", "key-1", "hash", "usr_1", 201, R"({"id":"evt_1"})", 100};
   IdempotencyRow other{"org_a", "key-2", "hash", "usr_2", 201, "{}", 100};
   ASSERT_TRUE(Write([&](WriteTransaction& txn) -> Status {
@@ -151,7 +151,7 @@ TEST_F(ConsentStoreTest, IdempotentAnswersExpireAndGoWithTheirUser) {
   EXPECT_FALSE(read("key-2", 0).has_value());
 }
 
-TEST_F(ConsentStoreTest, AWriteReadsFeaturesAndEnabledIntegrationsForTheFanOut) {
+TEST_P(ConsentStoreTest, AWriteReadsFeaturesAndEnabledIntegrationsForTheFanOut) {
   PutIntegration("org_a", "int_on");
   PutIntegration("org_a", "int_off");
   PutIntegration("org_b", "int_b");
@@ -172,7 +172,7 @@ TEST_F(ConsentStoreTest, AWriteReadsFeaturesAndEnabledIntegrationsForTheFanOut) 
   EXPECT_EQ(features, std::set<std::string>{"webhooks"});
 }
 
-TEST_F(ConsentStoreTest, MessagesOfOneUserGetIncreasingSequencesInCommitOrder) {
+TEST_P(ConsentStoreTest, MessagesOfOneUserGetIncreasingSequencesInCommitOrder) {
   PutIntegration("org_a", "int_a");
   PutMessage("org_a", "msg_1", {"int_a"}, 100, "usr_1");
   PutMessage("org_a", "msg_2", {"int_a"}, 100, "usr_1");
@@ -183,6 +183,8 @@ TEST_F(ConsentStoreTest, MessagesOfOneUserGetIncreasingSequencesInCommitOrder) {
   EXPECT_EQ((*first)->ordering_key, "usr_1");
   EXPECT_EQ((*first)->message_id, "msg_1");
 }
+
+RELAY_STORE_SUITE(ConsentStoreTest);
 
 }  // namespace
 }  // namespace relay::store

@@ -28,7 +28,7 @@ class IntegrationStoreTest : public relay::testing::StoreTest {
   }
 };
 
-TEST_F(IntegrationStoreTest, IntegrationsAreScopedToTheirOrganization) {
+TEST_P(IntegrationStoreTest, IntegrationsAreScopedToTheirOrganization) {
   auto& store = store_;
   ASSERT_TRUE(store->CreateIntegration(Row("int_a", "org_a", 1)).ok());
   EXPECT_TRUE(store->GetIntegration("org_a", "int_a").ok());
@@ -41,13 +41,13 @@ TEST_F(IntegrationStoreTest, IntegrationsAreScopedToTheirOrganization) {
   EXPECT_EQ(store->UpdateIntegration(other, 1).code(), StatusCode::kConflict);
 }
 
-TEST_F(IntegrationStoreTest, DuplicateIdIsAConflict) {
+TEST_P(IntegrationStoreTest, DuplicateIdIsAConflict) {
   auto& store = store_;
   ASSERT_TRUE(store->CreateIntegration(Row("int_a", "org_a", 1)).ok());
   EXPECT_EQ(store->CreateIntegration(Row("int_a", "org_a", 2)).code(), StatusCode::kConflict);
 }
 
-TEST_F(IntegrationStoreTest, UpdateChecksTheVersion) {
+TEST_P(IntegrationStoreTest, UpdateChecksTheVersion) {
   auto& store = store_;
   ASSERT_TRUE(store->CreateIntegration(Row("int_a", "org_a", 1)).ok());
   IntegrationRow next = Row("int_a", "org_a", 1);
@@ -61,7 +61,7 @@ TEST_F(IntegrationStoreTest, UpdateChecksTheVersion) {
   EXPECT_FALSE(got->enabled);
 }
 
-TEST_F(IntegrationStoreTest, ListPaginatesOldestFirst) {
+TEST_P(IntegrationStoreTest, ListPaginatesOldestFirst) {
   auto& store = store_;
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(store->CreateIntegration(Row("int_" + std::to_string(i), "org", 100 + i)).ok());
@@ -74,7 +74,7 @@ TEST_F(IntegrationStoreTest, ListPaginatesOldestFirst) {
   EXPECT_EQ(page->items[1].id, "int_2");
 }
 
-TEST_F(IntegrationStoreTest, DeleteHidesTheRowAndErasesItsSecrets) {
+TEST_P(IntegrationStoreTest, DeleteHidesTheRowAndErasesItsSecrets) {
   auto& store = store_;
   IntegrationRow row = Row("int_a", "org_a", 1);
   row.client_secret_sealed = "sealed-client-secret";
@@ -84,6 +84,8 @@ TEST_F(IntegrationStoreTest, DeleteHidesTheRowAndErasesItsSecrets) {
   EXPECT_EQ(store->DeleteIntegration("org_a", "int_a", 6).code(), StatusCode::kNotFound);
   EXPECT_EQ(RawSecretsLeft(), 0) << "both sealed secrets are erased, not only hidden";
 }
+
+RELAY_STORE_SUITE(IntegrationStoreTest);
 
 }  // namespace
 }  // namespace relay::store

@@ -30,7 +30,7 @@ store::DeliveryOutcome Outcome(const store::ClaimedDelivery& d, int http_status,
   return o;
 }
 
-TEST_F(StoreTest, ARenewedLeaseIsNotClaimedAgainAndAnExpiredOneIs) {
+TEST_P(StoreTest, ARenewedLeaseIsNotClaimedAgainAndAnExpiredOneIs) {
   PutIntegration("org", "int_a");
   PutMessage("org", "msg_1", {"int_a"}, 10);
   PutMessage("org", "msg_2", {"int_a"}, 10);
@@ -53,7 +53,7 @@ TEST_F(StoreTest, ARenewedLeaseIsNotClaimedAgainAndAnExpiredOneIs) {
   EXPECT_EQ((*second)[0].lease_token, 2);
 }
 
-TEST_F(StoreTest, AStaleOutcomeNeverShadowsTheHoldersAttempt) {
+TEST_P(StoreTest, AStaleOutcomeNeverShadowsTheHoldersAttempt) {
   PutIntegration("org", "int_a");
   PutMessage("org", "msg_1", {"int_a"}, 10);
   auto stale = store_->ClaimDeliveries(Claim(100, 200, 1));
@@ -78,7 +78,7 @@ TEST_F(StoreTest, AStaleOutcomeNeverShadowsTheHoldersAttempt) {
   EXPECT_EQ((*d)->attempts[0].response_body, "answer 200");
 }
 
-TEST_F(StoreTest, ARetryOfADeletedIntegrationsDeliveryIsCancelled) {
+TEST_P(StoreTest, ARetryOfADeletedIntegrationsDeliveryIsCancelled) {
   PutIntegration("org", "int_a");
   PutMessage("org", "msg_1", {"int_a"}, 10);
   PutMessage("org", "msg_2", {"int_a"}, 10);

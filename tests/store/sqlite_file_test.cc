@@ -4,7 +4,6 @@
 
 #include "store/sqlite/sqlite_schema.h"
 #include "store/sqlite/sqlite_store.h"
-#include "support/postgres.h"
 #include "support/process.h"
 
 namespace relay::store {
@@ -12,9 +11,6 @@ namespace {
 
 class SqliteFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (relay::testing::UsingPostgres()) GTEST_SKIP() << "the SQLite file itself";
-  }
   std::string Path() const { return dir_.path() + "/relay.db"; }
   std::unique_ptr<SqliteStore> OpenOrDie() {
     auto store = SqliteStore::Open(Path());

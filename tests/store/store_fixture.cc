@@ -7,8 +7,16 @@
 
 namespace relay::testing {
 
+std::string StoreBackendName(const ::testing::TestParamInfo<StoreBackend>& info) {
+  return info.param == StoreBackend::kPostgres ? "postgres" : "sqlite";
+}
+
+// The fixture's own tests (outbox_leases_test.cc, write_faults_test.cc) on both backends.
+RELAY_STORE_SUITE(StoreTest);
+
 void StoreTest::SetUp() {
-  if (UsingPostgres()) {
+  if (GetParam() == StoreBackend::kPostgres) {
+    if (!UsingPostgres()) GTEST_SKIP() << "no PostgreSQL cluster given (ctest starts one)";
     url_ = CreateDatabase(PostgresBaseUrl());
     auto opened = store::PgStore::Open(url_, 4);
     ASSERT_TRUE(opened.ok()) << opened.status().message();

@@ -1,12 +1,13 @@
-// A fixture for tests of the Store itself, in process: each test gets an empty store of the
-// backend the suite runs against — SQLite in a temporary directory, or (when the ctest fixture
-// names a PostgreSQL cluster, support/postgres.h) a fresh database there. The same tests run on
-// both: what one backend promises, the other must keep.
+// A fixture for tests of the store itself, in process: each test gets an empty store of its
+// backend (the test parameter) — SQLite in a temporary directory, or a fresh database on the
+// PostgreSQL cluster ctest names (support/postgres.h). The same tests run on both: what one
+// backend promises, the other must keep.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,15 @@ class PgStore;
 
 namespace relay::testing {
 
-class StoreTest : public ::testing::Test {
+enum class StoreBackend { kSqlite, kPostgres };
+inline void PrintTo(StoreBackend backend, std::ostream* os) {
+  *os << (backend == StoreBackend::kPostgres ? "postgres" : "sqlite");
+}
+
+// Every store suite runs once per backend: TEST_P(Suite, ...) and RELAY_STORE_SUITE(Suite) give
+// "Backends/Suite.Test/sqlite" and ".../postgres". The PostgreSQL ones skip when no cluster is
+// given (ctest starts one, scripts/pg-test-cluster).
+class StoreTest : public ::testing::TestWithParam<StoreBackend> {
  protected:
   void SetUp() override;
   void TearDown() override;
@@ -43,4 +52,12 @@ class StoreTest : public ::testing::Test {
   store::PgStore* pg_ = nullptr;  // store_, when it is PostgreSQL
 };
 
+std::string StoreBackendName(const ::testing::TestParamInfo<StoreBackend>& info);
+
 }  // namespace relay::testing
+
+#define RELAY_STORE_SUITE(suite)                                                         \
+  INSTANTIATE_TEST_SUITE_P(Backends, suite,                                              \
+                           ::testing::Values(::relay::testing::StoreBackend::kSqlite,    \
+                                             ::relay::testing::StoreBackend::kPostgres), \
+                           ::relay::testing::StoreBackendName)

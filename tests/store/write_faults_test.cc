@@ -29,7 +29,7 @@ bool FinishesInTime(Fn fn) {
   return done.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
 }
 
-TEST_F(StoreTest, AThrowingWriteRollsBackAloneAndTheOthersInItsBatchCommit) {
+TEST_P(StoreTest, AThrowingWriteRollsBackAloneAndTheOthersInItsBatchCommit) {
   constexpr int kWriters = 16;
   constexpr int kThrower = 5;
   std::vector<Status> results(kWriters);
@@ -69,7 +69,7 @@ TEST_F(StoreTest, AThrowingWriteRollsBackAloneAndTheOthersInItsBatchCommit) {
   EXPECT_TRUE(store_->CheckWritable().ok());
 }
 
-TEST_F(StoreTest, AWriteThatErrsLeavesNothingForTheNextWriteOnItsConnectionToCommit) {
+TEST_P(StoreTest, AWriteThatErrsLeavesNothingForTheNextWriteOnItsConnectionToCommit) {
   // Every write of a failed closure is undone, even on a connection reused at once (the pool
   // has few): a later COMMIT must not commit them.
   for (int i = 0; i < 8; ++i) {
@@ -90,7 +90,7 @@ TEST_F(StoreTest, AWriteThatErrsLeavesNothingForTheNextWriteOnItsConnectionToCom
   }
 }
 
-TEST_F(StoreTest, ACommitWhoseAnswerIsLostIsCheckedNotRunAgain) {
+TEST_P(StoreTest, ACommitWhoseAnswerIsLostIsCheckedNotRunAgain) {
   if (!postgres()) GTEST_SKIP() << "the embedded store's COMMIT has no connection to lose";
   std::atomic<int> faults{1};
   pg_->SetFaultHookForTesting(
