@@ -2,7 +2,26 @@
 // which the PostgreSQL connection numbers).
 #pragma once
 
+#include <string>
+
 namespace relay::store {
+
+// Replay (OutboxStore::RequeueDeliveries): one batch of the integration's matching deliveries
+// after a seq, re-queued with a fresh cycle. Takes now, now, integration, organization, status,
+// after, then since and until when the filter has them, then the batch size. `lock_clause` is
+// what the backend appends to the inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED).
+inline std::string RequeueBatchSql(bool since, bool until, const char* lock_clause) {
+  std::string sql =
+      "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = "
+      "attempt_count, updated_at = ? WHERE seq IN (SELECT seq FROM deliveries WHERE "
+      "integration_id = ? AND organization_id = ? AND status = ? AND seq > ? AND erased_at IS NULL";
+  if (since) sql += " AND created_at >= ?";
+  if (until) sql += " AND created_at < ?";
+  sql += " ORDER BY seq LIMIT ?";
+  sql += lock_clause;
+  sql += ") RETURNING seq";
+  return sql;
+}
 
 // A delivery as reads show it (deliveries d JOIN messages m). Its payload is its own, else its
 // message's; an erased delivery's reads as "", even while its message still holds the payload

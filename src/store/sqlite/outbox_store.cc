@@ -318,13 +318,7 @@ Result<DeliveryRow> SqliteStore::RequeueDelivery(const std::string& org,
 Result<int64_t> SqliteStore::RequeueDeliveries(const std::string& org,
                                                const std::string& integration_id,
                                                const ReplayFilter& filter, int64_t now, int batch) {
-  std::string sql =
-      "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = "
-      "attempt_count, updated_at = ? WHERE seq IN (SELECT seq FROM deliveries WHERE "
-      "integration_id = ? AND organization_id = ? AND status = ? AND seq > ? AND erased_at IS NULL";
-  if (filter.since) sql += " AND created_at >= ?";
-  if (filter.until) sql += " AND created_at < ?";
-  sql += " ORDER BY seq LIMIT ?) RETURNING seq";
+  const std::string sql = RequeueBatchSql(filter.since.has_value(), filter.until.has_value(), "");
   int64_t total = 0;
   int64_t after = 0;
   while (true) {
