@@ -223,18 +223,20 @@ Status MergeConsents(json::object& status, const json::object& consents) {
   // Every cost below is linear in the user's state plus the event, or n log n for the sort, so
   // a user at the limits merges in milliseconds. Limits are checked before anything changes.
   json::array& purposes = stored_purposes->as_array();
-  std::unordered_map<std::string_view, size_t> purpose_at;
+  // Keys are copies: applying the merge rehashes the stored purposes' objects, which moves their
+  // strings (a view into them would dangle).
+  std::unordered_map<std::string, size_t> purpose_at;
   purpose_at.reserve(purposes.size() + consents.at("purposes").as_array().size());
   for (size_t i = 0; i < purposes.size(); ++i) {
     const json::value* id =
         purposes[i].is_object() ? purposes[i].as_object().if_contains("id") : nullptr;
     if (!id || !id->is_string()) return Internal("the user's stored consent state is malformed");
-    purpose_at.emplace(id->as_string(), i);
+    purpose_at.emplace(std::string(id->as_string()), i);
   }
   size_t new_purposes = 0;
   for (const auto& incoming : consents.at("purposes").as_array()) {
     const json::object& in = incoming.as_object();
-    auto it = purpose_at.find(in.at("id").as_string());
+    auto it = purpose_at.find(std::string(in.at("id").as_string()));
     if (it == purpose_at.end()) {
       ++new_purposes;
       continue;
@@ -295,7 +297,7 @@ Status MergeConsents(json::object& status, const json::object& consents) {
   // Nothing fails past this point.
   for (const auto& incoming : consents.at("purposes").as_array()) {
     const json::object& in = incoming.as_object();
-    auto it = purpose_at.find(in.at("id").as_string());
+    auto it = purpose_at.find(std::string(in.at("id").as_string()));
     if (it == purpose_at.end()) {
       purposes.push_back(in);
       continue;
