@@ -89,6 +89,14 @@ int Serve(const std::string& program, const StoreOptions& store_options,
     return Fail("--log-format must be text or json");
   }
   log::Configure(level, options.log_format == "json" ? log::Format::kJson : log::Format::kText);
+  // Block the stop signals before any thread starts (the dispatcher's store thread starts with
+  // it), so every thread inherits the mask: a SIGTERM at any moment waits for the main thread's
+  // sigwait below and a graceful stop, instead of killing the process in another thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::string host;
   uint16_t port = 0;
   if (!SplitHostPort(options.listen, &host, &port)) {
@@ -185,13 +193,6 @@ int Serve(const std::string& program, const StoreOptions& store_options,
     return writable.ok() && (!enabled || dispatcher.running());
   };
   api::Api api(api::ApiServices{auth, integrations, consent, deliveries, metrics, health});
-
-  // Block the stop signals in every thread; the main thread waits for them below.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   api::HttpServerOptions http;
   http.host = host;

@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -99,6 +100,32 @@ TEST_F(ServerCliTest, ASecondServeOnOneSqliteFileRefusesToStart) {
   CreateKey({"org_b"});
   ASSERT_EQ(server_.Stop(), 0);
   EXPECT_TRUE(second.Start({"--data-dir", DataDir()})) << second.error();
+}
+
+// SIGTERM is taken by the main thread's sigwait, for a graceful stop: every thread must block it,
+// or the kernel may hand it to one that does not, whose default action kills the process (exit
+// 143, nothing drained). The dispatcher's store thread once started before the mask was set.
+TEST_F(ServerCliTest, EveryThreadBlocksTheStopSignalsSoAStopIsAlwaysGraceful) {
+  StartServer();
+  const std::string tasks = "/proc/" + std::to_string(server_.pid()) + "/task";
+  size_t threads = 0;
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    // The main thread is the one in sigwait, which unblocks the awaited signals while it waits.
+    if (task.path().filename() == std::to_string(server_.pid())) continue;
+    std::ifstream status(task.path() / "status");
+    std::string line;
+    uint64_t blocked = 0;
+    std::string name;
+    while (std::getline(status, line)) {
+      if (line.rfind("SigBlk:", 0) == 0) blocked = std::stoull(line.substr(7), nullptr, 16);
+      if (line.rfind("Name:", 0) == 0) name = line.substr(5);
+    }
+    ++threads;
+    EXPECT_TRUE(blocked & (uint64_t{1} << (SIGTERM - 1))) << "thread" << name << " " << task.path();
+    EXPECT_TRUE(blocked & (uint64_t{1} << (SIGINT - 1))) << "thread" << name << " " << task.path();
+  }
+  EXPECT_GT(threads, 3u) << "the server's threads were all seen";
+  EXPECT_EQ(server_.Stop(), 0);
 }
 
 TEST_F(ServerCliTest, MasterKeyFileIsCreatedPrivate) {
