@@ -90,4 +90,115 @@ inline constexpr char kPurgeIdempotencyKeysSql[] =
 inline constexpr char kDeleteUserIdempotencySql[] =
     "DELETE FROM idempotency_keys WHERE organization_id = ? AND user_id = ?";
 
+// --- statements both backends run as they are ---
+
+// An integration replaced if its stored version is the expected one.
+inline constexpr char kUpdateIntegrationSql[] =
+    "UPDATE integrations SET enabled = ?, authentication = ?, properties = ?, client_secret = "
+    "?, signing_secret = ?, updated_at = ?, version = ?, previous_signing_secret = ?, "
+    "previous_secret_expires_at = ? WHERE id = ? AND organization_id = ? AND version = ? AND "
+    "deleted_at IS NULL";
+
+// An integration marked deleted, its secrets erased.
+inline constexpr char kDeleteIntegrationSql[] =
+    "UPDATE integrations SET deleted_at = ?, updated_at = ?, client_secret = NULL, "
+    "signing_secret = NULL, previous_signing_secret = NULL, version = version + 1 WHERE id = "
+    "? AND organization_id = ? AND deleted_at IS NULL";
+
+// A deleted integration's waiting deliveries cancelled.
+inline constexpr char kCancelPendingOfIntegrationSql[] =
+    "UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE integration_id = ? AND "
+    "status = 'pending'";
+
+// What a claim hands out: the deliveries claimed under one lease.
+inline constexpr char kClaimedDeliveriesSql[] =
+    "SELECT d.seq, d.id, d.organization_id, d.integration_id, i.version, m.id, d.type, "
+    "coalesce(d.payload, m.payload), d.attempt_count, d.attempt_count - d.cycle_start, "
+    "m.created_at FROM deliveries d JOIN messages m ON m.seq = d.message_seq JOIN "
+    "integrations i ON i.id = d.integration_id WHERE d.status = 'in_flight' AND d.lease_until "
+    "= ? AND d.lease_token = ? ORDER BY d.next_attempt_at";
+
+// One finished delivery re-queued with a fresh cycle.
+inline constexpr char kRequeueOneSql[] =
+    "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = "
+    "attempt_count, updated_at = ? WHERE organization_id = ? AND integration_id = ? AND id = "
+    "?";
+
+// An organization's enabled features.
+inline constexpr char kSelectFeaturesSql[] =
+    "SELECT feature FROM organization_features WHERE organization_id = ?";
+
+// A setting stored unless it has a value.
+inline constexpr char kPutSettingIfAbsentSql[] =
+    "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING";
+
+// An organization created unless it exists.
+inline constexpr char kEnsureOrganizationSql[] =
+    "INSERT INTO organizations (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING";
+
+// A new API key.
+inline constexpr char kInsertApiKeySql[] =
+    "INSERT INTO api_keys (id, name, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, "
+    "?)";
+
+// One organization of a key.
+inline constexpr char kInsertKeyOrganizationSql[] =
+    "INSERT INTO api_key_organizations (key_id, organization_id) VALUES (?, ?) ON CONFLICT DO "
+    "NOTHING";
+
+// One API key.
+inline constexpr char kSelectApiKeySql[] =
+    "SELECT id, name, secret_hash, created_at, revoked_at FROM api_keys WHERE id = ?";
+
+// Every API key, oldest first (without hashes).
+inline constexpr char kListApiKeysSql[] =
+    "SELECT id, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id";
+
+// A key revoked (the first revocation's time stays).
+inline constexpr char kRevokeApiKeySql[] =
+    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?";
+
+// A feature enabled.
+inline constexpr char kEnableFeatureSql[] =
+    "INSERT INTO organization_features (organization_id, feature, enabled_at) VALUES (?, ?, "
+    "?) ON CONFLICT DO NOTHING";
+
+// A feature disabled.
+inline constexpr char kDisableFeatureSql[] =
+    "DELETE FROM organization_features WHERE organization_id = ? AND feature = ?";
+
+// A consent user inserted or replaced.
+inline constexpr char kPutUserSql[] =
+    "INSERT INTO consent_users (id, organization_id, organization_user_id, state, created_at, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, id) DO UPDATE SET "
+    "organization_user_id = excluded.organization_user_id, state = excluded.state, updated_at "
+    "= excluded.updated_at";
+
+// A user's events, at erasure.
+inline constexpr char kDeleteUserEventsSql[] =
+    "DELETE FROM consent_events WHERE organization_id = ? AND user_id = ?";
+
+// A user, at erasure.
+inline constexpr char kDeleteUserSql[] =
+    "DELETE FROM consent_users WHERE organization_id = ? AND id = ?";
+
+// An event's entity replaced.
+inline constexpr char kUpdateEventSql[] =
+    "UPDATE consent_events SET entity = ?, updated_at = ? WHERE organization_id = ? AND id = "
+    "?";
+
+// One event.
+inline constexpr char kDeleteEventSql[] =
+    "DELETE FROM consent_events WHERE organization_id = ? AND id = ?";
+
+// A webhook message.
+inline constexpr char kInsertMessageSql[] =
+    "INSERT INTO messages (id, organization_id, type, regulation, ordering_key, payload, "
+    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+// An Idempotency-Key's stored answer.
+inline constexpr char kSelectIdempotencySql[] =
+    "SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys "
+    "WHERE organization_id = ? AND key = ? AND created_at >= ?";
+
 }  // namespace relay::store

@@ -25,10 +25,7 @@ Result<std::optional<std::string>> PgStore::GetSetting(const std::string& name) 
 Result<std::string> PgStore::PutSettingIfAbsent(const std::string& name, const std::string& value) {
   std::string in_force;
   RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) -> Status {
-    RELAY_RETURN_IF_ERROR(db.Query("INSERT INTO settings (name, value) VALUES (?, ?) "
-                                   "ON CONFLICT (name) DO NOTHING",
-                                   {P(name), P(value)})
-                              .status());
+    RELAY_RETURN_IF_ERROR(db.Query(kPutSettingIfAbsentSql, {P(name), P(value)}).status());
     RELAY_ASSIGN_OR_RETURN(auto r,
                            db.Query("SELECT value FROM settings WHERE name = ?", {P(name)}));
     if (r.rows() == 0) return Internal("setting vanished after insert");
@@ -40,17 +37,13 @@ Result<std::string> PgStore::PutSettingIfAbsent(const std::string& name, const s
 
 Status PgStore::CreateApiKey(const ApiKeyRow& key) {
   return InTransaction([&](PgConn& db) -> Status {
-    RELAY_RETURN_IF_ERROR(db.Query("INSERT INTO api_keys (id, name, secret_hash, created_at, "
-                                   "revoked_at) VALUES (?, ?, ?, ?, ?)",
-                                   {P(key.id), P(key.name), Bytes(key.secret_hash),
+    RELAY_RETURN_IF_ERROR(
+        db.Query(kInsertApiKeySql, {P(key.id), P(key.name), Bytes(key.secret_hash),
                                     P(key.created_at), P(key.revoked_at)})
-                              .status());
+            .status());
     for (const auto& org : key.organizations) {
       RELAY_RETURN_IF_ERROR(EnsureOrganization(db, org, key.created_at));
-      RELAY_RETURN_IF_ERROR(db.Query("INSERT INTO api_key_organizations (key_id, "
-                                     "organization_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                                     {P(key.id), P(org)})
-                                .status());
+      RELAY_RETURN_IF_ERROR(db.Query(kInsertKeyOrganizationSql, {P(key.id), P(org)}).status());
     }
     return Status::Ok();
   });
@@ -58,10 +51,7 @@ Status PgStore::CreateApiKey(const ApiKeyRow& key) {
 
 Result<ApiKeyRow> PgStore::GetApiKey(const std::string& id) {
   RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
-  RELAY_ASSIGN_OR_RETURN(
-      auto r,
-      db->Query("SELECT id, name, secret_hash, created_at, revoked_at FROM api_keys WHERE id = ?",
-                {P(id)}));
+  RELAY_ASSIGN_OR_RETURN(auto r, db->Query(kSelectApiKeySql, {P(id)}));
   if (r.rows() == 0) return NotFound("api key not found");
   ApiKeyRow key;
   key.id = r.Text(0, 0);
@@ -83,9 +73,7 @@ Result<KeyGrant> PgStore::GetKeyGrant(const std::string& key_id,
 
 Result<std::vector<ApiKeyRow>> PgStore::ListApiKeys() {
   RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
-  RELAY_ASSIGN_OR_RETURN(
-      auto r,
-      db->Query("SELECT id, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id"));
+  RELAY_ASSIGN_OR_RETURN(auto r, db->Query(kListApiKeysSql));
   std::vector<ApiKeyRow> keys;
   for (int i = 0; i < r.rows(); ++i) {
     ApiKeyRow key;
@@ -101,9 +89,7 @@ Result<std::vector<ApiKeyRow>> PgStore::ListApiKeys() {
 
 Status PgStore::RevokeApiKey(const std::string& id, int64_t now) {
   RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
-  RELAY_ASSIGN_OR_RETURN(
-      auto r, db->Query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
-                        {P(now), P(id)}));
+  RELAY_ASSIGN_OR_RETURN(auto r, db->Query(kRevokeApiKeySql, {P(now), P(id)}));
   if (r.affected() == 0) return NotFound("api key not found: " + id);
   return Status::Ok();
 }
@@ -113,17 +99,9 @@ Status PgStore::SetOrganizationFeature(const std::string& organization_id,
   return InTransaction([&](PgConn& db) -> Status {
     RELAY_RETURN_IF_ERROR(EnsureOrganization(db, organization_id, now));
     if (enabled) {
-      return db
-          .Query(
-              "INSERT INTO organization_features (organization_id, feature, enabled_at) "
-              "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-              {P(organization_id), P(feature), P(now)})
-          .status();
+      return db.Query(kEnableFeatureSql, {P(organization_id), P(feature), P(now)}).status();
     }
-    return db
-        .Query("DELETE FROM organization_features WHERE organization_id = ? AND feature = ?",
-               {P(organization_id), P(feature)})
-        .status();
+    return db.Query(kDisableFeatureSql, {P(organization_id), P(feature)}).status();
   });
 }
 

@@ -77,25 +77,16 @@ class PgWriteTransaction final : public WriteTransaction {
 
   Status PutUser(const ConsentUserRow& u) override {
     last_organization_user_id_ = u.organization_user_id;
-    queued_.push_back(
-        {"INSERT INTO consent_users (id, organization_id, organization_user_id, state, created_at, "
-         "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, id) DO UPDATE SET "
-         "organization_user_id = excluded.organization_user_id, state = excluded.state, "
-         "updated_at = excluded.updated_at",
-         {P(u.id), P(u.organization_id), OptionalText(u.organization_user_id), P(u.state_json),
-          P(u.created_at), P(u.updated_at)}});
+    queued_.push_back({kPutUserSql,
+                       {P(u.id), P(u.organization_id), OptionalText(u.organization_user_id),
+                        P(u.state_json), P(u.created_at), P(u.updated_at)}});
     return Status::Ok();
   }
 
   Status DeleteUser(const std::string& org, const std::string& id) override {
     RELAY_RETURN_IF_ERROR(Flush());
-    RELAY_RETURN_IF_ERROR(
-        db_.Query("DELETE FROM consent_events WHERE organization_id = ? AND user_id = ?",
-                  {P(org), P(id)})
-            .status());
-    RELAY_ASSIGN_OR_RETURN(
-        auto r, db_.Query("DELETE FROM consent_users WHERE organization_id = ? AND id = ?",
-                          {P(org), P(id)}));
+    RELAY_RETURN_IF_ERROR(db_.Query(kDeleteUserEventsSql, {P(org), P(id)}).status());
+    RELAY_ASSIGN_OR_RETURN(auto r, db_.Query(kDeleteUserSql, {P(org), P(id)}));
     if (r.affected() == 0) return NotFound("user not found: " + id);
     queued_.push_back({kDeleteUserIdempotencySql, {P(org), P(id)}});
     queued_.push_back({kRecordErasureSql, {P(org), P(id), P(SystemClock::Instance().NowMillis())}});
@@ -118,19 +109,15 @@ class PgWriteTransaction final : public WriteTransaction {
 
   Status UpdateEvent(const ConsentEventRow& e) override {
     RELAY_RETURN_IF_ERROR(Flush());
-    RELAY_ASSIGN_OR_RETURN(
-        auto r, db_.Query("UPDATE consent_events SET entity = ?, updated_at = ? WHERE "
-                          "organization_id = ? AND id = ?",
-                          {P(e.entity_json), P(e.updated_at), P(e.organization_id), P(e.id)}));
+    RELAY_ASSIGN_OR_RETURN(auto r, db_.Query(kUpdateEventSql, {P(e.entity_json), P(e.updated_at),
+                                                               P(e.organization_id), P(e.id)}));
     if (r.affected() == 0) return NotFound("event not found: " + e.id);
     return Status::Ok();
   }
 
   Status DeleteEvent(const std::string& org, const std::string& id) override {
     RELAY_RETURN_IF_ERROR(Flush());
-    RELAY_ASSIGN_OR_RETURN(
-        auto r, db_.Query("DELETE FROM consent_events WHERE organization_id = ? AND id = ?",
-                          {P(org), P(id)}));
+    RELAY_ASSIGN_OR_RETURN(auto r, db_.Query(kDeleteEventSql, {P(org), P(id)}));
     if (r.affected() == 0) return NotFound("event not found: " + id);
     return Status::Ok();
   }
@@ -139,11 +126,9 @@ class PgWriteTransaction final : public WriteTransaction {
     // The deliveries take the message's number with currval (same session, right after its
     // insert), so nothing waits for a RETURNING. It orders one user's messages: their writes hold
     // the user's row lock, so they take their numbers in commit order.
-    queued_.push_back(
-        {"INSERT INTO messages (id, organization_id, type, regulation, ordering_key, "
-         "payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-         {P(m.id), P(m.organization_id), P(m.type), P(m.regulation), P(m.ordering_key),
-          P(m.payload), P(m.created_at)}});
+    queued_.push_back({kInsertMessageSql,
+                       {P(m.id), P(m.organization_id), P(m.type), P(m.regulation),
+                        P(m.ordering_key), P(m.payload), P(m.created_at)}});
     for (const auto& d : deliveries) {
       queued_.push_back(
           {"INSERT INTO deliveries (id, organization_id, integration_id, message_seq, type, "
@@ -166,11 +151,8 @@ class PgWriteTransaction final : public WriteTransaction {
     RELAY_RETURN_IF_ERROR(db_.Query("SELECT pg_advisory_xact_lock(?, hashtext(? || chr(1) || ?))",
                                     {P(int64_t{kIdempotencyLockSpace}), P(org), P(key)})
                               .status());
-    RELAY_ASSIGN_OR_RETURN(
-        auto r, db_.Query("SELECT request_hash, response_status, response_body, created_at FROM "
-                          "idempotency_keys WHERE organization_id = ? AND key = ? AND "
-                          "created_at >= ?",
-                          {P(org), P(key), P(not_before)}));
+    RELAY_ASSIGN_OR_RETURN(auto r,
+                           db_.Query(kSelectIdempotencySql, {P(org), P(key), P(not_before)}));
     if (r.rows() == 0) return std::optional<IdempotencyRow>();
     return std::optional<IdempotencyRow>(IdempotencyRow{
         org, key, r.Bytea(0, 0), "", static_cast<int>(r.Int(0, 1)), r.Text(0, 2), r.Int(0, 3)});

@@ -58,10 +58,7 @@ Status PgStore::UpdateIntegration(const IntegrationRow& row, int64_t expected_ve
   RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
   RELAY_ASSIGN_OR_RETURN(
       auto r,
-      db->Query("UPDATE integrations SET enabled = ?, authentication = ?, properties = ?, "
-                "client_secret = ?, signing_secret = ?, updated_at = ?, version = ?, "
-                "previous_signing_secret = ?, previous_secret_expires_at = ? "
-                "WHERE id = ? AND organization_id = ? AND version = ? AND deleted_at IS NULL",
+      db->Query(kUpdateIntegrationSql,
                 {P(int64_t{row.enabled}), P(row.authentication_json), P(row.properties_json),
                  Bytes(row.client_secret_sealed), Bytes(row.signing_secret_sealed),
                  P(row.updated_at), P(row.version), Bytes(row.previous_signing_secret_sealed),
@@ -76,20 +73,11 @@ Status PgStore::UpdateIntegration(const IntegrationRow& row, int64_t expected_ve
 Status PgStore::DeleteIntegration(const std::string& organization_id, const std::string& id,
                                   int64_t now) {
   return InTransaction([&](PgConn& db) -> Status {
-    RELAY_ASSIGN_OR_RETURN(auto r,
-                           db.Query("UPDATE integrations SET deleted_at = ?, updated_at = ?, "
-                                    "client_secret = NULL, signing_secret = NULL, "
-                                    "previous_signing_secret = NULL, version = version + 1 "
-                                    "WHERE id = ? AND organization_id = ? AND deleted_at IS NULL",
-                                    {P(now), P(now), P(id), P(organization_id)}));
+    RELAY_ASSIGN_OR_RETURN(
+        auto r, db.Query(kDeleteIntegrationSql, {P(now), P(now), P(id), P(organization_id)}));
     if (r.affected() == 0) return NotFound("integration not found: " + id);
     // Its waiting deliveries will never be sent: they become cancelled (kept as history).
-    return db
-        .Query(
-            "UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE "
-            "integration_id = ? AND status = 'pending'",
-            {P(now), P(id)})
-        .status();
+    return db.Query(kCancelPendingOfIntegrationSql, {P(now), P(id)}).status();
   });
 }
 

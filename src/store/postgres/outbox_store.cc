@@ -102,13 +102,7 @@ Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
                                  {P(request.lease_until), P(request.lease_token), IntArray(seqs)})
                             .status());
   RELAY_ASSIGN_OR_RETURN(
-      auto r, db.Query("SELECT d.seq, d.id, d.organization_id, d.integration_id, i.version, m.id, "
-                       "d.type, coalesce(d.payload, m.payload), d.attempt_count, "
-                       "d.attempt_count - d.cycle_start, m.created_at FROM deliveries d "
-                       "JOIN messages m ON m.seq = d.message_seq JOIN integrations i ON "
-                       "i.id = d.integration_id WHERE d.status = 'in_flight' AND "
-                       "d.lease_until = ? AND d.lease_token = ? ORDER BY d.next_attempt_at",
-                       {P(request.lease_until), P(request.lease_token)}));
+      auto r, db.Query(kClaimedDeliveriesSql, {P(request.lease_until), P(request.lease_token)}));
   for (int i = 0; i < r.rows(); ++i) {
     ClaimedDelivery c;
     c.seq = r.Int(i, 0);
@@ -256,13 +250,7 @@ Result<DeliveryRow> PgStore::RequeueDelivery(const std::string& org,
     if (status == "cancelled") {
       return FailedPrecondition("delivery " + id + " was cancelled with its integration");
     }
-    return db
-        .Query(
-            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = "
-            "attempt_count, updated_at = ? WHERE organization_id = ? AND integration_id = ? "
-            "AND id = ?",
-            {P(now), P(now), P(org), P(integration_id), P(id)})
-        .status();
+    return db.Query(kRequeueOneSql, {P(now), P(now), P(org), P(integration_id), P(id)}).status();
   }));
   RELAY_ASSIGN_OR_RETURN(auto row, GetDelivery(org, integration_id, id));
   if (!row) return NotFound("delivery not found: " + id);

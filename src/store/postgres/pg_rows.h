@@ -107,9 +107,7 @@ Result<Page<Row>> SelectPage(PgConn& db, const std::string& from_where, const st
 }
 
 inline Result<std::set<std::string>> SelectFeatures(PgConn& db, const std::string& org) {
-  RELAY_ASSIGN_OR_RETURN(
-      auto r,
-      db.Query("SELECT feature FROM organization_features WHERE organization_id = ?", {P(org)}));
+  RELAY_ASSIGN_OR_RETURN(auto r, db.Query(kSelectFeaturesSql, {P(org)}));
   std::set<std::string> features;
   for (int i = 0; i < r.rows(); ++i) features.insert(r.Text(i, 0));
   return features;
@@ -127,10 +125,7 @@ inline Result<std::vector<std::string>> KeyOrganizations(PgConn& db, const std::
 }
 
 inline Status EnsureOrganization(PgConn& db, const std::string& org, int64_t now) {
-  return db
-      .Query("INSERT INTO organizations (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-             {P(org), P(now)})
-      .status();
+  return db.Query(kEnsureOrganizationSql, {P(org), P(now)}).status();
 }
 
 // Arrays as one parameter (`= ANY(?::bigint[])`, `unnest(...)`), so a list of any length is one

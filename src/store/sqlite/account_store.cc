@@ -27,9 +27,7 @@ Result<std::string> SqliteStore::PutSettingIfAbsent(const std::string& name,
   std::string in_force;
   Status s = InTransaction(*db_, [&]() -> Status {
     {
-      RELAY_ASSIGN_OR_RETURN(auto stmt,
-                             db_->Prepare("INSERT INTO settings (name, value) VALUES (?, ?) "
-                                          "ON CONFLICT (name) DO NOTHING"));
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kPutSettingIfAbsentSql));
       stmt->Bind(1, name).Bind(2, value);
       RELAY_RETURN_IF_ERROR(stmt->Run());
     }
@@ -45,9 +43,7 @@ Result<std::string> SqliteStore::PutSettingIfAbsent(const std::string& name,
 }
 
 Status SqliteStore::EnsureOrganization(const std::string& organization_id, int64_t now) {
-  RELAY_ASSIGN_OR_RETURN(auto stmt,
-                         db_->Prepare("INSERT INTO organizations (id, created_at) VALUES (?, ?) "
-                                      "ON CONFLICT (id) DO NOTHING"));
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kEnsureOrganizationSql));
   stmt->Bind(1, organization_id).Bind(2, now);
   return stmt->Run();
 }
@@ -56,18 +52,14 @@ Status SqliteStore::CreateApiKey(const ApiKeyRow& key) {
   std::lock_guard<std::mutex> lock(mu_);
   return InTransaction(*db_, [&]() -> Status {
     {
-      RELAY_ASSIGN_OR_RETURN(
-          auto stmt, db_->Prepare("INSERT INTO api_keys (id, name, secret_hash, created_at, "
-                                  "revoked_at) VALUES (?, ?, ?, ?, ?)"));
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kInsertApiKeySql));
       stmt->Bind(1, key.id).Bind(2, key.name).BindBlob(3, key.secret_hash).Bind(4, key.created_at);
       stmt->Bind(5, key.revoked_at);
       RELAY_RETURN_IF_ERROR(stmt->Run());
     }
     for (const auto& org : key.organizations) {
       RELAY_RETURN_IF_ERROR(EnsureOrganization(org, key.created_at));
-      RELAY_ASSIGN_OR_RETURN(
-          auto stmt, db_->Prepare("INSERT INTO api_key_organizations (key_id, organization_id) "
-                                  "VALUES (?, ?) ON CONFLICT DO NOTHING"));
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kInsertKeyOrganizationSql));
       stmt->Bind(1, key.id).Bind(2, org);
       RELAY_RETURN_IF_ERROR(stmt->Run());
     }
@@ -94,8 +86,7 @@ Result<ApiKeyRow> SqliteStore::GetApiKey(const std::string& id) {
   auto db_ = BorrowReader();
   ApiKeyRow key;
   {
-    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT id, name, secret_hash, created_at, "
-                                                   "revoked_at FROM api_keys WHERE id = ?"));
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kSelectApiKeySql));
     stmt->Bind(1, id);
     RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) return NotFound("api key not found");
@@ -123,8 +114,7 @@ Result<std::vector<ApiKeyRow>> SqliteStore::ListApiKeys() {
   auto db_ = BorrowReader();
   std::vector<ApiKeyRow> keys;
   {
-    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT id, name, created_at, revoked_at FROM "
-                                                   "api_keys ORDER BY created_at, id"));
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kListApiKeysSql));
     while (true) {
       RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
@@ -144,8 +134,7 @@ Result<std::vector<ApiKeyRow>> SqliteStore::ListApiKeys() {
 
 Status SqliteStore::RevokeApiKey(const std::string& id, int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
-  RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("UPDATE api_keys SET revoked_at = "
-                                                 "coalesce(revoked_at, ?) WHERE id = ?"));
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kRevokeApiKeySql));
   stmt->Bind(1, now).Bind(2, id);
   RELAY_RETURN_IF_ERROR(stmt->Run());
   if (db_->Changes() == 0) return NotFound("api key not found: " + id);
@@ -158,14 +147,11 @@ Status SqliteStore::SetOrganizationFeature(const std::string& organization_id,
   return InTransaction(*db_, [&]() -> Status {
     RELAY_RETURN_IF_ERROR(EnsureOrganization(organization_id, now));
     if (enabled) {
-      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("INSERT INTO organization_features "
-                                                     "(organization_id, feature, enabled_at) "
-                                                     "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"));
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kEnableFeatureSql));
       stmt->Bind(1, organization_id).Bind(2, feature).Bind(3, now);
       return stmt->Run();
     }
-    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("DELETE FROM organization_features WHERE "
-                                                   "organization_id = ? AND feature = ?"));
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kDisableFeatureSql));
     stmt->Bind(1, organization_id).Bind(2, feature);
     return stmt->Run();
   });

@@ -103,13 +103,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
   Status PutUser(const ConsentUserRow& u) override {
-    RELAY_ASSIGN_OR_RETURN(
-        auto stmt,
-        db_.Prepare("INSERT INTO consent_users (id, organization_id, organization_user_id, state, "
-                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT "
-                    "(organization_id, id) DO UPDATE SET organization_user_id = "
-                    "excluded.organization_user_id, state = excluded.state, updated_at = "
-                    "excluded.updated_at"));
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare(kPutUserSql));
     stmt->Bind(1, u.id).Bind(2, u.organization_id);
     if (u.organization_user_id.empty()) {
       stmt->BindNull(3);
@@ -127,14 +121,12 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status DeleteUser(const std::string& org, const std::string& id) override {
     {
-      RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare("DELETE FROM consent_events WHERE "
-                                                    "organization_id = ? AND user_id = ?"));
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare(kDeleteUserEventsSql));
       stmt->Bind(1, org).Bind(2, id);
       RELAY_RETURN_IF_ERROR(stmt->Run());
     }
     {
-      RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare("DELETE FROM consent_users WHERE "
-                                                    "organization_id = ? AND id = ?"));
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare(kDeleteUserSql));
       stmt->Bind(1, org).Bind(2, id);
       RELAY_RETURN_IF_ERROR(stmt->Run());
       if (db_.Changes() == 0) return NotFound("user not found: " + id);
@@ -166,9 +158,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
   Status UpdateEvent(const ConsentEventRow& e) override {
-    RELAY_ASSIGN_OR_RETURN(auto stmt,
-                           db_.Prepare("UPDATE consent_events SET entity = ?, updated_at = ? "
-                                       "WHERE organization_id = ? AND id = ?"));
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare(kUpdateEventSql));
     stmt->Bind(1, e.entity_json).Bind(2, e.updated_at).Bind(3, e.organization_id).Bind(4, e.id);
     RELAY_RETURN_IF_ERROR(stmt->Run());
     if (db_.Changes() == 0) return NotFound("event not found: " + e.id);
@@ -176,8 +166,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
   Status DeleteEvent(const std::string& org, const std::string& id) override {
-    RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare("DELETE FROM consent_events WHERE "
-                                                  "organization_id = ? AND id = ?"));
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare(kDeleteEventSql));
     stmt->Bind(1, org).Bind(2, id);
     RELAY_RETURN_IF_ERROR(stmt->Run());
     if (db_.Changes() == 0) return NotFound("event not found: " + id);
@@ -186,10 +175,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status InsertMessage(const MessageRow& m, const std::vector<DeliveryRow>& deliveries) override {
     {
-      RELAY_ASSIGN_OR_RETURN(
-          auto stmt,
-          db_.Prepare("INSERT INTO messages (id, organization_id, type, regulation, "
-                      "ordering_key, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare(kInsertMessageSql));
       stmt->Bind(1, m.id).Bind(2, m.organization_id).Bind(3, m.type).Bind(4, m.regulation);
       stmt->Bind(5, m.ordering_key).Bind(6, m.payload).Bind(7, m.created_at);
       RELAY_RETURN_IF_ERROR(stmt->Run());
@@ -219,10 +205,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Result<std::optional<IdempotencyRow>> GetIdempotencyKey(const std::string& org,
                                                           const std::string& key,
                                                           int64_t not_before) override {
-    RELAY_ASSIGN_OR_RETURN(
-        auto stmt, db_.Prepare("SELECT request_hash, response_status, response_body, created_at "
-                               "FROM idempotency_keys WHERE organization_id = ? AND key = ? AND "
-                               "created_at >= ?"));
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare(kSelectIdempotencySql));
     stmt->Bind(1, org).Bind(2, key).Bind(3, not_before);
     RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) return std::optional<IdempotencyRow>();

@@ -57,12 +57,7 @@ Result<Page<IntegrationRow>> SqliteStore::ListIntegrations(const std::string& or
 
 Status SqliteStore::UpdateIntegration(const IntegrationRow& row, int64_t expected_version) {
   std::lock_guard<std::mutex> lock(mu_);
-  RELAY_ASSIGN_OR_RETURN(
-      auto stmt,
-      db_->Prepare("UPDATE integrations SET enabled = ?, authentication = ?, properties = ?, "
-                   "client_secret = ?, signing_secret = ?, updated_at = ?, version = ?, "
-                   "previous_signing_secret = ?, previous_secret_expires_at = ? "
-                   "WHERE id = ? AND organization_id = ? AND version = ? AND deleted_at IS NULL"));
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kUpdateIntegrationSql));
   stmt->Bind(1, int64_t{row.enabled}).Bind(2, row.authentication_json);
   stmt->Bind(3, row.properties_json).BindBlob(4, row.client_secret_sealed);
   stmt->BindBlob(5, row.signing_secret_sealed).Bind(6, row.updated_at).Bind(7, row.version);
@@ -80,19 +75,13 @@ Status SqliteStore::DeleteIntegration(const std::string& organization_id, const 
   std::lock_guard<std::mutex> lock(mu_);
   return InTransaction(*db_, [&]() -> Status {
     {
-      RELAY_ASSIGN_OR_RETURN(
-          auto stmt, db_->Prepare("UPDATE integrations SET deleted_at = ?, updated_at = ?, "
-                                  "client_secret = NULL, signing_secret = NULL, "
-                                  "previous_signing_secret = NULL, version = version + 1 "
-                                  "WHERE id = ? AND organization_id = ? AND deleted_at IS NULL"));
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kDeleteIntegrationSql));
       stmt->Bind(1, now).Bind(2, now).Bind(3, id).Bind(4, organization_id);
       RELAY_RETURN_IF_ERROR(stmt->Run());
       if (db_->Changes() == 0) return NotFound("integration not found: " + id);
     }
     // Its waiting deliveries will never be sent: they become cancelled (kept as history).
-    RELAY_ASSIGN_OR_RETURN(
-        auto stmt, db_->Prepare("UPDATE deliveries SET status = 'cancelled', updated_at = ? "
-                                "WHERE integration_id = ? AND status = 'pending'"));
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kCancelPendingOfIntegrationSql));
     stmt->Bind(1, now).Bind(2, id);
     return stmt->Run();
   });

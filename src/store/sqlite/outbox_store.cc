@@ -166,14 +166,7 @@ Status SqliteStore::ClaimOnWriter(const ClaimRequest& request, std::vector<Claim
       RELAY_RETURN_IF_ERROR(stmt->Run());
       if (db_->Changes() == 0) return Status::Ok();
     }
-    RELAY_ASSIGN_OR_RETURN(
-        auto stmt,
-        db_->Prepare("SELECT d.seq, d.id, d.organization_id, d.integration_id, i.version, m.id, "
-                     "d.type, coalesce(d.payload, m.payload), d.attempt_count, "
-                     "d.attempt_count - d.cycle_start, m.created_at FROM deliveries d "
-                     "JOIN messages m ON m.seq = d.message_seq JOIN integrations i ON "
-                     "i.id = d.integration_id WHERE d.status = 'in_flight' AND d.lease_until = ? "
-                     "AND d.lease_token = ? ORDER BY d.next_attempt_at"));
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kClaimedDeliveriesSql));
     stmt->Bind(1, request.lease_until).Bind(2, request.lease_token);
     while (true) {
       RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
@@ -300,11 +293,7 @@ Result<DeliveryRow> SqliteStore::RequeueDelivery(const std::string& org,
       if (status == "cancelled") {
         return FailedPrecondition("delivery " + id + " was cancelled with its integration");
       }
-      RELAY_ASSIGN_OR_RETURN(
-          auto stmt,
-          db_->Prepare("UPDATE deliveries SET status = 'pending', next_attempt_at = ?, "
-                       "cycle_start = attempt_count, updated_at = ? WHERE organization_id = ? "
-                       "AND integration_id = ? AND id = ?"));
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kRequeueOneSql));
       stmt->Bind(1, now).Bind(2, now).Bind(3, org).Bind(4, integration_id).Bind(5, id);
       return stmt->Run();
     });

@@ -48,8 +48,7 @@ IntegrationRow ReadIntegration(const SqliteStatement& s) {
 
 Result<std::set<std::string>> SelectOrganizationFeatures(SqliteDb& db,
                                                          const std::string& organization_id) {
-  RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT feature FROM organization_features "
-                                               "WHERE organization_id = ?"));
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare(kSelectFeaturesSql));
   stmt->Bind(1, organization_id);
   std::set<std::string> features;
   while (true) {
