@@ -13,6 +13,9 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v psql >/dev/null || need+=(postgresql)
+PEER=1
+[[ "${1:-}" == "--smoke" ]] && PEER=0  # the peer's phases need Redis and npm packages: full runs only
+if [[ $PEER == 1 ]]; then command -v redis-server >/dev/null || need+=(redis-server); fi
 if [[ ${#need[@]} -gt 0 ]]; then
   sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get update -qq
@@ -25,12 +28,34 @@ WORK=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Processes started inside a phase's subshell (the peer and its Redis) record their pids here.
+  if [[ -f "$WORK/subshell.pids" ]]; then
+    while read -r p; do kill -9 "$p" 2>/dev/null || true; done < "$WORK/subshell.pids"
+  fi
   scripts/pg-test-cluster stop "$WORK/pg" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# CPU seconds (user + system) the given processes have used so far.
+cpu_seconds() {
+  local ticks=0 t
+  for pid in "$@"; do
+    t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    ticks=$((ticks + t))
+  done
+  python3 -c "print(f'{$ticks / $(getconf CLK_TCK):.2f}')"
+}
+# SIGTERM, up to 5 s to exit, then SIGKILL.
+stop_process() {
+  kill "$1" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+# Requests nginx has served so far (its stub_status; includes this request).
+nginx_requests() { curl -s "http://127.0.0.1:$NGINX_PORT/nginx_status" | awk 'NR == 3 {print $3}'; }
 # wrk's output -> "rps p50_ms p99_ms"
 wrk_figures() {
   python3 - "$1" <<'PY'
@@ -59,7 +84,12 @@ events { worker_connections 4096; }
 http {
   access_log off;
   client_body_temp_path $WORK/nginx;
-  server { listen 127.0.0.1:$NGINX_PORT; keepalive_requests 1000000; location / { return 200 "ok"; } }
+  server {
+    listen 127.0.0.1:$NGINX_PORT; keepalive_requests 1000000;
+    location / { return 200 "ok"; }
+    # nginx's own request count: deliveries are counted where they arrive.
+    location = /nginx_status { stub_status; }
+  }
 }
 CONF
 nginx -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx"
@@ -149,11 +179,16 @@ e2e() {
   create_integrations "$per" "${org_list[@]}"
   local before after start_ns end_ns
   before=$(metric 'relay_deliveries_total{status="succeeded"}'); before=${before:-0}
+  local nginx_before cpu_before; nginx_before=$(nginx_requests); cpu_before=$(cpu_seconds "$RELAY_PID")
   start_ns=$(date +%s%N)
   ORGS=$([[ "$orgs" -gt 1 ]] && echo "$orgs" || echo 0) RATE=$rate \
     wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/events.lua "$RELAY_URL/" > "$dir.wrk"
   after=$(metric 'relay_deliveries_total{status="succeeded"}'); after=${after:-0}
   end_ns=$(date +%s%N)
+  # Counted at nginx too, and the relay's CPU over the phase (read back by the peer comparison).
+  # "deliveries/s cpu_seconds deliveries"
+  local counted=$(( $(nginx_requests) - nginx_before - 1 ))
+  python3 -c "print(f'{$counted / (($end_ns - $start_ns) / 1e9):.0f} {$(cpu_seconds "$RELAY_PID") - $cpu_before:.2f} $counted')" > "$dir.nginx_cpu"
   local pending; pending=$(metric relay_deliveries_pending)
   # Let the last deliveries land (up to 30 s) so the latency covers every message.
   for _ in $(seq 600); do [[ "$(metric relay_deliveries_pending)" == "0" ]] && break; sleep 0.05; done
@@ -288,6 +323,50 @@ read -r PG2_INGEST PG2_INGEST_P99 _ < <(pg_phase ingest2 2 0)
 read -r PG1_E2E_EVENTS _ PG1_E2E < <(pg_phase e2e1 1 1)
 read -r PG2_E2E_EVENTS _ PG2_E2E < <(pg_phase e2e2 2 1)
 
+# --- the peer: BullMQ on Redis, the usual Node.js build (bench/peer) ---------------------------
+# The same wrk load against the peer's HTTP endpoint; it enqueues two jobs per event (event.created
+# and user.updated) and, with its worker, POSTs them signed to the same nginx. Redis keeps an AOF
+# fsynced every second. Deliveries are counted by nginx; CPU is node plus redis-server.
+# $1 = name, $2 = with worker (1/0). Prints "events/s p99_ms deliveries/s cpu_s errors".
+peer_phase() {
+  local name=$1 worker=$2
+  local dir="$WORK/peer-$name"
+  mkdir -p "$dir"
+  local rport pport; rport=$(free_port); pport=$(free_port)
+  redis-server --port "$rport" --bind 127.0.0.1 --dir "$dir" --appendonly yes \
+    --appendfsync everysec --save "" > "$dir/redis.log" 2>&1 &
+  local rpid=$!
+  echo "$rpid" >> "$WORK/subshell.pids"
+  for _ in $(seq 200); do redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+  local flags=()
+  [[ "$worker" == 1 ]] || flags+=(--no-worker)
+  node bench/peer/peer.js --port "$pport" --redis-port "$rport" \
+    --target "http://127.0.0.1:$NGINX_PORT/hook" "${flags[@]}" > "$dir/peer.out" 2> "$dir/peer.log" &
+  local ppid=$!
+  echo "$ppid" >> "$WORK/subshell.pids"
+  for _ in $(seq 200); do grep -q "peer listening" "$dir/peer.out" && break; sleep 0.05; done
+  grep -q "peer listening" "$dir/peer.out" || { echo "bench: the peer did not start" >&2; cat "$dir/peer.log" >&2; exit 1; }
+  local nginx_before cpu_before start_ns end_ns
+  nginx_before=$(nginx_requests); cpu_before=$(cpu_seconds "$ppid" "$rpid"); start_ns=$(date +%s%N)
+  TOKEN=peer wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/events.lua \
+    "http://127.0.0.1:$pport/" > "$dir.wrk"
+  end_ns=$(date +%s%N)
+  local delivered=$(( $(nginx_requests) - nginx_before - 1 ))
+  local cpu; cpu=$(python3 -c "print(f'{$(cpu_seconds "$ppid" "$rpid") - $cpu_before:.2f}')")
+  stop_process "$ppid"
+  stop_process "$rpid"
+  local events p99 errors
+  read -r events _ p99 errors < <(wrk_figures "$dir.wrk")
+  echo "$events $p99 $(python3 -c "print(f'{$delivered / (($end_ns - $start_ns) / 1e9):.0f}')") $cpu $errors $delivered"
+}
+if [[ $PEER == 1 ]]; then
+  [[ -d bench/peer/node_modules/bullmq ]] ||
+    (cd bench/peer && npm ci --no-audit --no-fund --loglevel=error)
+  read -r PEER_INGEST PEER_INGEST_P99 _ _ PEER_INGEST_ERR _ < <(peer_phase ingest 0)
+  read -r PEER_E2E_EVENTS _ PEER_E2E PEER_E2E_CPU PEER_E2E_ERR PEER_E2E_COUNT < <(peer_phase e2e 1)
+  read -r E2E_NGINX E2E_CPU E2E_COUNT < "$WORK/e2e1.nginx_cpu"
+fi
+
 ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
 {
   echo "# consent-relay benchmark"
@@ -313,6 +392,18 @@ ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
   echo "| PostgreSQL, 2 nodes: ingest (events/s, p99 ms) | $PG2_INGEST ($PG2_INGEST_P99) | $(ratio "$PG2_INGEST") |"
   echo "| PostgreSQL, 1 node: end to end, 1 integration (deliveries/s; $PG1_E2E_EVENTS events/s) | $PG1_E2E | $(ratio "$PG1_E2E") |"
   echo "| PostgreSQL, 2 nodes: end to end, 1 integration (deliveries/s; $PG2_E2E_EVENTS events/s) | $PG2_E2E | $(ratio "$PG2_E2E") |"
+  if [[ $PEER == 1 ]]; then
+    vs() { python3 -c "print(f'{$1 / max(1, $2):.2f}')"; }
+    echo
+    echo "Side by side with the peer (bench/peer: BullMQ $(node -p "require('./bench/peer/node_modules/bullmq/package.json').version") on Redis $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'), AOF fsynced every second), same run:"
+    echo
+    echo "| figure | consent-relay | peer | relay / peer |"
+    echo "|---|---|---|---|"
+    echo "| ingest: events acknowledged per second (relay: fsynced; peer: enqueued, not fsynced) | $INGEST | $PEER_INGEST (p99 $PEER_INGEST_P99 ms, errors $PEER_INGEST_ERR) | $(vs "$INGEST" "$PEER_INGEST") |"
+    echo "| end to end, 1 integration: deliveries/s counted by nginx | $E2E_NGINX ($E2E_INGEST events/s) | $PEER_E2E ($PEER_E2E_EVENTS events/s, errors $PEER_E2E_ERR) | $(vs "$E2E_NGINX" "$PEER_E2E") |"
+    echo "| CPU seconds over that phase (relay process; node + redis-server) | $E2E_CPU | $PEER_E2E_CPU | $(vs "$E2E_CPU" "$PEER_E2E_CPU") |"
+    echo "| CPU ms per delivered webhook | $(python3 -c "print(f'{1000 * $E2E_CPU / max(1, $E2E_COUNT):.3f}')") | $(python3 -c "print(f'{1000 * $PEER_E2E_CPU / max(1, $PEER_E2E_COUNT):.3f}')") | $(python3 -c "print(f'{($E2E_CPU / max(1, $E2E_COUNT)) / max(1e-9, $PEER_E2E_CPU / max(1, $PEER_E2E_COUNT)):.2f}')") |"
+  fi
   echo
   echo "Deliveries/s count deliveries that reached nginx while wrk ran (an event makes one message"
   echo "per integration, two when the user changed: user.created or user.updated). Latency is exact, from the"
