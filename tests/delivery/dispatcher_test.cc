@@ -20,10 +20,12 @@
 #include "integrations/features.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/process.h"
+#include "support/test_receiver.h"
 
 namespace relay::delivery {
 namespace {
 namespace json = boost::json;
+using relay::testing::WaitUntil;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -113,14 +115,8 @@ std::string Header(const HttpCall& call, const std::string& name) {
   return "";
 }
 
-bool WaitUntil(const std::function<bool()>& condition, milliseconds timeout = seconds(10)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
-}
+// How long a condition may take to come true here (support/test_receiver.h's WaitUntil).
+constexpr milliseconds kWait = seconds(10);
 
 class DispatcherTest : public ::testing::Test {
  protected:
@@ -219,9 +215,10 @@ TEST_F(DispatcherTest, CapsHoldPerIntegrationAndOverallAndComeBackWhenAttemptsEn
     EXPECT_LE(most_b, 3u) << "wave " << wave;
     EXPECT_EQ(std::max(most_a, most_b), 3u) << "wave " << wave;
     // Every slot is handed back: the second wave gets the same capacity as the first.
-    ASSERT_TRUE(WaitUntil([&] { return dispatcher_->in_flight() == 0; })) << "wave " << wave;
+    ASSERT_TRUE(WaitUntil([&] { return dispatcher_->in_flight() == 0; }, kWait)) << "wave " << wave;
   }
-  ASSERT_TRUE(WaitUntil([&] { return CountWithStatus(store::DeliveryStatus::kSucceeded) == 48; }));
+  ASSERT_TRUE(
+      WaitUntil([&] { return CountWithStatus(store::DeliveryStatus::kSucceeded) == 48; }, kWait));
   std::map<std::string, int> sends;
   for (const auto& call : sender_.Started()) ++sends[Header(call, "webhook-id") + call.url];
   EXPECT_EQ(sends.size(), 48u);
@@ -252,9 +249,10 @@ TEST_F(DispatcherTest, AnAttemptOutlastingManyLeasesIsHeldRenewedAndSentOnce) {
   }
   EXPECT_GT(claims, 10);
   sender_.AnswerOldest(200);
-  ASSERT_TRUE(WaitUntil([&] { return CountWithStatus(store::DeliveryStatus::kSucceeded) == 1; }));
+  ASSERT_TRUE(
+      WaitUntil([&] { return CountWithStatus(store::DeliveryStatus::kSucceeded) == 1; }, kWait));
   EXPECT_EQ(sender_.Started().size(), 1u);
-  EXPECT_TRUE(WaitUntil([&] { return dispatcher_->in_flight() == 0; }));
+  EXPECT_TRUE(WaitUntil([&] { return dispatcher_->in_flight() == 0; }, kWait));
 }
 
 TEST_F(DispatcherTest, AFailedAttemptIsRetriedThenDiesAndFreesItsSlot) {
@@ -268,14 +266,15 @@ TEST_F(DispatcherTest, AFailedAttemptIsRetriedThenDiesAndFreesItsSlot) {
   sender_.AnswerOldest(500);
   ASSERT_TRUE(sender_.WaitHeld(1)) << "retried after 50 ms";
   sender_.AnswerOldest(500);
-  ASSERT_TRUE(WaitUntil([&] { return CountWithStatus(store::DeliveryStatus::kDead) == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return CountWithStatus(store::DeliveryStatus::kDead) == 1; }, kWait));
   // The cap of one is free again: the next delivery goes out.
   PostEvent("u-2");
   ASSERT_TRUE(sender_.WaitHeld(1));
   sender_.AnswerOldest(200);
-  ASSERT_TRUE(WaitUntil([&] { return CountWithStatus(store::DeliveryStatus::kSucceeded) == 1; }));
+  ASSERT_TRUE(
+      WaitUntil([&] { return CountWithStatus(store::DeliveryStatus::kSucceeded) == 1; }, kWait));
   EXPECT_EQ(sender_.Started().size(), 3u);
-  EXPECT_TRUE(WaitUntil([&] { return dispatcher_->in_flight() == 0; }));
+  EXPECT_TRUE(WaitUntil([&] { return dispatcher_->in_flight() == 0; }, kWait));
 }
 
 TEST_F(ManualClockDispatcherTest, AnOAuthTokenIsReusedUntilExpiresInLessThirtySeconds) {
@@ -293,10 +292,12 @@ TEST_F(ManualClockDispatcherTest, AnOAuthTokenIsReusedUntilExpiresInLessThirtySe
   auto deliver = [&](const std::string& user) {
     size_t before = sender_.Started().size();
     PostEvent(user);
-    EXPECT_TRUE(WaitUntil([&] {
-      auto started = sender_.Started();
-      return started.size() > before && started.back().url == "https://a.example/hook";
-    }));
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          auto started = sender_.Started();
+          return started.size() > before && started.back().url == "https://a.example/hook";
+        },
+        kWait));
     return Header(sender_.Started().back(), "Authorization");
   };
   EXPECT_EQ(deliver("u-1"), "Bearer tok-1");
@@ -315,7 +316,7 @@ TEST_F(ManualClockDispatcherTest, BothSignaturesGoOutForExactly24HoursAfterARota
   auto signatures = [&](const std::string& user) {
     size_t before = sender_.Started().size();
     PostEvent(user);
-    EXPECT_TRUE(WaitUntil([&] { return sender_.Started().size() > before; }));
+    EXPECT_TRUE(WaitUntil([&] { return sender_.Started().size() > before; }, kWait));
     std::string header = Header(sender_.Started().back(), "webhook-signature");
     return 1 + std::count(header.begin(), header.end(), ' ');
   };
