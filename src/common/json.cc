@@ -62,6 +62,10 @@ void ApplyMergePatch(boost::json::value& target, const boost::json::value& patch
 }
 
 std::string ToJsonString(const boost::json::value& value) { return boost::json::serialize(value); }
+std::string ToJsonString(const boost::json::object& object) {
+  return boost::json::serialize(object);
+}
+std::string ToJsonString(const boost::json::array& array) { return boost::json::serialize(array); }
 
 std::string SanitizeText(const std::string& in) {
   std::string out;

@@ -20,8 +20,11 @@ Result<boost::json::value> ParseJson(std::string_view text);
 // Applies an RFC 7396 JSON merge patch to `target`: objects merge, null removes, the rest replaces.
 void ApplyMergePatch(boost::json::value& target, const boost::json::value& patch);
 
-// Serializes compactly (the exact bytes the API returns).
+// Serializes compactly (the exact bytes the API returns). The object and array overloads spare
+// the copy that converting them to a value would make.
 std::string ToJsonString(const boost::json::value& value);
+std::string ToJsonString(const boost::json::object& object);
+std::string ToJsonString(const boost::json::array& array);
 
 // Text from outside (an endpoint's response body, an error it caused) made fit to store and to
 // show as a JSON string: invalid UTF-8 sequences and NUL bytes become U+FFFD. Valid text is

@@ -129,15 +129,20 @@ Result<EventPlan> PlanEvent(const std::string& org, const EventInput& in,
     RELAY_ASSIGN_OR_RETURN(state, ParseState(row));
     old_view = UserView(row, state, in.regulation);
   }
-  const json::object old_state = state;
   if (in.user_metadata) {
     json::object& md = state["metadata"].as_object();
     for (const auto& kv : *in.user_metadata) md[kv.key()] = kv.value();
   }
-  json::value& status = state["regulations"].as_object()[in.regulation];
+  json::object& regulations = state["regulations"].as_object();
+  const bool had_regulation = regulations.contains(in.regulation);
+  json::value& status = regulations[in.regulation];
   if (!status.is_object()) status = json::object();
   RELAY_RETURN_IF_ERROR(MergeConsents(status.as_object(), in.consents));
-  plan.user_changed = is_new_user || state != old_state;
+  // Only the metadata and this regulation's consents can have changed, and old_view holds both
+  // as they were (no copy of the whole state is needed to tell).
+  plan.user_changed = is_new_user || !had_regulation ||
+                      state.at("metadata") != old_view.at("metadata") ||
+                      status != old_view.at("consents");
   if (plan.user_changed) {
     row.updated_at = std::max(now, row.updated_at);
     row.state_json = ToJsonString(state);
@@ -158,20 +163,40 @@ Result<EventPlan> PlanEvent(const std::string& org, const EventInput& in,
                       {"user", std::move(user_ref)},
                       {"consents", in.consents}};
   if (in.delegate) entity["delegate"] = *in.delegate;
-  plan.event = store::ConsentEventRow{event_id,   org, row.id, in.regulation, ToJsonString(entity),
-                                      created_at, now};
+  std::string entity_json = ToJsonString(entity);
 
-  plan.messages.push_back({"event.created", in.regulation, json::object{{"entity", entity}}});
+  // The payloads are rendered from the serialized parts: the entity is serialized once, and no
+  // envelope object is built only to be serialized (the bytes are those of Envelope()).
+  auto message = [&](std::string type, std::string parameters) {
+    OutgoingMessage m{std::move(type), in.regulation, json::object(), {}};
+    m.payload = R"({"type":")";
+    m.payload += m.type;
+    m.payload += R"(","regulation":")";
+    m.payload += in.regulation;  // validated: a-z 0-9 _ -, nothing to escape
+    m.payload += R"(","parameters":{)";
+    m.payload += parameters;
+    m.payload += "}}";
+    plan.messages.push_back(std::move(m));
+  };
+  std::string parameters = R"("entity":)";
+  parameters += entity_json;
+  message("event.created", std::move(parameters));
   json::object new_view = UserView(row, state, in.regulation);
   if (is_new_user) {
-    plan.messages.push_back({"user.created", in.regulation, json::object{{"entity", new_view}}});
+    parameters = R"("entity":)";
+    parameters += ToJsonString(new_view);
+    message("user.created", std::move(parameters));
   } else if (plan.user_changed) {
-    plan.messages.push_back({"user.updated", in.regulation,
-                             json::object{{"source", std::move(entity)},
-                                          {"old_entity", std::move(old_view)},
-                                          {"new_entity", std::move(new_view)}}});
+    parameters = R"("source":)";
+    parameters += entity_json;
+    parameters += R"(,"old_entity":)";
+    parameters += ToJsonString(old_view);
+    parameters += R"(,"new_entity":)";
+    parameters += ToJsonString(new_view);
+    message("user.updated", std::move(parameters));
   }
-  for (auto& m : plan.messages) m.payload = ToJsonString(Envelope(m));
+  plan.event = store::ConsentEventRow{
+      event_id, org, row.id, in.regulation, std::move(entity_json), created_at, now};
   return plan;
 }
 

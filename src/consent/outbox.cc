@@ -89,7 +89,15 @@ Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organiza
       d.next_attempt_at = now;
       d.created_at = now;
       if (t.properties->flatten) {
-        if (flat_payload.empty()) flat_payload = ToJsonString(FlattenEnvelope(Envelope(m)));
+        if (flat_payload.empty()) {
+          // A pre-rendered payload (the hot path's) is parsed back: flatten is the rare case.
+          json::object envelope = Envelope(m);
+          if (!m.payload.empty()) {
+            RELAY_ASSIGN_OR_RETURN(json::value parsed, ParseJson(m.payload));
+            envelope = std::move(parsed.as_object());
+          }
+          flat_payload = ToJsonString(FlattenEnvelope(envelope));
+        }
         d.payload = flat_payload;
       }
       deliveries.push_back(std::move(d));

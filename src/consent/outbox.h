@@ -16,8 +16,8 @@ namespace relay::consent {
 struct OutgoingMessage {
   std::string type;        // event.created, ..., user.deleted
   std::string regulation;  // the regulation it concerns
-  boost::json::object parameters;
-  std::string payload = {};  // Envelope() rendered, when the caller already did; else Publish does
+  boost::json::object parameters;  // may be left empty when `payload` is given
+  std::string payload = {};  // the envelope rendered, when the caller already did; else Publish does
 };
 
 // The envelope exactly as Didomi documents it.

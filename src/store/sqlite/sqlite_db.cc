@@ -145,8 +145,22 @@ int64_t SqliteDb::Changes() const { return sqlite3_changes64(db_); }
 int64_t SqliteDb::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 
 Status SqliteDb::Exec(std::string_view sql) {
-  char* err = nullptr;
   std::string text(sql);
+  // One statement (BEGIN, SAVEPOINT, COMMIT... on every write) runs from the statement cache:
+  // parsing it again each time showed in profiles. Scripts (migrations) go to sqlite3_exec.
+  if (statements_.count(text)) return (*Prepare(text))->Run();
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
+  if (sqlite3_prepare_v2(db_, text.c_str(), static_cast<int>(text.size()), &stmt, &tail) ==
+          SQLITE_OK &&
+      stmt != nullptr &&
+      std::string_view(tail).find_first_not_of(" \t\r\n;") == std::string_view::npos) {
+    sqlite3_finalize(stmt);
+    RELAY_ASSIGN_OR_RETURN(auto cached, Prepare(text));
+    return cached->Run();
+  }
+  sqlite3_finalize(stmt);
+  char* err = nullptr;
   int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
     std::string what = "sqlite exec";
