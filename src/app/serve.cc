@@ -24,6 +24,7 @@
 #include "common/random.h"
 #include "common/time_format.h"
 #include "consent/consent_service.h"
+#include "delivery/delivery_counts.h"
 #include "delivery/delivery_service.h"
 #include "delivery/dispatcher.h"
 #include "delivery/retention.h"
@@ -171,14 +172,19 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   delivery::RetentionWorker retention_worker(retention_options, **store, clock);
 
   store::Store& store_ref = **store;
-  metrics.AddGauge("relay_deliveries_pending", "Deliveries waiting to be sent", [&store_ref] {
-    auto c = store_ref.CountDeliveries();
-    return c.ok() ? static_cast<double>(c->pending) : -1.0;
-  });
-  metrics.AddGauge("relay_deliveries_dead", "Deliveries in permanent storage", [&store_ref] {
-    auto c = store_ref.CountDeliveries();
-    return c.ok() ? static_cast<double>(c->dead) : -1.0;
-  });
+  // Counted at most once a second, however often /metrics is scraped.
+  delivery::DeliveryCounts counts([&store_ref] { return store_ref.CountDeliveries(); }, clock,
+                                  1000);
+  metrics.AddGauge("relay_deliveries_pending",
+                   "Deliveries waiting to be sent (refreshed each second)", [&counts] {
+                     auto c = counts.Get();
+                     return c.ok() ? static_cast<double>(c->pending) : -1.0;
+                   });
+  metrics.AddGauge("relay_deliveries_dead",
+                   "Deliveries in permanent storage (refreshed each second)", [&counts] {
+                     auto c = counts.Get();
+                     return c.ok() ? static_cast<double>(c->dead) : -1.0;
+                   });
   metrics.AddGauge("relay_deliveries_in_flight", "Deliveries being sent by this process",
                    [&dispatcher] { return static_cast<double>(dispatcher.in_flight()); });
   auto health = [&dispatcher, &store_ref, enabled = options.dispatch](boost::json::object& body) {
