@@ -56,7 +56,8 @@ stop_process() {
 }
 # Requests nginx has served so far (its stub_status; includes this request).
 nginx_requests() { curl -s "http://127.0.0.1:$NGINX_PORT/nginx_status" | awk 'NR == 3 {print $3}'; }
-# wrk's output -> "rps p50_ms p99_ms"
+# wrk's output -> "rate_2xx p50_ms p99_ms errors": the rate counts 2xx answers only; errors are
+# the other answers plus socket errors (connect, read, write, timeout).
 wrk_figures() {
   python3 - "$1" <<'PY'
 import re, sys
@@ -65,12 +66,31 @@ def ms(v):
     m = re.match(r"([\d.]+)(us|ms|s)", v)
     n, u = float(m.group(1)), m.group(2)
     return n / 1000 if u == "us" else n * 1000 if u == "s" else n
-rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
+total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", text)
+seconds = ms(total.group(2) + total.group(3)) / 1000 if total.group(3) != "m" else float(total.group(2)) * 60
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+bad = int(non2xx.group(1)) if non2xx else 0
+sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+errors = bad + (sum(int(x) for x in sock.groups()) if sock else 0)
 p50 = re.search(r"\s50%\s+(\S+)", text).group(1)
 p99 = re.search(r"\s99%\s+(\S+)", text).group(1)
-non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"{float(rps):.0f} {ms(p50):.1f} {ms(p99):.1f} {non2xx.group(1) if non2xx else 0}")
+print(f"{(int(total.group(1)) - bad) / seconds:.0f} {ms(p50):.1f} {ms(p99):.1f} {errors}")
 PY
+}
+
+# A phase that errs or misses its sample stops the run (the smoke run included): a figure
+# measured on failures would be a wrong figure.
+# Phases run in subshells (`read < <(phase)`), so a failure leaves a mark the main shell checks
+# after each phase (`ok`).
+fail() { echo "bench: $*" >&2; touch "$WORK/failed"; exit 1; }
+ok() { [[ ! -f "$WORK/failed" ]] || exit 1; }
+# $1 = phase name, $2 = wrk output file: fails when any request erred.
+check_wrk() {
+  local errors; read -r _ _ _ errors < <(wrk_figures "$2")
+  if [[ "$errors" != 0 ]]; then
+    grep -E "Non-2xx|Socket errors" "$2" >&2 || true
+    fail "phase $1: $errors requests failed"
+  fi
 }
 
 # --- the receiver and the ceiling -----------------------------------------------------------
@@ -94,8 +114,15 @@ http {
 CONF
 nginx -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx"
 pids+=("$(cat "$WORK/nginx/nginx.pid")")
-wrk -t2 -c64 -d"${SECONDS_PER_PHASE}"s --latency -s bench/ceiling.lua "http://127.0.0.1:$NGINX_PORT/" > "$WORK/ceiling.txt"
-read -r CEIL CEIL_P50 CEIL_P99 _ < <(wrk_figures "$WORK/ceiling.txt")
+# The ceiling with the relay phases' connection count (32), before the run and again after it: the
+# two show how much the machine itself moved during the run.
+ceiling() {  # $1 = output file; prints "rate p50 p99"
+  wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/ceiling.lua "http://127.0.0.1:$NGINX_PORT/" > "$1"
+  check_wrk ceiling "$1"
+  local r p50 p99; read -r r p50 p99 _ < <(wrk_figures "$1"); echo "$r $p50 $p99"
+}
+read -r CEIL CEIL_P50 CEIL_P99 < <(ceiling "$WORK/ceiling.txt")
+ok
 
 # --- consent-relay ---------------------------------------------------------------------------
 start_relay() {  # $1 = data dir, rest = flags
@@ -156,7 +183,9 @@ export TOKEN ORG=bench ORGS=0 RATE=0 CONNECTIONS=32
 TOKEN=$(session "$KEY")
 create_integrations 1 bench
 wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/events.lua "$RELAY_URL/" > "$WORK/ingest.txt"
+check_wrk ingest "$WORK/ingest.txt"
 read -r INGEST INGEST_P50 INGEST_P99 INGEST_ERR < <(wrk_figures "$WORK/ingest.txt")
+ok
 kill "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true
 
 # End to end: ingest while delivering to nginx. $1 = name, $2 = organizations (1: "bench"),
@@ -177,39 +206,46 @@ e2e() {
   start_relay "$dir" --allow-destination 127.0.0.0/8
   TOKEN=$(session "$key")
   create_integrations "$per" "${org_list[@]}"
-  local before after start_ns end_ns
-  before=$(metric 'relay_deliveries_total{status="succeeded"}'); before=${before:-0}
+  local start_ns end_ns
   local nginx_before cpu_before; nginx_before=$(nginx_requests); cpu_before=$(cpu_seconds "$RELAY_PID")
   start_ns=$(date +%s%N)
   ORGS=$([[ "$orgs" -gt 1 ]] && echo "$orgs" || echo 0) RATE=$rate \
     wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/events.lua "$RELAY_URL/" > "$dir.wrk"
-  after=$(metric 'relay_deliveries_total{status="succeeded"}'); after=${after:-0}
   end_ns=$(date +%s%N)
+  check_wrk "$name" "$dir.wrk"
   # Counted at nginx too, and the relay's CPU over the phase (read back by the peer comparison).
   # "deliveries/s cpu_seconds deliveries"
   local counted=$(( $(nginx_requests) - nginx_before - 1 ))
   python3 -c "print(f'{$counted / (($end_ns - $start_ns) / 1e9):.0f} {$(cpu_seconds "$RELAY_PID") - $cpu_before:.2f} $counted')" > "$dir.nginx_cpu"
   local pending; pending=$(metric relay_deliveries_pending)
-  # Let the last deliveries land (up to 30 s) so the latency covers every message.
-  for _ in $(seq 600); do [[ "$(metric relay_deliveries_pending)" == "0" ]] && break; sleep 0.05; done
+  # Let the last deliveries land (up to 60 s) so the latency covers every message.
+  for _ in $(seq 1200); do [[ "$(metric relay_deliveries_pending)" == "0" ]] && break; sleep 0.05; done
+  [[ "$(metric relay_deliveries_pending)" == "0" ]] || fail "phase $name: deliveries still pending 60 s after the load"
   kill "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true
+  # The average webhook body (compared with the peer's).
+  sqlite3 "$dir/relay.db" "SELECT CAST(avg(length(payload)) AS INTEGER) FROM messages" >> "$dir.nginx_cpu"
   local rate_out events
-  rate_out=$(python3 -c "print(f'{($after - $before) / (($end_ns - $start_ns) / 1e9):.0f}')")
+  rate_out=$(python3 -c "print(f'{$counted / (($end_ns - $start_ns) / 1e9):.0f}')")
   read -r events _ _ _ < <(wrk_figures "$dir.wrk")
   echo "$rate_out $events ${pending:-0} $(latency_from_db "$dir")"
 }
 ORGS_MANY=${ORGS_MANY:-1000}
 if [[ "${1:-}" == "--smoke" ]]; then ORGS_MANY=20; fi
 read -r E2E E2E_INGEST E2E_PENDING E2E_P50 E2E_P99 E2E_MAX _ < <(e2e e2e1 1 1 0)
+ok
 read -r E2E3 E2E3_INGEST _ _ _ _ _ < <(e2e e2e3 1 3 0)
+ok
 read -r E2EM E2EM_INGEST _ _ _ _ _ < <(e2e e2em "$ORGS_MANY" 1 0)
+ok
 # Latency at half the saturated rate of the one-integration phase, paced (not a flood).
 HALF=$(( E2E_INGEST / 2 > 1 ? E2E_INGEST / 2 : 1 ))
 read -r _ HALF_INGEST _ LAT_P50 LAT_P99 LAT_MAX LAT_N < <(e2e half 1 1 "$HALF")
+ok
 
 # Backlog and growth: deliveries seeded straight into the database (the API would take minutes
 # to accumulate a million), spread over 100 integrations, then drained to nginx. The drain rate
 # is measured over the first DRAIN_SAMPLE successes; peak RSS is the server's VmHWM.
+BACKLOG_PAYLOAD='{"type":"event.created","regulation":"gdpr","parameters":{"entity":{"id":"evt_bench","consents":{"purposes":[{"id":"analytics","enabled":true}]}}}}'
 seed_backlog() {  # $1 = data dir, $2 = deliveries (a multiple of 100)
   local dir=$1 rows=$2
   KEY=$(setup_org "$dir")
@@ -218,13 +254,12 @@ seed_backlog() {  # $1 = data dir, $2 = deliveries (a multiple of 100)
   create_integrations 100 bench
   kill "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true
   local now; now=$(($(date +%s) * 1000))
-  local payload='{"type":"event.created","regulation":"gdpr","parameters":{"entity":{"id":"evt_bench","consents":{"purposes":[{"id":"analytics","enabled":true}]}}}}'
   sqlite3 "$dir/relay.db" <<SQL
 PRAGMA synchronous=OFF;
 BEGIN;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $((rows / 100)))
 INSERT INTO messages (id, organization_id, type, regulation, ordering_key, payload, created_at)
-  SELECT 'msg_bench_' || i, 'bench', 'event.created', 'gdpr', 'user-' || i, '$payload', $now FROM n;
+  SELECT 'msg_bench_' || i, 'bench', 'event.created', 'gdpr', 'user-' || i, '$BACKLOG_PAYLOAD', $now FROM n;
 INSERT INTO deliveries (id, organization_id, integration_id, message_seq, type, ordering_key,
                         sequence, status, next_attempt_at, created_at, updated_at)
   SELECT 'dlv_bench_' || m.seq || '_' || i.id, 'bench', i.id, m.seq, m.type, m.ordering_key, m.seq,
@@ -244,6 +279,7 @@ drain() {  # $1 = data dir, $2 = successes to time; prints "rate peak_rss_mb"
     [[ "$done_count" -ge "$target" ]] && break
     sleep 0.02
   done
+  [[ "$done_count" -ge "$target" ]] || fail "drain: $done_count of $target deliveries sent in 48 s"
   local rss; rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$RELAY_PID/status")
   kill "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true
   # The rate from the attempts' own end times (exact, no polling): from the 1,000th success (the
@@ -262,10 +298,12 @@ if [[ "${1:-}" == "--smoke" ]]; then BACKLOG_ROWS=4000; DRAIN_SAMPLE=2000; fi
 mkdir -p "$WORK/backlog" "$WORK/small"
 seed_backlog "$WORK/backlog" "$BACKLOG_ROWS"
 read -r DRAIN_BIG RSS_BIG < <(drain "$WORK/backlog" "$DRAIN_SAMPLE")
+ok
 # Growth: the same drain from a table that holds only the sample. (A table of 1,000 rows drains in
 # less than one claim's prefetch, too fast to time; the sample is what both tables drain.)
 seed_backlog "$WORK/small" "$DRAIN_SAMPLE"
 read -r DRAIN_SMALL RSS_SMALL < <(drain "$WORK/small" "$DRAIN_SAMPLE")
+ok
 
 # PostgreSQL: the same ingest and end-to-end phases with 1 and with 2 nodes on one database (a
 # throwaway cluster on this machine, fsync on, synchronous_commit on). With 2 nodes, a wrk per
@@ -291,10 +329,7 @@ pg_phase() {  # $1 = name, $2 = nodes, $3 = dispatch (1/0); prints "rate p99 del
   RELAY_URL=${urls[0]}
   TOKEN=$(session "$key")
   create_integrations 1 bench
-  local before=0 u
-  for u in "${urls[@]}"; do
-    RELAY_URL=$u; local m; m=$(metric 'relay_deliveries_total{status="succeeded"}'); before=$((before + ${m:-0}))
-  done
+  local nginx_before; nginx_before=$(nginx_requests)
   local start_ns; start_ns=$(date +%s%N)
   local conns=$((32 / nodes)) wrks=()
   for i in "${!urls[@]}"; do
@@ -303,83 +338,136 @@ pg_phase() {  # $1 = name, $2 = nodes, $3 = dispatch (1/0); prints "rate p99 del
     wrks+=("$!")
   done
   wait "${wrks[@]}"
-  local after=0
-  for u in "${urls[@]}"; do
-    RELAY_URL=$u; local m; m=$(metric 'relay_deliveries_total{status="succeeded"}'); after=$((after + ${m:-0}))
-  done
   local end_ns; end_ns=$(date +%s%N)
+  local counted=$(( $(nginx_requests) - nginx_before - 1 ))
+  # What the phase left behind: deliveries not yet sent when the load stopped (the database's own
+  # count, read once).
+  local pending
+  pending=$(psql -qtA "$CONSENT_RELAY_DATABASE" -c "SELECT count(*) FROM deliveries WHERE status IN ('pending', 'in_flight')")
   for p in "${node_pids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
   unset CONSENT_RELAY_DATABASE
   local rate=0 p99=0
   for i in "${!urls[@]}"; do
     local r p
+    check_wrk "postgres-$name" "$WORK/$name-wrk$i.txt"
     read -r r _ p _ < <(wrk_figures "$WORK/$name-wrk$i.txt")
     rate=$((rate + r)); p99=$(python3 -c "print(max($p99, $p))")
   done
-  echo "$rate $p99 $(python3 -c "print(f'{($after - $before) / (($end_ns - $start_ns) / 1e9):.0f}')")"
+  echo "$rate $p99 $(python3 -c "print(f'{$counted / (($end_ns - $start_ns) / 1e9):.0f}')") $pending"
 }
 read -r PG1_INGEST PG1_INGEST_P99 _ < <(pg_phase ingest1 1 0)
+ok
 read -r PG2_INGEST PG2_INGEST_P99 _ < <(pg_phase ingest2 2 0)
-read -r PG1_E2E_EVENTS _ PG1_E2E < <(pg_phase e2e1 1 1)
-read -r PG2_E2E_EVENTS _ PG2_E2E < <(pg_phase e2e2 2 1)
+ok
+read -r PG1_E2E_EVENTS _ PG1_E2E PG1_PENDING < <(pg_phase e2e1 1 1)
+ok
+read -r PG2_E2E_EVENTS _ PG2_E2E PG2_PENDING < <(pg_phase e2e2 2 1)
+ok
 
 # --- the peer: BullMQ on Redis, the usual Node.js build (bench/peer) ---------------------------
 # The same wrk load against the peer's HTTP endpoint; it enqueues two jobs per event (event.created
 # and user.updated) and, with its worker, POSTs them signed to the same nginx. Redis keeps an AOF
 # fsynced every second. Deliveries are counted by nginx; CPU is node plus redis-server.
-# $1 = name, $2 = with worker (1/0). Prints "events/s p99_ms deliveries/s cpu_s errors".
+start_redis() {  # $1 = dir; sets REDIS_PORT and REDIS_PID
+  REDIS_PORT=$(free_port)
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$1" --appendonly yes \
+    --appendfsync everysec --save "" > "$1/redis.log" 2>&1 &
+  REDIS_PID=$!
+  echo "$REDIS_PID" >> "$WORK/subshell.pids"
+  for _ in $(seq 200); do redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+}
+start_peer() {  # $1 = dir, rest = flags; sets PEER_PORT and PEER_PID
+  local dir=$1; shift
+  PEER_PORT=$(free_port)
+  node bench/peer/peer.js --port "$PEER_PORT" --redis-port "$REDIS_PORT" \
+    --target "http://127.0.0.1:$NGINX_PORT/hook" "$@" > "$dir/peer.out" 2> "$dir/peer.log" &
+  PEER_PID=$!
+  echo "$PEER_PID" >> "$WORK/subshell.pids"
+  for _ in $(seq 200); do grep -q "peer listening" "$dir/peer.out" && break; sleep 0.05; done
+  grep -q "peer listening" "$dir/peer.out" || { cat "$dir/peer.log" >&2; fail "the peer did not start"; }
+}
+# $1 = name, $2 = with worker (1/0). Prints
+# "events/s p99_ms deliveries/s cpu_s errors delivered average_body_bytes".
 peer_phase() {
   local name=$1 worker=$2
   local dir="$WORK/peer-$name"
   mkdir -p "$dir"
-  local rport pport; rport=$(free_port); pport=$(free_port)
-  redis-server --port "$rport" --bind 127.0.0.1 --dir "$dir" --appendonly yes \
-    --appendfsync everysec --save "" > "$dir/redis.log" 2>&1 &
-  local rpid=$!
-  echo "$rpid" >> "$WORK/subshell.pids"
-  for _ in $(seq 200); do redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+  start_redis "$dir"
   local flags=()
   [[ "$worker" == 1 ]] || flags+=(--no-worker)
-  node bench/peer/peer.js --port "$pport" --redis-port "$rport" \
-    --target "http://127.0.0.1:$NGINX_PORT/hook" "${flags[@]}" > "$dir/peer.out" 2> "$dir/peer.log" &
-  local ppid=$!
-  echo "$ppid" >> "$WORK/subshell.pids"
-  for _ in $(seq 200); do grep -q "peer listening" "$dir/peer.out" && break; sleep 0.05; done
-  grep -q "peer listening" "$dir/peer.out" || { echo "bench: the peer did not start" >&2; cat "$dir/peer.log" >&2; exit 1; }
+  start_peer "$dir" "${flags[@]}"
   local nginx_before cpu_before start_ns end_ns
-  nginx_before=$(nginx_requests); cpu_before=$(cpu_seconds "$ppid" "$rpid"); start_ns=$(date +%s%N)
+  nginx_before=$(nginx_requests); cpu_before=$(cpu_seconds "$PEER_PID" "$REDIS_PID"); start_ns=$(date +%s%N)
   TOKEN=peer wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/events.lua \
-    "http://127.0.0.1:$pport/" > "$dir.wrk"
+    "http://127.0.0.1:$PEER_PORT/" > "$dir.wrk"
   end_ns=$(date +%s%N)
   local delivered=$(( $(nginx_requests) - nginx_before - 1 ))
-  local cpu; cpu=$(python3 -c "print(f'{$(cpu_seconds "$ppid" "$rpid") - $cpu_before:.2f}')")
-  stop_process "$ppid"
-  stop_process "$rpid"
+  local cpu; cpu=$(python3 -c "print(f'{$(cpu_seconds "$PEER_PID" "$REDIS_PID") - $cpu_before:.2f}')")
+  stop_process "$PEER_PID"
+  stop_process "$REDIS_PID"
+  check_wrk "peer-$name" "$dir.wrk"
+  local bytes
+  bytes=$(tail -1 "$dir/peer.out" | python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["delivered_bytes"] // max(1, c["delivered"]))')
   local events p99 errors
   read -r events _ p99 errors < <(wrk_figures "$dir.wrk")
-  echo "$events $p99 $(python3 -c "print(f'{$delivered / (($end_ns - $start_ns) / 1e9):.0f}')") $cpu $errors $delivered"
+  echo "$events $p99 $(python3 -c "print(f'{$delivered / (($end_ns - $start_ns) / 1e9):.0f}')") $cpu $errors $delivered $bytes"
+}
+# The peer's backlog drain: BACKLOG_ROWS jobs with the relay's backlog payload, enqueued in bulk
+# with the worker off, then the worker alone. The rate is timed at nginx from the 1,000th delivery
+# to the DRAIN_SAMPLE-th, as the relay's; peak RSS is node's plus redis-server's (VmHWM).
+# Prints "rate peak_rss_mb".
+peer_drain() {
+  local dir="$WORK/peer-drain"
+  mkdir -p "$dir"
+  start_redis "$dir"
+  node bench/peer/peer.js --redis-port "$REDIS_PORT" --seed "$BACKLOG_ROWS" --payload "$BACKLOG_PAYLOAD" \
+    > "$dir/seed.out" 2> "$dir/seed.log" || { cat "$dir/seed.log" >&2; fail "seeding the peer's backlog failed"; }
+  local base; base=$(nginx_requests)
+  start_peer "$dir" --no-ingest
+  local n=0 t_first=0 t_last=0
+  for _ in $(seq 6000); do
+    n=$(( $(nginx_requests) - base - 1 ))
+    if [[ "$t_first" == 0 && "$n" -ge 1000 ]]; then t_first=$(date +%s%N); n_first=$n; fi
+    if [[ "$n" -ge "$DRAIN_SAMPLE" ]]; then t_last=$(date +%s%N); break; fi
+    sleep 0.02
+  done
+  [[ "$t_last" != 0 ]] || fail "peer drain: $n of $DRAIN_SAMPLE deliveries sent in time"
+  local rss=$(( $(awk '/VmHWM/ {print $2}' "/proc/$PEER_PID/status") + $(awk '/VmHWM/ {print $2}' "/proc/$REDIS_PID/status") ))
+  stop_process "$PEER_PID"
+  stop_process "$REDIS_PID"
+  python3 -c "print(f'{($n - $n_first) / (($t_last - $t_first) / 1e9):.0f} {$rss // 1024}')"
 }
 if [[ $PEER == 1 ]]; then
   [[ -d bench/peer/node_modules/bullmq ]] ||
     (cd bench/peer && npm ci --no-audit --no-fund --loglevel=error)
-  read -r PEER_INGEST PEER_INGEST_P99 _ _ PEER_INGEST_ERR _ < <(peer_phase ingest 0)
-  read -r PEER_E2E_EVENTS _ PEER_E2E PEER_E2E_CPU PEER_E2E_ERR PEER_E2E_COUNT < <(peer_phase e2e 1)
+  read -r PEER_INGEST PEER_INGEST_P99 _ _ PEER_INGEST_ERR _ _ < <(peer_phase ingest 0)
+  ok
+  read -r PEER_E2E_EVENTS _ PEER_E2E PEER_E2E_CPU PEER_E2E_ERR PEER_E2E_COUNT PEER_BYTES < <(peer_phase e2e 1)
+  ok
+  read -r PEER_DRAIN PEER_RSS < <(peer_drain)
+  ok
   read -r E2E_NGINX E2E_CPU E2E_COUNT < "$WORK/e2e1.nginx_cpu"
+  RELAY_BYTES=$(tail -1 "$WORK/e2e1.nginx_cpu")
 fi
+
+read -r CEIL_AFTER CEIL_AFTER_P50 CEIL_AFTER_P99 < <(ceiling "$WORK/ceiling-after.txt")
+ok
 
 ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
 {
   echo "# consent-relay benchmark"
   echo
-  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "- commit: $(git describe --always --dirty --abbrev=7 2>/dev/null || echo unknown) (\"-dirty\": uncommitted changes in the tree)"
   echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
   echo "- phase length: ${SECONDS_PER_PHASE} s; load generator (wrk), nginx and consent-relay share the machine"
+  echo "- every rate counts 2xx answers only; a phase with any error or socket error stops the run"
   echo
   echo "| figure | value | ratio to ceiling |"
   echo "|---|---|---|"
-  echo "| ceiling: wrk POST 1.2 KB to nginx, keep-alive (req/s, p50/p99 ms) | $CEIL ($CEIL_P50 / $CEIL_P99) | 1 |"
+  echo "| ceiling before the run: wrk POST 1.2 KB to nginx, 32 connections (req/s, p50/p99 ms) | $CEIL ($CEIL_P50 / $CEIL_P99) | 1 |"
+  echo "| ceiling after the run, the same (req/s, p50/p99 ms) | $CEIL_AFTER ($CEIL_AFTER_P50 / $CEIL_AFTER_P99) | $(ratio "$CEIL_AFTER") |"
   echo "| ingest: consent events acknowledged 201, durable (events/s, p50/p99 ms, errors) | $INGEST ($INGEST_P50 / $INGEST_P99, $INGEST_ERR) | $(ratio "$INGEST") |"
-  echo "| end to end, 1 integration: deliveries/s to nginx while ingesting ($E2E_INGEST events/s) | $E2E | $(ratio "$E2E") |"
+  echo "| end to end, 1 integration: deliveries/s counted by nginx while ingesting ($E2E_INGEST events/s) | $E2E | $(ratio "$E2E") |"
   echo "| end to end, 3 integrations per organization ($E2E3_INGEST events/s) | $E2E3 | $(ratio "$E2E3") |"
   echo "| end to end, $ORGS_MANY organizations with one integration each ($E2EM_INGEST events/s) | $E2EM | $(ratio "$E2EM") |"
   echo "| created -> delivered at saturation, 1 integration: p50 / p99 / max (ms) | $E2E_P50 / $E2E_P99 / $E2E_MAX | |"
@@ -390,31 +478,41 @@ ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
   echo "| growth: drain rate with $BACKLOG_ROWS rows / with $DRAIN_SAMPLE rows (1.00 = claim cost flat) | $(python3 -c "print(f'{$DRAIN_BIG / max(1, $DRAIN_SMALL):.2f}')") | |"
   echo "| PostgreSQL, 1 node: ingest (events/s, p99 ms) | $PG1_INGEST ($PG1_INGEST_P99) | $(ratio "$PG1_INGEST") |"
   echo "| PostgreSQL, 2 nodes: ingest (events/s, p99 ms) | $PG2_INGEST ($PG2_INGEST_P99) | $(ratio "$PG2_INGEST") |"
-  echo "| PostgreSQL, 1 node: end to end, 1 integration (deliveries/s; $PG1_E2E_EVENTS events/s) | $PG1_E2E | $(ratio "$PG1_E2E") |"
-  echo "| PostgreSQL, 2 nodes: end to end, 1 integration (deliveries/s; $PG2_E2E_EVENTS events/s) | $PG2_E2E | $(ratio "$PG2_E2E") |"
+  echo "| PostgreSQL, 1 node: end to end, 1 integration (deliveries/s by nginx; $PG1_E2E_EVENTS events/s; $PG1_PENDING left unsent when the load stopped) | $PG1_E2E | $(ratio "$PG1_E2E") |"
+  echo "| PostgreSQL, 2 nodes: end to end, 1 integration (deliveries/s by nginx; $PG2_E2E_EVENTS events/s; $PG2_PENDING left unsent when the load stopped) | $PG2_E2E | $(ratio "$PG2_E2E") |"
   if [[ $PEER == 1 ]]; then
-    vs() { python3 -c "print(f'{$1 / max(1, $2):.2f}')"; }
+    vs() { python3 -c "print(f'{$1 / max(1e-9, $2):.2f}')"; }
+    met() { python3 -c "print('**yes**' if $1 else 'no')"; }
+    relay_cpu=$(python3 -c "print(f'{1000 * $E2E_CPU / max(1, $E2E_COUNT):.3f}')")
+    peer_cpu=$(python3 -c "print(f'{1000 * $PEER_E2E_CPU / max(1, $PEER_E2E_COUNT):.3f}')")
     echo
-    echo "Side by side with the peer (bench/peer: BullMQ $(node -p "require('./bench/peer/node_modules/bullmq/package.json').version") on Redis $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'), AOF fsynced every second), same run:"
+    echo "Side by side with the peer (bench/peer: BullMQ $(node -p "require('./bench/peer/node_modules/bullmq/package.json').version") on Redis $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'), AOF fsynced every second), same run, against the issue's targets:"
     echo
-    echo "| figure | consent-relay | peer | relay / peer |"
-    echo "|---|---|---|---|"
-    echo "| ingest: events acknowledged per second (relay: fsynced; peer: enqueued, not fsynced) | $INGEST | $PEER_INGEST (p99 $PEER_INGEST_P99 ms, errors $PEER_INGEST_ERR) | $(vs "$INGEST" "$PEER_INGEST") |"
-    echo "| end to end, 1 integration: deliveries/s counted by nginx | $E2E_NGINX ($E2E_INGEST events/s) | $PEER_E2E ($PEER_E2E_EVENTS events/s, errors $PEER_E2E_ERR) | $(vs "$E2E_NGINX" "$PEER_E2E") |"
-    echo "| CPU seconds over that phase (relay process; node + redis-server) | $E2E_CPU | $PEER_E2E_CPU | $(vs "$E2E_CPU" "$PEER_E2E_CPU") |"
-    echo "| CPU ms per delivered webhook | $(python3 -c "print(f'{1000 * $E2E_CPU / max(1, $E2E_COUNT):.3f}')") | $(python3 -c "print(f'{1000 * $PEER_E2E_CPU / max(1, $PEER_E2E_COUNT):.3f}')") | $(python3 -c "print(f'{($E2E_CPU / max(1, $E2E_COUNT)) / max(1e-9, $PEER_E2E_CPU / max(1, $PEER_E2E_COUNT)):.2f}')") |"
+    echo "| figure | consent-relay | peer | relay / peer | target | met? |"
+    echo "|---|---|---|---|---|---|"
+    echo "| ingest: events acknowledged per second (relay: fsynced before each 201; peer: enqueued, not fsynced) | $INGEST | $PEER_INGEST (p99 $PEER_INGEST_P99 ms) | $(vs "$INGEST" "$PEER_INGEST") | ≥ 1.5 | $(met "$INGEST >= 1.5 * $PEER_INGEST") |"
+    echo "| end to end, 1 integration: deliveries/s counted by nginx | $E2E_NGINX ($E2E_INGEST events/s) | $PEER_E2E ($PEER_E2E_EVENTS events/s) | $(vs "$E2E_NGINX" "$PEER_E2E") | ≥ 3 | $(met "$E2E_NGINX >= 3 * $PEER_E2E") |"
+    echo "| CPU seconds over that phase (relay process; node + redis-server) | $E2E_CPU | $PEER_E2E_CPU | $(vs "$E2E_CPU" "$PEER_E2E_CPU") | | |"
+    echo "| CPU ms per delivered webhook | $relay_cpu | $peer_cpu | $(vs "$relay_cpu" "$peer_cpu") | ≤ 0.33 | $(met "$relay_cpu <= 0.33 * $peer_cpu") |"
+    echo "| average webhook body (bytes) | $RELAY_BYTES | $PEER_BYTES | $(vs "$RELAY_BYTES" "$PEER_BYTES") | | |"
+    echo "| backlog of $BACKLOG_ROWS: drain rate (deliveries/s, 1,000th to $DRAIN_SAMPLE-th) | $DRAIN_BIG | $PEER_DRAIN | $(vs "$DRAIN_BIG" "$PEER_DRAIN") | ≥ 2 | $(met "$DRAIN_BIG >= 2 * $PEER_DRAIN") |"
+    echo "| backlog: peak RSS (MB; relay process; node + redis-server) | $RSS_BIG | $PEER_RSS | | relay ≤ 128 | $(met "$RSS_BIG <= 128") |"
+    echo "| created -> delivered p99 at half load (ms) | $LAT_P99 | | | ≤ 10 | $(met "$LAT_P99 <= 10") |"
+    echo "| created -> delivered p99 at saturation (ms) | $E2E_P99 | | | ≤ 100 | $(met "$E2E_P99 <= 100") |"
+    echo "| PostgreSQL, 1 node, end to end (deliveries/s) against the peer's | $PG1_E2E ($PG1_PENDING left unsent) | $PEER_E2E | $(vs "$PG1_E2E" "$PEER_E2E") | ≥ 1, none left | $(met "$PG1_E2E >= $PEER_E2E and $PG1_PENDING == 0") |"
   fi
   echo
-  echo "Deliveries/s count deliveries that reached nginx while wrk ran (an event makes one message"
-  echo "per integration, two when the user changed: user.created or user.updated). Latency is exact, from the"
-  echo "database: the successful attempt's end minus the message's creation. Backlog rows are"
-  echo "seeded with SQL into a stopped server's database (100 integrations), then drained to nginx;"
-  echo "drain rates come from the attempts' end times in the database. See bench/README.md."
+  echo "Deliveries/s count the requests that reached nginx (which answers 200) while wrk ran; an event"
+  echo "makes one message per integration, two when the user changed (user.created or user.updated)."
+  echo "Latency is exact, from the database: the successful attempt's end minus the message's creation."
+  echo "Backlog rows are seeded with SQL into a stopped server's database (100 integrations), then"
+  echo "drained to nginx; relay drain rates come from the attempts' end times in the database, the"
+  echo "peer's from nginx's count. See bench/README.md."
 } > "$OUT"
 cat "$OUT"
 if [[ "${1:-}" == "--smoke" ]]; then
   # The smoke run checks that every figure was measured.
-  for v in "$CEIL" "$INGEST" "$E2E" "$E2E3" "$E2EM" "$LAT_N" "$DRAIN_BIG" "$DRAIN_SMALL"; do [[ "$v" =~ ^[0-9]+$ ]] || { echo "bench smoke: bad figure $v"; exit 1; }; done
+  for v in "$CEIL" "$CEIL_AFTER" "$INGEST" "$E2E" "$E2E3" "$E2EM" "$LAT_N" "$DRAIN_BIG" "$DRAIN_SMALL"; do [[ "$v" =~ ^[0-9]+$ ]] || { echo "bench smoke: bad figure $v"; exit 1; }; done
   for v in "$CEIL" "$INGEST" "$E2E" "$E2E3" "$E2EM" "$LAT_N" "$PG1_INGEST" "$PG2_INGEST" "$PG1_E2E" \
            "$PG2_E2E"; do
     [[ "$v" -gt 0 ]] || { echo "bench smoke: a phase measured nothing"; exit 1; }

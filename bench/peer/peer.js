@@ -6,6 +6,8 @@
 // node peer.js --port P --redis-port R --target http://127.0.0.1:N/hook --secret whsec_...
 //              [--no-worker] [--no-ingest] [--concurrency 64]
 // Prints "peer listening on P" when ready. Counts go to stdout on SIGTERM as JSON.
+// node peer.js --redis-port R --seed N --payload JSON: enqueues N jobs with that payload (the
+// benchmark's backlog, as the relay's is seeded with SQL), prints "seeded N" and exits.
 'use strict';
 const http = require('node:http');
 const crypto = require('node:crypto');
@@ -32,9 +34,11 @@ const jobOptions = {
   removeOnComplete: true,
   removeOnFail: false, // failed jobs are kept: the peer's "permanent storage"
 };
-const counts = { accepted: 0, refused: 0, enqueued: 0, delivered: 0, failed: 0 };
+const counts = { accepted: 0, refused: 0, enqueued: 0, delivered: 0, failed: 0, delivered_bytes: 0 };
+const seed = Number(flag('--seed', '0'));
 
-// Didomi's envelope, as consent-relay sends it: event.created, and user.updated for the user.
+// Didomi's envelope, as consent-relay sends it: event.created, and user.updated for the user
+// (with the event as its source and the user's new state, as the relay's user.updated carries).
 function messages(event) {
   const now = new Date().toISOString();
   const id = 'evt_' + crypto.randomUUID();
@@ -44,12 +48,30 @@ function messages(event) {
     {
       type: 'user.updated',
       regulation: 'gdpr',
-      parameters: { new_entity: { ...event.user, consents: event.consents, updated_at: now }, source: { id } },
+      parameters: {
+        source: entity,
+        new_entity: { ...event.user, consents: event.consents, updated_at: now },
+      },
     },
   ];
 }
 
-if (withIngest) {
+if (seed > 0) {
+  // The backlog: N jobs added in bulk, straight into the queue.
+  const payload = flag('--payload', '{}');
+  (async () => {
+    for (let done = 0; done < seed; done += 1000) {
+      const jobs = [];
+      for (let i = done; i < Math.min(seed, done + 1000); i++) {
+        jobs.push({ name: 'event.created', data: { id: 'msg_seed_' + i, payload }, opts: jobOptions });
+      }
+      await queue.addBulk(jobs);
+    }
+    await queue.close();
+    console.log(`seeded ${seed}`);
+    process.exit(0);
+  })();
+} else if (withIngest) {
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -89,7 +111,7 @@ if (withIngest) {
 }
 
 let worker = null;
-if (withWorker) {
+if (withWorker && seed === 0) {
   const pool = new Pool(target.origin, { connections: concurrency, pipelining: 1 });
   worker = new Worker(
     'webhooks',
@@ -119,6 +141,7 @@ if (withWorker) {
         throw new Error(`endpoint answered ${res.statusCode}`);
       }
       counts.delivered++;
+      counts.delivered_bytes += Buffer.byteLength(body);
     },
     { connection, concurrency },
   );
