@@ -13,9 +13,10 @@
 
 namespace relay::store {
 
-Status SqliteStore::RunInBatch(const std::function<Status()>& body) {
+Status SqliteStore::RunInBatch(const std::function<Status()>& body, bool durable) {
   PendingWrite self;
   self.body = &body;
+  self.durable = durable;
   std::vector<PendingWrite*> batch;
   {
     MutexLock queue_lock(queue_mu_);
@@ -52,7 +53,11 @@ Status SqliteStore::RunInBatch(const std::function<Status()>& body) {
 // released, no further closure runs, and every closure of the batch fails with that error (none
 // of their writes is on disk).
 void SqliteStore::RunBatch(const std::vector<PendingWrite*>& batch) {
-  Status begun = db_->Exec("BEGIN IMMEDIATE");
+  bool durable = false;
+  for (const PendingWrite* w : batch) durable = durable || w->durable;
+  Status begun = db_->SetDurableCommits(durable);
+  if (!durable) begun = Status::Ok();  // staying durable is merely slower
+  if (begun.ok()) begun = db_->Exec("BEGIN IMMEDIATE");
   if (!begun.ok()) {
     for (PendingWrite* w : batch) w->status = begun;
     write_health_.Note(begun);
@@ -93,6 +98,8 @@ void SqliteStore::RunBatch(const std::vector<PendingWrite*>& batch) {
       if (w->status.ok()) w->status = committed;
     }
   }
+  // Back to durable at once for the writer's other users (InTransaction asks again anyway).
+  if (!durable) (void)db_->SetDurableCommits(true);
   write_health_.Note(committed);
 }
 

@@ -133,7 +133,15 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
 
 bool SqliteDb::InsideTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
+Status SqliteDb::SetDurableCommits(bool durable) {
+  if (durable == durable_commits_) return Status::Ok();
+  RELAY_RETURN_IF_ERROR(Exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+  durable_commits_ = durable;
+  return Status::Ok();
+}
+
 Status InTransaction(SqliteDb& db, const std::function<Status()>& body) {
+  RELAY_RETURN_IF_ERROR(db.SetDurableCommits(true));
   RELAY_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
   Status s = RunCatching(body);
   if (s.ok()) s = db.Exec("COMMIT");

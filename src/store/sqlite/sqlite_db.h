@@ -81,6 +81,11 @@ class SqliteDb {
 
   // Runs one or more statements without results.
   Status Exec(std::string_view sql);
+  // Whether the next commits wait for fsync (synchronous=FULL, the default) or not (NORMAL: the
+  // log is synced by the next durable commit or before a checkpoint, so a power loss can only
+  // forget the newest non-durable commits, never an older durable one). Outside transactions
+  // only (SQLite refuses the change inside one); remembered, so asking again costs nothing.
+  Status SetDurableCommits(bool durable);
   // A cached statement for `sql`, ready to bind. One lease per statement text at a time.
   Result<StatementLease> Prepare(const std::string& sql);
 
@@ -96,6 +101,7 @@ class SqliteDb {
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}
   sqlite3* db_;
+  bool durable_commits_ = true;
   std::map<std::string, std::unique_ptr<SqliteStatement>> statements_;
 };
 

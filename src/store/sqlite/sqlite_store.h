@@ -105,6 +105,7 @@ class SqliteStore final : public Store {
   // transaction (a savepoint each) and one fsync, then marks them done.
   struct PendingWrite {
     const std::function<Status()>* body = nullptr;  // runs against db_ inside the batch
+    bool durable = true;                            // its commit must be on disk before it returns
     Status status;
     bool done = false;  // guarded by queue_mu_
   };
@@ -124,7 +125,11 @@ class SqliteStore final : public Store {
   };
   ReaderLease BorrowReader();
   // Runs `body` (SQL on db_) in the next group-commit batch; returns once that batch committed.
-  Status RunInBatch(const std::function<Status()>& body);
+  // A batch waits for fsync when any of its writes is `durable`. Only the dispatcher's own
+  // bookkeeping (claims, outcomes, lease renewals) is not: a power loss can forget its last
+  // commits, which sends those deliveries again (at-least-once), and a killed process loses
+  // nothing (the page cache survives it).
+  Status RunInBatch(const std::function<Status()>& body, bool durable = true);
   // Runs one batch's closures in one transaction; the caller holds mu_.
   void RunBatch(const std::vector<PendingWrite*>& batch);
   // The SQL of claims and outcomes, run on db_ inside a batch.
