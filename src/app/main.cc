@@ -20,6 +20,11 @@ void AddStoreOptions(CLI::App* cmd, StoreOptions* options) {
   cmd->add_option("--database", options->database,
                   "Database URL (default sqlite:<data-dir>/relay.db)")
       ->envname("CONSENT_RELAY_DATABASE");
+  cmd->add_option("--db-connections", options->db_connections,
+                  "PostgreSQL: connections per node for requests (the dispatcher has 2 more)")
+      ->envname("CONSENT_RELAY_DB_CONNECTIONS")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
 }
 int Main(int argc, char** argv) {
   CLI::App app{"consent-relay: a self-hosted, Didomi-compatible consent-event webhook service"};

@@ -29,7 +29,7 @@ Result<std::unique_ptr<store::Store>> OpenStore(const StoreOptions& options, boo
   std::string url =
       options.database.empty() ? "sqlite:" + options.data_dir + "/relay.db" : options.database;
   if (IsPostgresUrl(url)) {
-    auto store = store::PgStore::Open(url);
+    auto store = store::PgStore::Open(url, options.db_connections);
     if (!store.ok()) return store.status();
     return std::unique_ptr<store::Store>(std::move(store).value());
   }

@@ -12,6 +12,10 @@ namespace relay::app {
 struct StoreOptions {
   std::string data_dir = "./data";
   std::string database;  // default sqlite:<data_dir>/relay.db
+  // PostgreSQL: connections per node shared by requests (the dispatcher has two of its own).
+  // Few, by measurement: on a database that shares its cores, more concurrent transactions only
+  // queue inside the server, and starve the dispatcher (bench/README.md).
+  int db_connections = 4;
 };
 
 // Prints "consent-relay: MESSAGE" on stderr; returns the exit code 1.

@@ -60,49 +60,49 @@ Result<std::optional<DeliveryRow>> PgStore::GetDelivery(const std::string& org,
 
 // --- the delivery engine ---------------------------------------------------------------------
 
+// A claim in two round trips: the cluster-wide claim lock with the lease expiry, then one
+// statement that counts what is in flight, picks the due deliveries within the caps, marks them
+// and returns them with their payloads. (It was five statements, each a round trip to a server
+// that shares the machine's cores with its clients.)
 Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
                         std::vector<ClaimedDelivery>* out) {
   std::vector<ClaimedDelivery>& claimed = *out;
   claimed.clear();
   if (request.limit <= 0) return Status::Ok();
-  RELAY_RETURN_IF_ERROR(db.Query(kExpireLeasesSql, {P(request.now)}).status());
   // Claims are serialized across the cluster (a transaction-scoped advisory lock, held for a few
   // milliseconds), so that the per-integration cap counts every node's deliveries in flight.
   RELAY_RETURN_IF_ERROR(db.Query("SELECT pg_advisory_xact_lock(?)", {P(kClaimLock)}).status());
-  std::map<std::string, int64_t> in_flight;
-  std::vector<std::string> excluded = request.excluded_integrations;
-  if (request.integration_cap > 0) {
-    RELAY_ASSIGN_OR_RETURN(auto counts,
-                           db.Query("SELECT integration_id, count(*) FROM deliveries WHERE "
-                                    "status = 'in_flight' GROUP BY integration_id"));
-    for (int i = 0; i < counts.rows(); ++i) {
-      in_flight[counts.Text(i, 0)] = counts.Int(i, 1);
-      if (counts.Int(i, 1) >= request.integration_cap) excluded.push_back(counts.Text(i, 0));
-    }
-  }
-  // SKIP LOCKED: rows another transaction holds (a replay, a purge) are passed over.
+  RELAY_RETURN_IF_ERROR(db.Query(kExpireLeasesSql, {P(request.now)}).status());
+  // SKIP LOCKED: rows another transaction holds (a replay, a purge) are passed over. Integrations
+  // at their cap are left out before the LIMIT; within the batch, each integration's rank plus
+  // what it has in flight stays within the cap.
   RELAY_ASSIGN_OR_RETURN(
-      auto candidates,
-      db.Query("SELECT d.seq, d.integration_id FROM deliveries d JOIN integrations i ON "
-               "i.id = d.integration_id WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND "
-               "i.enabled = 1 AND i.deleted_at IS NULL AND NOT (d.integration_id = "
-               "ANY(?::text[])) ORDER BY d.next_attempt_at LIMIT ? FOR UPDATE OF d SKIP LOCKED",
-               {P(request.now), TextArray(excluded), P(int64_t{request.limit})}));
-  std::vector<int64_t> seqs;
-  for (int i = 0; i < candidates.rows(); ++i) {
-    if (request.integration_cap > 0 &&
-        in_flight[candidates.Text(i, 1)]++ >= request.integration_cap) {
-      continue;  // this integration reached its cap within the batch
-    }
-    seqs.push_back(candidates.Int(i, 0));
-  }
-  if (seqs.empty()) return Status::Ok();
-  RELAY_RETURN_IF_ERROR(db.Query("UPDATE deliveries SET status = 'in_flight', lease_until = ?, "
-                                 "lease_token = ? WHERE seq = ANY(?::bigint[])",
-                                 {P(request.lease_until), P(request.lease_token), IntArray(seqs)})
-                            .status());
-  RELAY_ASSIGN_OR_RETURN(
-      auto r, db.Query(kClaimedDeliveriesSql, {P(request.lease_until), P(request.lease_token)}));
+      auto r,
+      db.Query(
+          "WITH counts AS (SELECT integration_id, count(*) AS n FROM deliveries WHERE status = "
+          "'in_flight' GROUP BY integration_id), "
+          "cand AS (SELECT d.seq, d.integration_id, d.next_attempt_at FROM deliveries d JOIN "
+          "integrations i ON i.id = d.integration_id WHERE d.status = 'pending' AND "
+          "d.next_attempt_at <= ? AND i.enabled = 1 AND i.deleted_at IS NULL AND NOT "
+          "(d.integration_id = ANY(?::text[])) AND (?::bigint <= 0 OR d.integration_id NOT IN "
+          "(SELECT integration_id FROM counts WHERE n >= ?::bigint)) ORDER BY d.next_attempt_at "
+          "LIMIT ? FOR UPDATE OF d SKIP LOCKED), "
+          "picked AS (SELECT c.seq FROM (SELECT cand.*, row_number() OVER (PARTITION BY "
+          "integration_id ORDER BY next_attempt_at, seq) AS rn FROM cand) c LEFT JOIN counts k ON "
+          "k.integration_id = c.integration_id WHERE ?::bigint <= 0 OR coalesce(k.n, 0) + c.rn "
+          "<= ?::bigint), "
+          "upd AS (UPDATE deliveries d SET status = 'in_flight', lease_until = ?, lease_token = ? "
+          "FROM picked WHERE d.seq = picked.seq RETURNING d.seq, d.id, d.organization_id, "
+          "d.integration_id, d.message_seq, d.type, d.payload, d.attempt_count, d.cycle_start, "
+          "d.next_attempt_at) "
+          "SELECT u.seq, u.id, u.organization_id, u.integration_id, i.version, m.id, u.type, "
+          "coalesce(u.payload, m.payload), u.attempt_count, u.attempt_count - u.cycle_start, "
+          "m.created_at FROM upd u JOIN messages m ON m.seq = u.message_seq JOIN integrations i "
+          "ON i.id = u.integration_id ORDER BY u.next_attempt_at, u.seq",
+          {P(request.now), TextArray(request.excluded_integrations),
+           P(int64_t{request.integration_cap}), P(int64_t{request.integration_cap}),
+           P(int64_t{request.limit}), P(int64_t{request.integration_cap}),
+           P(int64_t{request.integration_cap}), P(request.lease_until), P(request.lease_token)}));
   for (int i = 0; i < r.rows(); ++i) {
     ClaimedDelivery c;
     c.seq = r.Int(i, 0);
@@ -190,7 +190,8 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcome
 Result<std::vector<ClaimedDelivery>> PgStore::ClaimDeliveries(const ClaimRequest& request) {
   std::vector<ClaimedDelivery> claimed;
   if (request.limit <= 0) return claimed;
-  RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) { return ClaimOn(db, request, &claimed); }));
+  RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) { return ClaimOn(db, request, &claimed); },
+                                      "", /*durable=*/false));
   return claimed;
 }
 
@@ -202,10 +203,12 @@ Status PgStore::RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int
 Result<std::vector<ClaimedDelivery>> PgStore::RecordAndClaim(
     const std::vector<DeliveryOutcome>& outcomes, int64_t now, const ClaimRequest& request) {
   std::vector<ClaimedDelivery> claimed;
-  RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) -> Status {
-    RELAY_RETURN_IF_ERROR(RecordOn(db, outcomes, now));
-    return ClaimOn(db, request, &claimed);
-  }));
+  RELAY_RETURN_IF_ERROR(InTransaction(
+      [&](PgConn& db) -> Status {
+        RELAY_RETURN_IF_ERROR(RecordOn(db, outcomes, now));
+        return ClaimOn(db, request, &claimed);
+      },
+      "", /*durable=*/false));
   return claimed;
 }
 
@@ -217,15 +220,18 @@ Result<int64_t> PgStore::RenewLeases(const std::vector<HeldLease>& held, int64_t
     seqs.push_back(h.seq);
     tokens.push_back(h.lease_token);
   }
-  RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) -> Status {
-    RELAY_ASSIGN_OR_RETURN(
-        auto r, db.Query("UPDATE deliveries d SET lease_until = ? FROM unnest(?::bigint[], "
-                         "?::bigint[]) AS h(seq, token) WHERE d.seq = h.seq AND d.lease_token = "
-                         "h.token AND d.status = 'in_flight'",
-                         {P(lease_until), IntArray(seqs), IntArray(tokens)}));
-    renewed = r.affected();
-    return Status::Ok();
-  }));
+  RELAY_RETURN_IF_ERROR(InTransaction(
+      [&](PgConn& db) -> Status {
+        RELAY_ASSIGN_OR_RETURN(
+            auto r,
+            db.Query("UPDATE deliveries d SET lease_until = ? FROM unnest(?::bigint[], "
+                     "?::bigint[]) AS h(seq, token) WHERE d.seq = h.seq AND d.lease_token = "
+                     "h.token AND d.status = 'in_flight'",
+                     {P(lease_until), IntArray(seqs), IntArray(tokens)}));
+        renewed = r.affected();
+        return Status::Ok();
+      },
+      "", /*durable=*/false));
   return renewed;
 }
 

@@ -39,8 +39,8 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const std::string& url, int pool_
   }
   {
     MutexLock lock(store->mu_);  // nobody else has the store yet; the analysis cannot know
-    store->idle_.push_back(std::move(conn));
-    store->open_ = 1;
+    store->idle_[kShared].push_back(std::move(conn));
+    store->open_[kShared] = 1;
   }
   return store;
 }
@@ -52,32 +52,33 @@ PgStore::Lease::~Lease() {
   if (!conn_->broken() && conn_->in_transaction()) (void)conn_->Exec("ROLLBACK");
   MutexLock lock(store_->mu_);
   if (conn_->broken() || conn_->in_transaction()) {
-    --store_->open_;  // dropped; the next Borrow connects afresh
+    --store_->open_[pool_];  // dropped; the next Borrow connects afresh
   } else {
-    store_->idle_.push_back(std::move(conn_));
+    store_->idle_[pool_].push_back(std::move(conn_));
   }
-  store_->returned_.notify_one();
+  store_->returned_.notify_all();  // two pools share the condition
 }
 
-Result<PgStore::Lease> PgStore::Borrow() {
+Result<PgStore::Lease> PgStore::Borrow(Pool pool) {
+  const int size = pool == kShared ? pool_size_ : kDispatcherPoolSize;
   {
     MutexLock lock(mu_);
-    while (idle_.empty() && open_ >= pool_size_) lock.Wait(returned_);
-    if (!idle_.empty()) {
-      auto conn = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(this, std::move(conn));
+    while (idle_[pool].empty() && open_[pool] >= size) lock.Wait(returned_);
+    if (!idle_[pool].empty()) {
+      auto conn = std::move(idle_[pool].back());
+      idle_[pool].pop_back();
+      return Lease(this, std::move(conn), pool);
     }
-    ++open_;
+    ++open_[pool];
   }
   auto conn = PgConn::Connect(url_);
   if (!conn.ok()) {
     MutexLock lock(mu_);
-    --open_;
-    returned_.notify_one();
+    --open_[pool];
+    returned_.notify_all();
     return conn.status();
   }
-  return Lease(this, std::move(*conn));
+  return Lease(this, std::move(*conn), pool);
 }
 
 void PgStore::SetFaultHookForTesting(std::function<bool(std::string_view)> hook) {
@@ -114,11 +115,11 @@ Result<bool> PgStore::ReceiptExists(const std::string& receipt) {
 // random id inserted by the same transaction) is looked up first: found, the first try committed
 // and its result stands; absent, it did not, and the body runs again.
 Status PgStore::InTransaction(const std::function<Status(PgConn&)>& body,
-                              const std::string& receipt) {
+                              const std::string& receipt, bool durable) {
   Status last;
   for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
-    RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
-    Status begun = db->Exec("BEGIN");
+    RELAY_ASSIGN_OR_RETURN(auto db, Borrow(durable ? kShared : kDispatcher));
+    Status begun = db->Exec(durable ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit TO off");
     if (!begun.ok()) {
       last = begun;
       if (db->broken()) continue;
@@ -142,6 +143,9 @@ Status PgStore::InTransaction(const std::function<Status(PgConn&)>& body,
     const bool retry = db->last_failure_retryable() || db->broken();
     if (!db->broken()) (void)db->Exec("ROLLBACK");
     if (commit_sent && db->broken() && !receipt.empty()) {
+      // The broken connection goes first (dropped from its pool), so checking the receipt can
+      // borrow another even when every connection of a small pool broke at once.
+      { Lease dropped = std::move(db); }
       Result<bool> committed = false;
       for (int check = 0; check < kWriteAttempts; ++check) {
         committed = ReceiptExists(receipt);
