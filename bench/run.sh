@@ -125,10 +125,13 @@ read -r CEIL CEIL_P50 CEIL_P99 < <(ceiling "$WORK/ceiling.txt")
 ok
 
 # --- consent-relay ---------------------------------------------------------------------------
+# Every relay phase sends with the peer's concurrency: 64 at once per endpoint (the relay's
+# default is 32).
+RELAY_FLAGS=(--max-in-flight-per-integration 64)
 start_relay() {  # $1 = data dir, rest = flags
   local dir=$1; shift
   local port; port=$(free_port)
-  "$RELAY" serve --data-dir "$dir" --listen "127.0.0.1:$port" --log-level warn "$@" \
+  "$RELAY" serve --data-dir "$dir" --listen "127.0.0.1:$port" --log-level warn "${RELAY_FLAGS[@]}" "$@" \
     > "$dir.out" 2> "$dir.log" &
   pids+=("$!")
   RELAY_PID=$!
