@@ -24,6 +24,9 @@ fi
 RELAY=${RELAY_BINARY:-build/consent-relay}
 [[ -x "$RELAY" ]] || { echo "bench: build first (make build)"; exit 1; }
 
+# The tree the binary was built from, taken as the run starts (edits made during the run do not
+# count): "-dirty" means uncommitted changes were present.
+COMMIT=$(git describe --always --dirty --abbrev=7 2>/dev/null || echo unknown)
 WORK=$(mktemp -d)
 pids=()
 cleanup() {
@@ -460,7 +463,7 @@ ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
 {
   echo "# consent-relay benchmark"
   echo
-  echo "- commit: $(git describe --always --dirty --abbrev=7 2>/dev/null || echo unknown) (\"-dirty\": uncommitted changes in the tree)"
+  echo "- commit: $COMMIT, as the run started (\"-dirty\": uncommitted changes in the tree)"
   echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
   echo "- phase length: ${SECONDS_PER_PHASE} s; load generator (wrk), nginx and consent-relay share the machine"
   echo "- every rate counts 2xx answers only; a phase with any error or socket error stops the run"
