@@ -160,7 +160,10 @@ create_integrations() {  # $1 = per organization, rest = organizations
 import http.client, json, sys, urllib.parse
 url, token, port, per = urllib.parse.urlparse(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 conn = http.client.HTTPConnection(url.hostname, url.port)
-body = json.dumps({"type_id": "webhook-http", "properties": {"url": f"http://127.0.0.1:{port}/hook"}})
+import os
+properties = {"url": f"http://127.0.0.1:{port}/hook"}
+if os.environ.get("ORDERING"): properties["ordering"] = os.environ["ORDERING"]
+body = json.dumps({"type_id": "webhook-http", "properties": properties})
 for org in sys.argv[5:]:
     for _ in range(per):
         conn.request("POST", f"/v1/marketplace/integrations?organization_id={org}", body,
@@ -238,6 +241,9 @@ e2e() {
 ORGS_MANY=${ORGS_MANY:-1000}
 if [[ "${1:-}" == "--smoke" ]]; then ORGS_MANY=20; fi
 read -r E2E E2E_INGEST E2E_PENDING E2E_P50 E2E_P99 E2E_MAX _ < <(e2e e2e1 1 1 0)
+ok
+# What per-user ordering (the default) costs: the same phase with "ordering": "none".
+read -r E2EN E2EN_INGEST _ E2EN_P50 E2EN_P99 _ _ < <(ORDERING=none e2e e2enone 1 1 0)
 ok
 read -r E2E3 E2E3_INGEST _ _ _ _ _ < <(e2e e2e3 1 3 0)
 ok
@@ -474,6 +480,8 @@ ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
   echo "| ceiling after the run, the same (req/s, p50/p99 ms) | $CEIL_AFTER ($CEIL_AFTER_P50 / $CEIL_AFTER_P99) | $(ratio "$CEIL_AFTER") |"
   echo "| ingest: consent events acknowledged 201, durable (events/s, p50/p99 ms, errors) | $INGEST ($INGEST_P50 / $INGEST_P99, $INGEST_ERR) | $(ratio "$INGEST") |"
   echo "| end to end, 1 integration: deliveries/s counted by nginx while ingesting ($E2E_INGEST events/s) | $E2E | $(ratio "$E2E") |"
+  echo "| the same with \"ordering\": \"none\" ($E2EN_INGEST events/s; created -> delivered p50 / p99 $E2EN_P50 / $E2EN_P99 ms) | $E2EN | $(ratio "$E2EN") |"
+  echo "| what per-user ordering costs: end to end per_user / none (1.00 = nothing) | $(python3 -c "print(f'{$E2E / max(1, $E2EN):.2f}')") | |"
   echo "| end to end, 3 integrations per organization ($E2E3_INGEST events/s) | $E2E3 | $(ratio "$E2E3") |"
   echo "| end to end, $ORGS_MANY organizations with one integration each ($E2EM_INGEST events/s) | $E2EM | $(ratio "$E2EM") |"
   echo "| created -> delivered at saturation, 1 integration: p50 / p99 / max (ms) | $E2E_P50 / $E2E_P99 / $E2E_MAX | |"
@@ -518,7 +526,7 @@ ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
 cat "$OUT"
 if [[ "${1:-}" == "--smoke" ]]; then
   # The smoke run checks that every figure was measured.
-  for v in "$CEIL" "$CEIL_AFTER" "$INGEST" "$E2E" "$E2E3" "$E2EM" "$LAT_N" "$DRAIN_BIG" "$DRAIN_SMALL"; do [[ "$v" =~ ^[0-9]+$ ]] || { echo "bench smoke: bad figure $v"; exit 1; }; done
+  for v in "$CEIL" "$CEIL_AFTER" "$INGEST" "$E2E" "$E2EN" "$E2E3" "$E2EM" "$LAT_N" "$DRAIN_BIG" "$DRAIN_SMALL"; do [[ "$v" =~ ^[0-9]+$ ]] || { echo "bench smoke: bad figure $v"; exit 1; }; done
   for v in "$CEIL" "$INGEST" "$E2E" "$E2E3" "$E2EM" "$LAT_N" "$PG1_INGEST" "$PG2_INGEST" "$PG1_E2E" \
            "$PG2_E2E"; do
     [[ "$v" -gt 0 ]] || { echo "bench smoke: a phase measured nothing"; exit 1; }

@@ -140,7 +140,8 @@ Result<IntegrationProperties> ParseProperties(const json::value* v) {
   if (!v->is_object()) return InvalidField("properties", "must be an object");
   const json::object& p = v->as_object();
   RELAY_RETURN_IF_ERROR(CheckKnownFields(
-      p, "properties.", {"url", "events", "regulations", "flatten", "headers", "timeout_ms"}));
+      p, "properties.",
+      {"url", "events", "regulations", "flatten", "headers", "timeout_ms", "ordering"}));
   IntegrationProperties props;
   RELAY_RETURN_IF_ERROR(CheckUrl(p.if_contains("url"), "properties.url"));
   props.url = std::string(p.at("url").as_string());
@@ -178,6 +179,13 @@ Result<IntegrationProperties> ParseProperties(const json::value* v) {
     props.regulations = {"gdpr"};
   }
 
+  if (const json::value* ordering = p.if_contains("ordering"); ordering && !ordering->is_null()) {
+    if (!ordering->is_string() ||
+        (ordering->as_string() != "per_user" && ordering->as_string() != "none")) {
+      return InvalidField("properties.ordering", "must be per_user or none");
+    }
+    props.ordering = std::string(ordering->as_string());
+  }
   if (const json::value* flatten = p.if_contains("flatten"); flatten && !flatten->is_null()) {
     if (!flatten->is_bool()) return InvalidField("properties.flatten", "must be a boolean");
     props.flatten = flatten->as_bool();
@@ -297,6 +305,7 @@ boost::json::object PropertiesToJson(const IntegrationProperties& p) {
   for (const auto& [k, v] : p.headers) headers[k] = v;
   o["headers"] = std::move(headers);
   o["timeout_ms"] = p.timeout_ms;
+  o["ordering"] = p.ordering;
   return o;
 }
 

@@ -39,6 +39,9 @@ struct IntegrationProperties {
   bool flatten = false;
   std::vector<std::pair<std::string, std::string>> headers;  // extra static request headers
   int timeout_ms = kDefaultTimeoutMs;
+  // "per_user": a user's deliveries go out one at a time, in the order their changes committed
+  // (a lane per integration and user); "none": as they come due.
+  std::string ordering = "per_user";
 };
 
 // What a client may set: the body of POST, or the result of applying a PATCH.

@@ -1,5 +1,7 @@
 // Claims, leases and outcomes, on both backends: a renewed lease is not claimed again, a stale
 // outcome never shadows the holder's, and a deleted integration's retries end as cancelled.
+#include <set>
+
 #include "store/store_fixture.h"
 
 namespace relay::testing {
@@ -32,8 +34,8 @@ store::DeliveryOutcome Outcome(const store::ClaimedDelivery& d, int http_status,
 
 TEST_P(StoreTest, ARenewedLeaseIsNotClaimedAgainAndAnExpiredOneIs) {
   PutIntegration("org", "int_a");
-  PutMessage("org", "msg_1", {"int_a"}, 10);
-  PutMessage("org", "msg_2", {"int_a"}, 10);
+  PutMessage("org", "msg_1", {"int_a"}, 10, "usr_1");
+  PutMessage("org", "msg_2", {"int_a"}, 10, "usr_2");  // another user: another lane
   auto first = store_->ClaimDeliveries(Claim(100, 200, 1));
   ASSERT_TRUE(first.ok()) << first.status().message();
   ASSERT_EQ(first->size(), 2u);
@@ -80,8 +82,8 @@ TEST_P(StoreTest, AStaleOutcomeNeverShadowsTheHoldersAttempt) {
 
 TEST_P(StoreTest, ARetryOfADeletedIntegrationsDeliveryIsCancelled) {
   PutIntegration("org", "int_a");
-  PutMessage("org", "msg_1", {"int_a"}, 10);
-  PutMessage("org", "msg_2", {"int_a"}, 10);
+  PutMessage("org", "msg_1", {"int_a"}, 10, "usr_1");
+  PutMessage("org", "msg_2", {"int_a"}, 10, "usr_2");
   auto claimed = store_->ClaimDeliveries(Claim(100, 10'000, 1));
   ASSERT_TRUE(claimed.ok());
   ASSERT_EQ(claimed->size(), 2u);
@@ -106,6 +108,45 @@ TEST_P(StoreTest, ARetryOfADeletedIntegrationsDeliveryIsCancelled) {
   ASSERT_TRUE(counts.ok());
   EXPECT_EQ(counts->pending, 0);
   EXPECT_EQ(counts->in_flight, 0);
+}
+
+// Per-user ordering at the store: only the head of a lane (integration, ordering key) is claimed;
+// other lanes go on; a dead head lets the lane go on. (The claim runs under the cluster-wide
+// claim lock on PostgreSQL, so what one claim sees in flight, every node's next claim sees.)
+TEST_P(StoreTest, OnlyTheHeadOfALaneIsClaimedAndADeadHeadLetsItGo) {
+  PutIntegration("org", "int_a");
+  PutMessage("org", "msg_1", {"int_a"}, 10, "usr_1");
+  PutMessage("org", "msg_2", {"int_a"}, 10, "usr_1");
+  PutMessage("org", "msg_3", {"int_a"}, 10, "usr_2");
+  auto first = store_->ClaimDeliveries(Claim(100, 10'000, 1));
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_EQ(first->size(), 2u) << "usr_1's head and usr_2's";
+  std::set<std::string> ids;
+  for (const auto& d : *first) ids.insert(d.id);
+  EXPECT_EQ(ids, (std::set<std::string>{"dlv_msg_1_int_a", "dlv_msg_3_int_a"}));
+  auto none = store_->ClaimDeliveries(Claim(110, 10'000, 2));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty()) << "msg_2 waits while msg_1 is in flight";
+  // msg_1 fails and waits for a retry: still the head, msg_2 still waits.
+  const store::ClaimedDelivery& head =
+      (*first)[0].id == "dlv_msg_1_int_a" ? (*first)[0] : (*first)[1];
+  ASSERT_TRUE(
+      store_->RecordOutcomes({Outcome(head, 500, store::DeliveryStatus::kPending, 5000)}, 120)
+          .ok());
+  auto waiting = store_->ClaimDeliveries(Claim(130, 10'000, 3));
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_TRUE(waiting->empty()) << "a head waiting for its retry holds its lane";
+  auto retried = store_->ClaimDeliveries(Claim(5000, 20'000, 4));
+  ASSERT_TRUE(retried.ok());
+  ASSERT_EQ(retried->size(), 1u);
+  EXPECT_EQ((*retried)[0].id, "dlv_msg_1_int_a");
+  ASSERT_TRUE(
+      store_->RecordOutcomes({Outcome((*retried)[0], 500, store::DeliveryStatus::kDead)}, 5100)
+          .ok());
+  auto next = store_->ClaimDeliveries(Claim(5200, 20'000, 5));
+  ASSERT_TRUE(next.ok());
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0].id, "dlv_msg_2_int_a") << "the dead head let its lane go on";
 }
 
 }  // namespace

@@ -11,6 +11,15 @@
 #include "store/shared_sql.h"
 
 namespace relay::store {
+
+namespace {
+// Per-user ordering: a delivery is claimable only at the head of its lane (see the SQLite
+// store's kLaneHeadSql, which differs only in how it reads the JSON).
+constexpr char kLaneHeadSql[] =
+    "(coalesce(i.properties::json ->> 'ordering', 'per_user') = 'none' OR NOT EXISTS (SELECT 1 "
+    "FROM deliveries e WHERE e.integration_id = d.integration_id AND e.ordering_key = "
+    "d.ordering_key AND e.status IN ('pending', 'in_flight') AND e.sequence < d.sequence))";
+}  // namespace
 using namespace pg;  // NOLINT: the shared helpers of this directory
 
 Result<Page<DeliveryRow>> PgStore::ListDeliveries(const std::string& org,
@@ -83,22 +92,28 @@ Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
           "'in_flight' GROUP BY integration_id), "
           "cand AS (SELECT d.seq, d.integration_id, d.next_attempt_at FROM deliveries d JOIN "
           "integrations i ON i.id = d.integration_id WHERE d.status = 'pending' AND "
-          "d.next_attempt_at <= ? AND i.enabled = 1 AND i.deleted_at IS NULL AND NOT "
-          "(d.integration_id = ANY(?::text[])) AND (?::bigint <= 0 OR d.integration_id NOT IN "
-          "(SELECT integration_id FROM counts WHERE n >= ?::bigint)) ORDER BY d.next_attempt_at "
-          "LIMIT ? FOR UPDATE OF d SKIP LOCKED), "
-          "picked AS (SELECT c.seq FROM (SELECT cand.*, row_number() OVER (PARTITION BY "
-          "integration_id ORDER BY next_attempt_at, seq) AS rn FROM cand) c LEFT JOIN counts k ON "
-          "k.integration_id = c.integration_id WHERE ?::bigint <= 0 OR coalesce(k.n, 0) + c.rn "
-          "<= ?::bigint), "
-          "upd AS (UPDATE deliveries d SET status = 'in_flight', lease_until = ?, lease_token = ? "
-          "FROM picked WHERE d.seq = picked.seq RETURNING d.seq, d.id, d.organization_id, "
-          "d.integration_id, d.message_seq, d.type, d.payload, d.attempt_count, d.cycle_start, "
-          "d.next_attempt_at) "
-          "SELECT u.seq, u.id, u.organization_id, u.integration_id, i.version, m.id, u.type, "
-          "coalesce(u.payload, m.payload), u.attempt_count, u.attempt_count - u.cycle_start, "
-          "m.created_at FROM upd u JOIN messages m ON m.seq = u.message_seq JOIN integrations i "
-          "ON i.id = u.integration_id ORDER BY u.next_attempt_at, u.seq",
+          "d.next_attempt_at <= ? AND i.enabled = 1 AND i.deleted_at IS NULL AND " +
+              std::string(kLaneHeadSql) +
+              " AND NOT "
+              "(d.integration_id = ANY(?::text[])) AND (?::bigint <= 0 OR d.integration_id NOT IN "
+              "(SELECT integration_id FROM counts WHERE n >= ?::bigint)) ORDER BY "
+              "d.next_attempt_at "
+              "LIMIT ? FOR UPDATE OF d SKIP LOCKED), "
+              "picked AS (SELECT c.seq FROM (SELECT cand.*, row_number() OVER (PARTITION BY "
+              "integration_id ORDER BY next_attempt_at, seq) AS rn FROM cand) c LEFT JOIN counts k "
+              "ON "
+              "k.integration_id = c.integration_id WHERE ?::bigint <= 0 OR coalesce(k.n, 0) + c.rn "
+              "<= ?::bigint), "
+              "upd AS (UPDATE deliveries d SET status = 'in_flight', lease_until = ?, lease_token "
+              "= ? "
+              "FROM picked WHERE d.seq = picked.seq RETURNING d.seq, d.id, d.organization_id, "
+              "d.integration_id, d.message_seq, d.type, d.payload, d.attempt_count, d.cycle_start, "
+              "d.next_attempt_at) "
+              "SELECT u.seq, u.id, u.organization_id, u.integration_id, i.version, m.id, u.type, "
+              "coalesce(u.payload, m.payload), u.attempt_count, u.attempt_count - u.cycle_start, "
+              "m.created_at FROM upd u JOIN messages m ON m.seq = u.message_seq JOIN integrations "
+              "i "
+              "ON i.id = u.integration_id ORDER BY u.next_attempt_at, u.seq",
           {P(request.now), TextArray(request.excluded_integrations),
            P(int64_t{request.integration_cap}), P(int64_t{request.integration_cap}),
            P(int64_t{request.limit}), P(int64_t{request.integration_cap}),

@@ -158,6 +158,11 @@ ALTER TABLE idempotency_keys ADD COLUMN user_id TEXT;
 CREATE INDEX messages_by_ordering_key ON messages (organization_id, ordering_key);
 CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at);
 )sql",
+    // 4: per-user ordering, as the SQLite store's migration 6.
+    R"sql(
+CREATE INDEX deliveries_by_lane ON deliveries (integration_id, ordering_key, sequence)
+  WHERE status IN ('pending', 'in_flight');
+)sql",
 };
 
 }  // namespace

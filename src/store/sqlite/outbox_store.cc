@@ -15,6 +15,15 @@ namespace relay::store {
 
 namespace {
 
+// Per-user ordering: a delivery is claimable only at the head of its lane (integration, user),
+// when no older delivery of the lane is waiting or in flight. A dead one no longer holds the lane.
+// Integrations with ordering "none" skip the test. (The PostgreSQL store's twin differs only in
+// how it reads the JSON.)
+constexpr char kLaneHeadSql[] =
+    "(coalesce(json_extract(i.properties, '$.ordering'), 'per_user') = 'none' OR NOT EXISTS "
+    "(SELECT 1 FROM deliveries e WHERE e.integration_id = d.integration_id AND e.ordering_key = "
+    "d.ordering_key AND e.status IN ('pending', 'in_flight') AND e.sequence < d.sequence))";
+
 DeliveryRow ReadDelivery(const SqliteStatement& s) {
   DeliveryRow d;
   d.id = s.ColumnText(0);
@@ -151,7 +160,8 @@ Status SqliteStore::ClaimOnWriter(const ClaimRequest& request, std::vector<Claim
         "UPDATE deliveries SET status = 'in_flight', lease_until = ?, lease_token = ? WHERE seq IN "
         "(SELECT d.seq FROM deliveries d JOIN integrations i ON i.id = d.integration_id "
         "WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND i.enabled = 1 AND "
-        "i.deleted_at IS NULL";
+        "i.deleted_at IS NULL AND " +
+        std::string(kLaneHeadSql);
     if (!request.excluded_integrations.empty()) {
       sql += " AND d.integration_id NOT IN (";
       for (size_t i = 0; i < request.excluded_integrations.size(); ++i) sql += i ? ",?" : "?";

@@ -165,6 +165,12 @@ ALTER TABLE idempotency_keys ADD COLUMN user_id TEXT;
 CREATE INDEX messages_by_ordering_key ON messages (organization_id, ordering_key);
 CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at);
 )sql",
+    // 6: per-user ordering: a claim asks whether an older delivery of the lane (integration,
+    // user) is unfinished.
+    R"sql(
+CREATE INDEX deliveries_by_lane ON deliveries (integration_id, ordering_key, sequence)
+  WHERE status IN ('pending', 'in_flight');
+)sql",
 };
 
 }  // namespace
