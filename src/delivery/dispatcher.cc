@@ -228,7 +228,7 @@ class Dispatcher::Engine {
       int& sending = sending_[it->first];
       auto& queue = it->second;
       while (!queue.empty() && sending < options_.max_in_flight_per_integration &&
-             sending_total_ < options_.max_in_flight) {
+             sending_total_ < options_.max_in_flight && TakeRateToken(queue.front())) {
         start.push_back(queue.front());
         queue.pop_front();
         ++sending;
@@ -239,6 +239,28 @@ class Dispatcher::Engine {
     }
     // Begin may finish a delivery at once (integration deleted); that only updates counters.
     for (int64_t seq : start) Begin(seq);
+  }
+
+  // properties.rate_limit_per_second: a token bucket per integration holding at most one second
+  // of sends, refilled continuously. It counts this node's sends: N nodes on one database send up
+  // to N times the rate (README). A delivery held back waits in its ready queue; the loop looks
+  // again within 5 ms.
+  bool TakeRateToken(int64_t seq) {
+    auto job = jobs_.find(seq);
+    if (job == jobs_.end()) return true;
+    auto target = targets_.Get(job->second->d);
+    if (!target.ok()) return true;  // Begin reports it
+    const int rate = (*target)->target.integration.spec.properties.rate_limit_per_second;
+    if (rate <= 0) return true;
+    const int64_t now = clock_.NowMillis();
+    auto [it, fresh] = buckets_.try_emplace(job->second->d.integration_id,
+                                            RateBucket{static_cast<double>(rate), now});
+    RateBucket& b = it->second;
+    b.tokens = std::min<double>(rate, b.tokens + static_cast<double>(now - b.at) * rate / 1000.0);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
   }
 
   // Loads (or reuses) the integration's configuration, then sends or waits for a token.
@@ -499,7 +521,12 @@ class Dispatcher::Engine {
   std::unordered_map<int64_t, std::unique_ptr<Job>> jobs_;  // claimed: ready or sending
   std::map<std::string, std::deque<int64_t>> ready_;        // claimed, not started, per integration
   std::unordered_map<std::string, int> sending_;            // started, per integration
-  std::unordered_map<std::string, int> claimed_;            // ready + sending, per integration
+  struct RateBucket {
+    double tokens;
+    int64_t at;  // when tokens was last brought up to date
+  };
+  std::unordered_map<std::string, RateBucket> buckets_;  // rate-limited integrations
+  std::unordered_map<std::string, int> claimed_;         // ready + sending, per integration
   int sending_total_ = 0;
   TargetCache targets_;
   TokenCache tokens_;

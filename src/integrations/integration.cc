@@ -139,9 +139,9 @@ Result<IntegrationProperties> ParseProperties(const json::value* v) {
   if (!v) return InvalidField("properties", "is required");
   if (!v->is_object()) return InvalidField("properties", "must be an object");
   const json::object& p = v->as_object();
-  RELAY_RETURN_IF_ERROR(CheckKnownFields(
-      p, "properties.",
-      {"url", "events", "regulations", "flatten", "headers", "timeout_ms", "ordering"}));
+  RELAY_RETURN_IF_ERROR(CheckKnownFields(p, "properties.",
+                                         {"url", "events", "regulations", "flatten", "headers",
+                                          "timeout_ms", "ordering", "rate_limit_per_second"}));
   IntegrationProperties props;
   RELAY_RETURN_IF_ERROR(CheckUrl(p.if_contains("url"), "properties.url"));
   props.url = std::string(p.at("url").as_string());
@@ -185,6 +185,13 @@ Result<IntegrationProperties> ParseProperties(const json::value* v) {
       return InvalidField("properties.ordering", "must be per_user or none");
     }
     props.ordering = std::string(ordering->as_string());
+  }
+  if (const json::value* rate = p.if_contains("rate_limit_per_second"); rate && !rate->is_null()) {
+    if (!rate->is_int64() || rate->as_int64() < 1 || rate->as_int64() > 10000) {
+      return InvalidField("properties.rate_limit_per_second",
+                          "must be an integer from 1 to 10000 (absent: no limit)");
+    }
+    props.rate_limit_per_second = static_cast<int>(rate->as_int64());
   }
   if (const json::value* flatten = p.if_contains("flatten"); flatten && !flatten->is_null()) {
     if (!flatten->is_bool()) return InvalidField("properties.flatten", "must be a boolean");
@@ -306,6 +313,8 @@ boost::json::object PropertiesToJson(const IntegrationProperties& p) {
   o["headers"] = std::move(headers);
   o["timeout_ms"] = p.timeout_ms;
   o["ordering"] = p.ordering;
+  o["rate_limit_per_second"] =
+      p.rate_limit_per_second > 0 ? json::value(p.rate_limit_per_second) : json::value(nullptr);
   return o;
 }
 

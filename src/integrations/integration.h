@@ -42,6 +42,8 @@ struct IntegrationProperties {
   // "per_user": a user's deliveries go out one at a time, in the order their changes committed
   // (a lane per integration and user); "none": as they come due.
   std::string ordering = "per_user";
+  // Sends per second at most (1 to 10,000), with at most one second of burst; 0: no limit.
+  int rate_limit_per_second = 0;
 };
 
 // What a client may set: the body of POST, or the result of applying a PATCH.

@@ -1,6 +1,7 @@
 // The delivery engine end to end: the real binary POSTing to real receivers on loopback.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <fstream>
@@ -419,6 +420,39 @@ TEST_F(DeliveryTest, ConcurrentRequestsWithOneIdempotencyKeyWriteOneEvent) {
   // event.created and user.updated for the one event, nothing more.
   ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", 4));
   EXPECT_EQ(Deliveries(integration.id).size(), 4u);
+}
+
+// properties.rate_limit_per_second, measured where it matters: at the receiver. 60 deliveries
+// to an integration limited to 20 per second (one second of burst): in no second does the
+// receiver see more than 20 + 20 requests, and the 60 take at least two seconds. Without the
+// limit they arrive in a fraction of that. Bad values are refused; answers show the limit.
+TEST_F(DeliveryTest, ARateLimitHoldsAtTheReceiver) {
+  StartRelay();
+  for (const char* bad : {"0", "10001", "2.5", "\"20\""}) {
+    HttpResult r = Call("POST", Path("/v1/marketplace/integrations"), token_,
+                        R"({"type_id":"webhook-http","properties":{"url":")" + receiver_.Url() +
+                            R"(","rate_limit_per_second":)" + bad + "}}");
+    EXPECT_EQ(r.status, 400) << bad << " -> " << r.body;
+    EXPECT_NE(r.body.find("properties.rate_limit_per_second"), std::string::npos) << r.body;
+  }
+  auto limited = CreateIntegration(
+      receiver_.Url(),
+      R"("events":["event.created"],"ordering":"none","rate_limit_per_second":20)");
+  HttpResult shown = Call("GET", Path("/v1/marketplace/integrations/" + limited.id), token_);
+  EXPECT_EQ(shown.Json().at("properties").at("rate_limit_per_second"), 20);
+  constexpr int kEvents = 60;
+  for (int i = 0; i < kEvents; ++i) PostEvent("u-" + std::to_string(i));
+  ASSERT_TRUE(receiver_.WaitForCount(kEvents, seconds(20)));
+  std::vector<std::chrono::steady_clock::time_point> at;
+  for (const auto& r : receiver_.Requests()) at.push_back(r.at);
+  std::sort(at.begin(), at.end());
+  size_t most_in_a_second = 0;
+  for (size_t i = 0, j = 0; i < at.size(); ++i) {
+    while (at[i] - at[j] >= std::chrono::seconds(1)) ++j;
+    most_in_a_second = std::max(most_in_a_second, i - j + 1);
+  }
+  EXPECT_LE(most_in_a_second, 40u);
+  EXPECT_GE(at.back() - at.front(), milliseconds(1900)) << "(60 - 20 of burst) / 20 per second";
 }
 
 }  // namespace
