@@ -9,11 +9,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <set>
 #include <thread>
 
 #include "e2e/delivery_fixture.h"
+#include "e2e/flaky_event_receiver.h"
 
 namespace relay::testing {
 namespace {
@@ -194,33 +194,7 @@ TEST_F(ClusterTest, PerIntegrationCapHoldsAcrossNodes) {
 // (one node at a time holds a lane's head: claims are serialized), and each user's accepted
 // changes arrive in the order they were made, though each change went through another node.
 TEST_F(ClusterTest, AUsersLaneIsHeldByOneNodeAtATimeAndKeepsItsOrder) {
-  std::mutex mu;
-  std::mt19937 random(7);
-  std::map<std::string, int> at_endpoint;  // user -> requests being answered now
-  int overlaps = 0;
-  std::map<std::string, std::vector<std::string>> accepted;  // user -> event ids, as accepted
-  size_t accepted_count = 0;
-  receiver_.SetHandler([&](const ReceivedRequest& r) {
-    const json::value body = json::parse(r.body);
-    const json::object& entity = body.at("parameters").at("entity").as_object();
-    const std::string event(entity.at("id").as_string());
-    const std::string user(entity.at("user").at("organization_user_id").as_string());
-    int delay_ms = 0;
-    bool fail = false;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (++at_endpoint[user] > 1) ++overlaps;
-      delay_ms = static_cast<int>(random() % 15);
-      fail = random() % 10 < 3;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-    std::lock_guard<std::mutex> lock(mu);
-    --at_endpoint[user];
-    if (fail) return ReplyWith(500, "flaky");
-    accepted[user].push_back(event);
-    ++accepted_count;
-    return ReplyWith(200);
-  });
+  FlakyEventReceiver receiver(7);
   const std::vector<std::string> retries = {
       "--retry-schedule", "30ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms"};
   StartRelay(retries);
@@ -233,7 +207,7 @@ TEST_F(ClusterTest, AUsersLaneIsHeldByOneNodeAtATimeAndKeepsItsOrder) {
   }
   const std::vector<std::string> urls = {server_.base_url(), nodes[0]->base_url(),
                                          nodes[1]->base_url()};
-  CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  CreateIntegration(receiver.Url(), R"("events":["event.created"])");
   constexpr int kUsers = 6;
   constexpr int kChanges = 5;
   std::map<std::string, std::vector<std::string>> made;  // user -> event ids, as made
@@ -249,15 +223,9 @@ TEST_F(ClusterTest, AUsersLaneIsHeldByOneNodeAtATimeAndKeepsItsOrder) {
       made[user].push_back(std::string(r.Json().at("id").as_string()));
     }
   }
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        std::lock_guard<std::mutex> lock(mu);
-        return accepted_count >= static_cast<size_t>(kUsers * kChanges);
-      },
-      seconds(60)));
-  std::lock_guard<std::mutex> lock(mu);
-  EXPECT_EQ(overlaps, 0) << "two requests of one user were at the endpoint at once";
-  for (const auto& [user, ids] : made) EXPECT_EQ(accepted[user], ids) << user;
+  ASSERT_TRUE(receiver.WaitForAccepted(kUsers * kChanges, seconds(60)));
+  EXPECT_EQ(receiver.Overlaps(), 0) << "two requests of one user were at the endpoint at once";
+  EXPECT_EQ(receiver.Accepted(), made);
 }
 
 }  // namespace

@@ -6,11 +6,11 @@
 #include <boost/json.hpp>
 #include <map>
 #include <mutex>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "e2e/delivery_fixture.h"
+#include "e2e/flaky_event_receiver.h"
 #include "support/test_receiver.h"
 
 namespace relay::testing {
@@ -21,14 +21,6 @@ using std::chrono::seconds;
 // Each test's receiver is a local declared after what its handler captures, so that it stops
 // (and no late retry reaches the handler) before those are gone.
 class OrderingTest : public DeliveryFixture {};
-
-// The event id and the user's organization_user_id of an event.created webhook.
-std::pair<std::string, std::string> EventAndUser(const ReceivedRequest& r) {
-  const json::value body = json::parse(r.body);
-  const json::object& entity = body.at("parameters").at("entity").as_object();
-  return {std::string(entity.at("id").as_string()),
-          std::string(entity.at("user").at("organization_user_id").as_string())};
-}
 
 TEST_F(OrderingTest, TheOrderingPropertyIsShownAndAnUnknownValueRefused) {
   StartRelay();
@@ -56,21 +48,8 @@ TEST_F(OrderingTest, TheOrderingPropertyIsShownAndAnUnknownValueRefused) {
 TEST_F(OrderingTest, EachUsersChangesArriveInOrderThroughAFlakySlowEndpoint) {
   StartRelay({"--retry-schedule",
               "30ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms,60ms"});
-  std::mutex mu;
-  std::mt19937 random(20261130);
-  std::map<std::string, std::vector<std::string>> accepted;  // user -> event ids, as accepted
-  size_t accepted_count = 0;
-  TestReceiver receiver_;
-  receiver_.SetHandler([&](const ReceivedRequest& r) {
-    auto [event, user] = EventAndUser(r);
-    std::lock_guard<std::mutex> lock(mu);
-    const int delay = static_cast<int>(random() % 15);
-    if (random() % 10 < 3) return ReplyWith(500, "flaky", delay);
-    accepted[user].push_back(event);
-    ++accepted_count;
-    return ReplyWith(200, "ok", delay);
-  });
-  CreateIntegration(receiver_.Url(), R"("events":["event.created"])");
+  FlakyEventReceiver receiver(20261130);
+  CreateIntegration(receiver.Url(), R"("events":["event.created"])");
   constexpr int kUsers = 8;
   constexpr int kChanges = 5;
   std::map<std::string, std::vector<std::string>> made;  // user -> event ids, as made
@@ -81,15 +60,11 @@ TEST_F(OrderingTest, EachUsersChangesArriveInOrderThroughAFlakySlowEndpoint) {
       made[user].push_back(std::string(event.at("id").as_string()));
     }
   }
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        std::lock_guard<std::mutex> lock(mu);
-        return accepted_count >= static_cast<size_t>(kUsers * kChanges);
-      },
-      seconds(60)));
-  std::lock_guard<std::mutex> lock(mu);
-  EXPECT_EQ(accepted_count, static_cast<size_t>(kUsers * kChanges)) << "each accepted once";
-  for (const auto& [user, ids] : made) EXPECT_EQ(accepted[user], ids) << user;
+  ASSERT_TRUE(receiver.WaitForAccepted(kUsers * kChanges, seconds(60)));
+  EXPECT_EQ(receiver.AcceptedCount(), static_cast<size_t>(kUsers * kChanges))
+      << "each accepted once";
+  EXPECT_EQ(receiver.Overlaps(), 0);
+  EXPECT_EQ(receiver.Accepted(), made);
 }
 
 // A user whose webhook keeps failing holds only their own lane: the next change of that user
