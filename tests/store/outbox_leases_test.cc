@@ -136,6 +136,13 @@ TEST_P(StoreTest, OnlyTheHeadOfALaneIsClaimedAndADeadHeadLetsItGo) {
   auto waiting = store_->ClaimDeliveries(Claim(130, 10'000, 3));
   ASSERT_TRUE(waiting.ok());
   EXPECT_TRUE(waiting->empty()) << "a head waiting for its retry holds its lane";
+  // What waits behind it waits as long (claims need not look at it meanwhile); other lanes not.
+  auto behind = store_->GetDelivery("org", "int_a", "dlv_msg_2_int_a");
+  ASSERT_TRUE(behind.ok() && behind->has_value());
+  EXPECT_EQ((*behind)->next_attempt_at, 5000);
+  auto other = store_->GetDelivery("org", "int_a", "dlv_msg_3_int_a");
+  ASSERT_TRUE(other.ok() && other->has_value());
+  EXPECT_EQ((*other)->next_attempt_at, 10);
   auto retried = store_->ClaimDeliveries(Claim(5000, 20'000, 4));
   ASSERT_TRUE(retried.ok());
   ASSERT_EQ(retried->size(), 1u);

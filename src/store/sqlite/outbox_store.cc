@@ -24,6 +24,17 @@ constexpr char kLaneHeadSql[] =
     "(SELECT 1 FROM deliveries e WHERE e.integration_id = d.integration_id AND e.ordering_key = "
     "d.ordering_key AND e.status IN ('pending', 'in_flight') AND e.sequence < d.sequence))";
 
+// A lane's head failed and waits for its retry at ?1: the deliveries behind it (?2 = the head's
+// seq) wait at least as long, so that claims do not scan them again and again while the head
+// holds the lane (during an endpoint's outage that is every delivery of the integration).
+constexpr char kHoldLaneBehindHeadSql[] =
+    "UPDATE deliveries SET next_attempt_at = ?1 WHERE status IN ('pending', 'in_flight') AND "
+    "status = 'pending' AND next_attempt_at < ?1 AND integration_id = (SELECT integration_id FROM "
+    "deliveries WHERE seq = ?2) AND ordering_key = (SELECT ordering_key FROM deliveries WHERE seq "
+    "= ?2) AND sequence > (SELECT sequence FROM deliveries WHERE seq = ?2) AND (SELECT "
+    "coalesce(json_extract(properties, '$.ordering'), 'per_user') FROM integrations i WHERE i.id "
+    "= deliveries.integration_id) <> 'none'";
+
 DeliveryRow ReadDelivery(const SqliteStatement& s) {
   DeliveryRow d;
   d.id = s.ColumnText(0);
@@ -227,6 +238,11 @@ Status SqliteStore::RecordOnWriter(const std::vector<DeliveryOutcome>& outcomes,
       stmt->Bind(3, int64_t{o.attempt ? 1 : 0}).Bind(4, now).Bind(5, o.seq).Bind(6, o.lease_token);
       RELAY_RETURN_IF_ERROR(stmt->Run());
       held = db_->Changes() > 0;
+    }
+    if (held && o.attempt && o.status == DeliveryStatus::kPending) {
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kHoldLaneBehindHeadSql));
+      stmt->Bind(1, o.next_attempt_at).Bind(2, o.seq);
+      RELAY_RETURN_IF_ERROR(stmt->Run());
     }
     if (!o.attempt) continue;
     const AttemptRow& a = *o.attempt;
