@@ -191,18 +191,23 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcome
   // A lane's head that failed and waits for its retry: the deliveries behind it wait at least as
   // long, so that claims do not scan them again and again while the head holds the lane (as the
   // SQLite store's kHoldLaneBehindHeadSql). Before the update below, which ends the lease.
-  RELAY_RETURN_IF_ERROR(
-      db.Query("UPDATE deliveries s SET next_attempt_at = o.next FROM unnest(?::bigint[], "
-               "?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS o(seq, status, next, inc, "
-               "token) JOIN deliveries h ON h.seq = o.seq JOIN integrations i ON i.id = "
-               "h.integration_id WHERE o.status = 'pending' AND o.inc = 1 AND h.status = "
-               "'in_flight' AND h.lease_token = o.token AND coalesce(i.properties::json ->> "
-               "'ordering', 'per_user') <> 'none' AND s.integration_id = h.integration_id AND "
-               "s.ordering_key = h.ordering_key AND s.sequence > h.sequence AND s.status = "
-               "'pending' AND s.next_attempt_at < o.next",
-               {IntArray(o_seq), TextArray(o_status), IntArray(o_next), IntArray(o_inc),
-                IntArray(o_token)})
-          .status());
+  // Only when an attempt failed and waits for a retry: the statement is not free otherwise.
+  const bool any_retry = std::any_of(
+      outcomes.begin(), outcomes.end(),
+      [](const DeliveryOutcome& o) { return o.attempt && o.status == DeliveryStatus::kPending; });
+  if (any_retry)
+    RELAY_RETURN_IF_ERROR(
+        db.Query("UPDATE deliveries s SET next_attempt_at = o.next FROM unnest(?::bigint[], "
+                 "?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS o(seq, status, next, inc, "
+                 "token) JOIN deliveries h ON h.seq = o.seq JOIN integrations i ON i.id = "
+                 "h.integration_id WHERE o.status = 'pending' AND o.inc = 1 AND h.status = "
+                 "'in_flight' AND h.lease_token = o.token AND coalesce(i.properties::json ->> "
+                 "'ordering', 'per_user') <> 'none' AND s.integration_id = h.integration_id AND "
+                 "s.ordering_key = h.ordering_key AND s.sequence > h.sequence AND s.status = "
+                 "'pending' AND s.next_attempt_at < o.next",
+                 {IntArray(o_seq), TextArray(o_status), IntArray(o_next), IntArray(o_inc),
+                  IntArray(o_token)})
+            .status());
   // A retry, or a release, of a delivery whose integration was deleted meanwhile ends it.
   return db
       .Query(
