@@ -91,8 +91,10 @@ Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organiza
       if (t.properties->flatten) {
         if (flat_payload.empty()) {
           // A pre-rendered payload (the hot path's) is parsed back: flatten is the rare case.
-          json::object envelope = Envelope(m);
-          if (!m.payload.empty()) {
+          json::object envelope;
+          if (m.payload.empty()) {
+            envelope = Envelope(m);
+          } else {
             RELAY_ASSIGN_OR_RETURN(json::value parsed, ParseJson(m.payload));
             envelope = std::move(parsed.as_object());
           }

@@ -253,9 +253,10 @@ class Dispatcher::Engine {
     const int rate = (*target)->target.integration.spec.properties.rate_limit_per_second;
     if (rate <= 0) return true;
     const int64_t now = clock_.NowMillis();
-    auto [it, fresh] = buckets_.try_emplace(job->second->d.integration_id,
-                                            RateBucket{static_cast<double>(rate), now});
-    RateBucket& b = it->second;
+    RateBucket& b =
+        buckets_
+            .try_emplace(job->second->d.integration_id, RateBucket{static_cast<double>(rate), now})
+            .first->second;
     b.tokens = std::min<double>(rate, b.tokens + static_cast<double>(now - b.at) * rate / 1000.0);
     b.at = now;
     if (b.tokens < 1) return false;

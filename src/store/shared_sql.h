@@ -110,14 +110,6 @@ inline constexpr char kCancelPendingOfIntegrationSql[] =
     "UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE integration_id = ? AND "
     "status = 'pending'";
 
-// What a claim hands out: the deliveries claimed under one lease.
-inline constexpr char kClaimedDeliveriesSql[] =
-    "SELECT d.seq, d.id, d.organization_id, d.integration_id, i.version, m.id, d.type, "
-    "coalesce(d.payload, m.payload), d.attempt_count, d.attempt_count - d.cycle_start, "
-    "m.created_at FROM deliveries d JOIN messages m ON m.seq = d.message_seq JOIN "
-    "integrations i ON i.id = d.integration_id WHERE d.status = 'in_flight' AND d.lease_until "
-    "= ? AND d.lease_token = ? ORDER BY d.next_attempt_at";
-
 // One finished delivery re-queued with a fresh cycle.
 inline constexpr char kRequeueOneSql[] =
     "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = "

@@ -19,6 +19,34 @@ constexpr char kLaneHeadSql[] =
     "(coalesce(i.properties::json ->> 'ordering', 'per_user') = 'none' OR NOT EXISTS (SELECT 1 "
     "FROM deliveries e WHERE e.integration_id = d.integration_id AND e.ordering_key = "
     "d.ordering_key AND e.status IN ('pending', 'in_flight') AND e.sequence < d.sequence))";
+
+// The claim after the lock and the lease expiry, in one statement: counts what is in flight,
+// picks the due deliveries within the caps (SKIP LOCKED: rows another transaction holds, a replay
+// or a purge, are passed over; integrations at their cap are left out before the LIMIT; within
+// the batch, each integration's rank plus what it has in flight stays within the cap), marks them
+// and returns them with their payloads. Takes now, excluded integrations, cap, cap, limit, cap,
+// cap, lease_until, lease_token.
+const std::string kClaimSql =
+    std::string(
+        "WITH counts AS (SELECT integration_id, count(*) AS n FROM deliveries WHERE status = "
+        "'in_flight' GROUP BY integration_id), "
+        "cand AS (SELECT d.seq, d.integration_id, d.next_attempt_at FROM deliveries d JOIN "
+        "integrations i ON i.id = d.integration_id WHERE d.status = 'pending' AND "
+        "d.next_attempt_at <= ? AND i.enabled = 1 AND i.deleted_at IS NULL AND ") +
+    kLaneHeadSql +
+    " AND NOT (d.integration_id = ANY(?::text[])) AND (?::bigint <= 0 OR d.integration_id NOT IN "
+    "(SELECT integration_id FROM counts WHERE n >= ?::bigint)) ORDER BY d.next_attempt_at LIMIT ? "
+    "FOR UPDATE OF d SKIP LOCKED), "
+    "picked AS (SELECT c.seq FROM (SELECT cand.*, row_number() OVER (PARTITION BY integration_id "
+    "ORDER BY next_attempt_at, seq) AS rn FROM cand) c LEFT JOIN counts k ON k.integration_id = "
+    "c.integration_id WHERE ?::bigint <= 0 OR coalesce(k.n, 0) + c.rn <= ?::bigint), "
+    "upd AS (UPDATE deliveries d SET status = 'in_flight', lease_until = ?, lease_token = ? FROM "
+    "picked WHERE d.seq = picked.seq RETURNING d.seq, d.id, d.organization_id, d.integration_id, "
+    "d.message_seq, d.type, d.payload, d.attempt_count, d.cycle_start, d.next_attempt_at) "
+    "SELECT u.seq, u.id, u.organization_id, u.integration_id, i.version, m.id, u.type, "
+    "coalesce(u.payload, m.payload), u.attempt_count, u.attempt_count - u.cycle_start, "
+    "m.created_at FROM upd u JOIN messages m ON m.seq = u.message_seq JOIN integrations i ON i.id "
+    "= u.integration_id ORDER BY u.next_attempt_at, u.seq";
 }  // namespace
 using namespace pg;  // NOLINT: the shared helpers of this directory
 
@@ -82,42 +110,13 @@ Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
   // milliseconds), so that the per-integration cap counts every node's deliveries in flight.
   RELAY_RETURN_IF_ERROR(db.Query("SELECT pg_advisory_xact_lock(?)", {P(kClaimLock)}).status());
   RELAY_RETURN_IF_ERROR(db.Query(kExpireLeasesSql, {P(request.now)}).status());
-  // SKIP LOCKED: rows another transaction holds (a replay, a purge) are passed over. Integrations
-  // at their cap are left out before the LIMIT; within the batch, each integration's rank plus
-  // what it has in flight stays within the cap.
   RELAY_ASSIGN_OR_RETURN(
       auto r,
-      db.Query(
-          "WITH counts AS (SELECT integration_id, count(*) AS n FROM deliveries WHERE status = "
-          "'in_flight' GROUP BY integration_id), "
-          "cand AS (SELECT d.seq, d.integration_id, d.next_attempt_at FROM deliveries d JOIN "
-          "integrations i ON i.id = d.integration_id WHERE d.status = 'pending' AND "
-          "d.next_attempt_at <= ? AND i.enabled = 1 AND i.deleted_at IS NULL AND " +
-              std::string(kLaneHeadSql) +
-              " AND NOT "
-              "(d.integration_id = ANY(?::text[])) AND (?::bigint <= 0 OR d.integration_id NOT IN "
-              "(SELECT integration_id FROM counts WHERE n >= ?::bigint)) ORDER BY "
-              "d.next_attempt_at "
-              "LIMIT ? FOR UPDATE OF d SKIP LOCKED), "
-              "picked AS (SELECT c.seq FROM (SELECT cand.*, row_number() OVER (PARTITION BY "
-              "integration_id ORDER BY next_attempt_at, seq) AS rn FROM cand) c LEFT JOIN counts k "
-              "ON "
-              "k.integration_id = c.integration_id WHERE ?::bigint <= 0 OR coalesce(k.n, 0) + c.rn "
-              "<= ?::bigint), "
-              "upd AS (UPDATE deliveries d SET status = 'in_flight', lease_until = ?, lease_token "
-              "= ? "
-              "FROM picked WHERE d.seq = picked.seq RETURNING d.seq, d.id, d.organization_id, "
-              "d.integration_id, d.message_seq, d.type, d.payload, d.attempt_count, d.cycle_start, "
-              "d.next_attempt_at) "
-              "SELECT u.seq, u.id, u.organization_id, u.integration_id, i.version, m.id, u.type, "
-              "coalesce(u.payload, m.payload), u.attempt_count, u.attempt_count - u.cycle_start, "
-              "m.created_at FROM upd u JOIN messages m ON m.seq = u.message_seq JOIN integrations "
-              "i "
-              "ON i.id = u.integration_id ORDER BY u.next_attempt_at, u.seq",
-          {P(request.now), TextArray(request.excluded_integrations),
-           P(int64_t{request.integration_cap}), P(int64_t{request.integration_cap}),
-           P(int64_t{request.limit}), P(int64_t{request.integration_cap}),
-           P(int64_t{request.integration_cap}), P(request.lease_until), P(request.lease_token)}));
+      db.Query(kClaimSql, {P(request.now), TextArray(request.excluded_integrations),
+                           P(int64_t{request.integration_cap}), P(int64_t{request.integration_cap}),
+                           P(int64_t{request.limit}), P(int64_t{request.integration_cap}),
+                           P(int64_t{request.integration_cap}), P(request.lease_until),
+                           P(request.lease_token)}));
   for (int i = 0; i < r.rows(); ++i) {
     ClaimedDelivery c;
     c.seq = r.Int(i, 0);
@@ -195,7 +194,7 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcome
   const bool any_retry = std::any_of(
       outcomes.begin(), outcomes.end(),
       [](const DeliveryOutcome& o) { return o.attempt && o.status == DeliveryStatus::kPending; });
-  if (any_retry)
+  if (any_retry) {
     RELAY_RETURN_IF_ERROR(
         db.Query("UPDATE deliveries s SET next_attempt_at = o.next FROM unnest(?::bigint[], "
                  "?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS o(seq, status, next, inc, "
@@ -208,6 +207,7 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcome
                  {IntArray(o_seq), TextArray(o_status), IntArray(o_next), IntArray(o_inc),
                   IntArray(o_token)})
             .status());
+  }
   // A retry, or a release, of a delivery whose integration was deleted meanwhile ends it.
   return db
       .Query(

@@ -35,6 +35,14 @@ constexpr char kHoldLaneBehindHeadSql[] =
     "coalesce(json_extract(properties, '$.ordering'), 'per_user') FROM integrations i WHERE i.id "
     "= deliveries.integration_id) <> 'none'";
 
+// What a claim hands out: the deliveries claimed under one lease.
+constexpr char kClaimedDeliveriesSql[] =
+    "SELECT d.seq, d.id, d.organization_id, d.integration_id, i.version, m.id, d.type, "
+    "coalesce(d.payload, m.payload), d.attempt_count, d.attempt_count - d.cycle_start, "
+    "m.created_at FROM deliveries d JOIN messages m ON m.seq = d.message_seq JOIN "
+    "integrations i ON i.id = d.integration_id WHERE d.status = 'in_flight' AND d.lease_until "
+    "= ? AND d.lease_token = ? ORDER BY d.next_attempt_at";
+
 DeliveryRow ReadDelivery(const SqliteStatement& s) {
   DeliveryRow d;
   d.id = s.ColumnText(0);
