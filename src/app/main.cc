@@ -90,6 +90,24 @@ int Main(int argc, char** argv) {
       ->envname("CONSENT_RELAY_RETRY_SCHEDULE")
       ->capture_default_str();
   serve
+      ->add_option("--breaker-failures", serve_options.breaker_failures,
+                   "Consecutive failed attempts that open an integration's circuit breaker (0: "
+                   "never): while open, nothing is sent to it and its deliveries wait")
+      ->envname("CONSENT_RELAY_BREAKER_FAILURES")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  serve
+      ->add_option("--breaker-cooldown", serve_options.breaker_cooldown,
+                   "How long an open breaker waits before one probe (doubling after each failed "
+                   "probe, up to 10 min)")
+      ->envname("CONSENT_RELAY_BREAKER_COOLDOWN")
+      ->capture_default_str();
+  serve
+      ->add_option("--auto-disable-after", serve_options.auto_disable_after,
+                   "Disable an integration whose attempts only failed for this long (0s: never)")
+      ->envname("CONSENT_RELAY_AUTO_DISABLE_AFTER")
+      ->capture_default_str();
+  serve
       ->add_option("--ca-file", serve_options.ca_file,
                    "PEM bundle of CAs to trust for endpoints (default: the system's)")
       ->envname("CONSENT_RELAY_CA_FILE");

@@ -119,6 +119,12 @@ int Serve(const std::string& program, const StoreOptions& store_options,
     dead_retention = ParseDurationMillis(options.dead_retention);
     if (!dead_retention) return Fail("--dead-retention must be a duration such as 365d");
   }
+  auto cooldown = ParseDurationMillis(options.breaker_cooldown);
+  if (!cooldown || *cooldown < 100 || *cooldown > 600'000) {
+    return Fail("--breaker-cooldown must be a duration from 100ms to 10m, such as 30s");
+  }
+  auto auto_disable = ParseDurationMillis(options.auto_disable_after);
+  if (!auto_disable) return Fail("--auto-disable-after must be a duration such as 5d (0s: never)");
   auto lease = ParseDurationMillis(options.lease);
   if (!lease || *lease < 1000) return Fail("--lease must be a duration of at least 1s, such as 2m");
   if (!options.ca_file.empty() && !std::filesystem::exists(options.ca_file)) {
@@ -153,7 +159,8 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   MetricsRegistry metrics;
   DestinationGuard guard(*allowed);
   auth::AuthService auth(**store, *keyring, clock);
-  integrations::IntegrationService integrations(**store, *keyring, clock, guard);
+  integrations::StateChanges state_changes(metrics);
+  integrations::IntegrationService integrations(**store, *keyring, clock, guard, &state_changes);
   consent::ConsentService consent(**store, clock);
   delivery::DeliveryService deliveries(**store, **store, clock);
 
@@ -162,6 +169,9 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   dispatch.max_in_flight_per_integration = options.max_in_flight_per_integration;
   dispatch.retry_schedule = *schedule;
   dispatch.lease_millis = *lease;
+  dispatch.health.breaker_failures = options.breaker_failures;
+  dispatch.health.breaker_cooldown_ms = *cooldown;
+  dispatch.health.auto_disable_after_ms = *auto_disable;
   dispatch.user_agent = std::string("consent-relay/") + RELAY_VERSION;
   dispatch.ca_file = options.ca_file;
   delivery::Dispatcher dispatcher(dispatch, **store, integrations, guard, clock, random, metrics);

@@ -64,7 +64,7 @@ Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organiza
   RELAY_ASSIGN_OR_RETURN(auto features, txn.GetOrganizationFeatures(organization_id));
   if (!features.count(integrations::kFeatureWebhooks)) return size_t{0};
   bool multi_regulation = features.count(integrations::kFeatureMultiRegulation) > 0;
-  RELAY_ASSIGN_OR_RETURN(auto rows, txn.ListEnabledIntegrations(organization_id));
+  RELAY_ASSIGN_OR_RETURN(auto rows, txn.ListFanOutIntegrations(organization_id));
   struct Target {
     std::string id;
     std::shared_ptr<const integrations::IntegrationProperties> properties;

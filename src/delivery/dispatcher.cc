@@ -20,6 +20,8 @@
 #include "delivery/store_round_trips.h"
 #include "delivery/target_cache.h"
 #include "delivery/token_cache.h"
+#include "integrations/state_changes.h"
+#include "store/health.h"
 
 namespace relay::delivery {
 namespace {
@@ -57,8 +59,9 @@ class Dispatcher::Engine {
                                                0x3fffffffffffffffLL)),
         targets_(integrations, clock),
         tokens_(clock),
-        round_trips_(store, [this] { http_.Wakeup(); }),
-        m_(metrics) {}
+        round_trips_(store, options_.health, [this] { http_.Wakeup(); }),
+        m_(metrics),
+        state_changes_(metrics) {}
 
   void Run(const std::atomic<bool>& stopping, const std::atomic<int>& grace_seconds,
            std::atomic<bool>& woken) {
@@ -86,9 +89,7 @@ class Dispatcher::Engine {
           break;
         }
         if (!round_trips_.busy() && !outcomes_.empty() && now >= backoff_until_) {
-          round_trips_.Submit(std::move(outcomes_), clock_.NowMillis(), std::nullopt, Renewals(now),
-                              clock_.NowMillis() + options_.lease_millis);
-          outcomes_.clear();
+          Submit(std::nullopt, Renewals(now));
         }
       } else if (!round_trips_.busy() && now >= backoff_until_) {
         // One store round trip at a time, carrying every outcome recorded since the last one
@@ -103,11 +104,8 @@ class Dispatcher::Engine {
           last_claim = now;
         }
         std::vector<store::HeldLease> renew = RenewalsIfDue(now);
-        if (claim || !outcomes_.empty() || !renew.empty()) {
-          round_trips_.Submit(std::move(outcomes_), clock_.NowMillis(), std::move(claim),
-                              std::move(renew), clock_.NowMillis() + options_.lease_millis);
-          outcomes_.clear();
-        }
+        if (claim || !outcomes_.empty() || !renew.empty())
+          Submit(std::move(claim), std::move(renew));
       }
       if (!stopping.load()) StartReady();  // after a stop, nothing new starts
       int timeout = jobs_.empty() && !round_trips_.busy() ? options_.idle_poll_millis : 5;
@@ -136,6 +134,62 @@ class Dispatcher::Engine {
   void Wakeup() { http_.Wakeup(); }
 
  private:
+  // Starts a store round trip with every outcome recorded since the last one.
+  void Submit(std::optional<store::ClaimRequest> claim, std::vector<store::HeldLease> renew) {
+    for (auto& [id, b] : breakers_) {
+      b.submitted += b.unreported;
+      b.unreported = 0;
+    }
+    round_trips_.Submit(std::move(outcomes_), clock_.NowMillis(), std::move(claim),
+                        std::move(renew), clock_.NowMillis() + options_.lease_millis);
+    outcomes_.clear();
+  }
+
+  // What this node knows of an integration's run of failures, to hold it back between a failure
+  // and the store's answer (which opens the breaker, or not).
+  struct Breaker {
+    int64_t known = 0;       // consecutive failures, as the store last reported them
+    int64_t unreported = 0;  // failures here since, not yet sent to the store
+    int64_t submitted = 0;   // failures in the round trip under way
+  };
+  bool Suspect(const std::string& integration) const {
+    auto it = breakers_.find(integration);
+    if (it == breakers_.end() || options_.health.breaker_failures <= 0) return false;
+    const Breaker& b = it->second;
+    const int64_t local = b.unreported + b.submitted;
+    return local > 0 && b.known + local >= options_.health.breaker_failures;
+  }
+  void NoteAttempt(const std::string& integration, bool succeeded) {
+    if (succeeded) {
+      breakers_.erase(integration);
+    } else {
+      ++breakers_[integration].unreported;
+    }
+  }
+
+  // The store's word on the integrations whose outcomes it recorded: their changes of state are
+  // logged and counted here (once: only the node whose outcomes caused one hears of it), and what
+  // this node holds of an integration that may not send now goes back untried.
+  void OnHealth(const std::vector<store::HealthReport>& reports) {
+    for (auto& [id, b] : breakers_) b.submitted = 0;
+    for (const auto& r : reports) {
+      for (const auto& [state, reason] : r.changes) {
+        state_changes_.Report(r.organization_id, r.integration_id, store::HealthStateName(state),
+                              reason);
+      }
+      if (r.held()) {
+        breakers_.erase(r.integration_id);  // nothing of it is claimed until it may send again
+        ReleaseReadyOf(r.integration_id);
+      } else {
+        breakers_[r.integration_id].known = r.health.consecutive_failures;
+      }
+    }
+    for (auto it = breakers_.begin(); it != breakers_.end();) {
+      const Breaker& b = it->second;
+      it = b.known == 0 && b.unreported == 0 && b.submitted == 0 ? breakers_.erase(it)
+                                                                 : std::next(it);
+    }
+  }
   struct Job {
     store::ClaimedDelivery d;
     int64_t started_at = 0;  // wall clock, for the attempt record
@@ -169,6 +223,10 @@ class Dispatcher::Engine {
     m_.round_trip.Observe(reply.seconds);
     m_.claimed.Add(reply.claimed.size());
     if (!reply.status.ok()) {
+      for (auto& [id, b] : breakers_) {
+        b.unreported += b.submitted;
+        b.submitted = 0;
+      }
       // Kept for the next round trip; if this process dies first, the leases bring them back.
       // The next try waits, longer each time (up to kMaxStoreBackoff), and the log says so once.
       if (store_failures_++ == 0) {
@@ -190,6 +248,7 @@ class Dispatcher::Engine {
       store_failures_ = 0;
       backoff_ = std::chrono::milliseconds(0);
     }
+    OnHealth(reply.health);
     if (!reply.claim) return false;
     const int per_integration = options_.max_in_flight_per_integration * kPrefetch;
     std::unordered_set<std::string> seen;
@@ -211,7 +270,12 @@ class Dispatcher::Engine {
       auto job = std::make_unique<Job>();
       job->d = std::move(d);
       int64_t seq = job->d.seq;
-      ready_[job->d.integration_id].push_back(seq);
+      auto& queue = ready_[job->d.integration_id];
+      if (job->d.probe) {
+        queue.push_front(seq);  // the one delivery its open breaker lets through: first
+      } else {
+        queue.push_back(seq);
+      }
       jobs_[seq] = std::move(job);
     }
     // Growing by one each round lets a newly due integration be discovered.
@@ -227,8 +291,12 @@ class Dispatcher::Engine {
     for (auto it = ready_.begin(); it != ready_.end();) {
       int& sending = sending_[it->first];
       auto& queue = it->second;
+      // An integration whose breaker may just have opened starts nothing until the store says,
+      // but its probe.
+      const bool suspect = Suspect(it->first);
       while (!queue.empty() && sending < options_.max_in_flight_per_integration &&
-             sending_total_ < options_.max_in_flight && TakeRateToken(queue.front())) {
+             sending_total_ < options_.max_in_flight && (!suspect || IsProbe(queue.front())) &&
+             TakeRateToken(queue.front())) {
         start.push_back(queue.front());
         queue.pop_front();
         ++sending;
@@ -239,6 +307,11 @@ class Dispatcher::Engine {
     }
     // Begin may finish a delivery at once (integration deleted); that only updates counters.
     for (int64_t seq : start) Begin(seq);
+  }
+
+  bool IsProbe(int64_t seq) const {
+    auto job = jobs_.find(seq);
+    return job != jobs_.end() && job->second->d.probe;
   }
 
   // properties.rate_limit_per_second: a token bucket per integration holding at most one second
@@ -447,6 +520,9 @@ class Dispatcher::Engine {
            {"error", attempt ? attempt->error : ""},
            {"next_attempt_at", std::to_string(next_attempt_at)}});
     }
+    if (attempt) {
+      NoteAttempt(it->second->d.integration_id, status == store::DeliveryStatus::kSucceeded);
+    }
     Record(it->second->d, std::move(attempt), status, next_attempt_at);
     if (status == store::DeliveryStatus::kSucceeded) m_.succeeded.Add();
     if (status == store::DeliveryStatus::kDead) m_.dead.Add();
@@ -461,6 +537,8 @@ class Dispatcher::Engine {
     store::DeliveryOutcome o;
     o.seq = d.seq;
     o.lease_token = d.lease_token;
+    o.integration_id = d.integration_id;
+    o.probe = d.probe;
     o.attempt = std::move(attempt);
     o.status = status;
     o.next_attempt_at = next_attempt_at;
@@ -475,6 +553,31 @@ class Dispatcher::Engine {
     }
     auto ci = claimed_.find(integration_id);
     if (ci != claimed_.end() && --ci->second <= 0) claimed_.erase(ci);
+  }
+
+  // The claimed deliveries of one integration not started yet go back untried, but a probe.
+  void ReleaseReadyOf(const std::string& integration) {
+    auto it = ready_.find(integration);
+    if (it == ready_.end()) return;
+    const int64_t now = clock_.NowMillis();
+    std::deque<int64_t> keep;
+    for (int64_t seq : it->second) {
+      auto job = jobs_.find(seq);
+      if (job == jobs_.end()) continue;
+      if (job->second->d.probe) {
+        keep.push_back(seq);
+        continue;
+      }
+      Record(job->second->d, std::nullopt, store::DeliveryStatus::kPending, now);
+      Forget(integration, /*was_sending=*/false);
+      jobs_.erase(job);
+    }
+    if (keep.empty()) {
+      ready_.erase(it);
+    } else {
+      it->second = std::move(keep);
+    }
+    in_flight_gauge_.store(static_cast<int64_t>(jobs_.size()));
   }
 
   // Claimed deliveries not started yet go back untried (shutdown).
@@ -533,7 +636,9 @@ class Dispatcher::Engine {
   TokenCache tokens_;
   std::vector<store::DeliveryOutcome> outcomes_;  // recorded by the next store round trip
   StoreRoundTrips round_trips_;
+  std::unordered_map<std::string, Breaker> breakers_;  // integrations with recent failures here
   DispatcherMetrics m_;
+  integrations::StateChanges state_changes_;
 };
 
 Dispatcher::Dispatcher(DispatcherOptions options, store::OutboxStore& store,

@@ -5,7 +5,11 @@
 //
 // Fairness: at most max_in_flight transfers overall and max_in_flight_per_integration per
 // integration; an integration at its cap is left out of claims, so a slow endpoint never holds
-// back the others. Crash safety: a claim is a lease; deliveries of a process that died are claimed
+// back the others. Endpoint health: the store keeps each integration's failure count and circuit
+// breaker as it records outcomes; an integration whose breaker is open, or which is disabled, is
+// not claimed, and what this node holds of it goes back untried. Between a failure here and the
+// store's answer, an integration whose count may have reached the breaker's threshold starts
+// nothing new. Crash safety: a claim is a lease; deliveries of a process that died are claimed
 // again when their lease runs out (and at start on the single-node SQLite store). Everything
 // here is at-least-once: an outcome is recorded after the endpoint answered, so a crash in between
 // sends that delivery again.
@@ -38,6 +42,8 @@ struct DispatcherOptions {
   // a dead node's deliveries come back within one lease.
   int64_t lease_millis = 20'000;
   int claim_batch = 256;
+  // Endpoint health: the circuit breaker, 410 and auto-disable (store/health.h).
+  store::HealthPolicy health;
   int idle_poll_millis = 50;
   std::string user_agent;
   std::string ca_file;

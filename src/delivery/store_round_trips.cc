@@ -5,8 +5,9 @@
 
 namespace relay::delivery {
 
-StoreRoundTrips::StoreRoundTrips(store::OutboxStore& store, std::function<void()> on_reply)
-    : store_(store), on_reply_(std::move(on_reply)), thread_([this] { Loop(); }) {}
+StoreRoundTrips::StoreRoundTrips(store::OutboxStore& store, store::HealthPolicy policy,
+                                 std::function<void()> on_reply)
+    : store_(store), policy_(policy), on_reply_(std::move(on_reply)), thread_([this] { Loop(); }) {}
 
 StoreRoundTrips::~StoreRoundTrips() {
   {
@@ -72,14 +73,20 @@ void StoreRoundTrips::Loop() {
     if (!r.status.ok()) {
       // The store is failing: leave the outcomes for the next round trip.
     } else if (r.claim) {
-      auto claimed = store_.RecordAndClaim(r.outcomes, r.now, *r.claim);
-      if (claimed.ok()) {
-        r.claimed = std::move(*claimed);
+      auto result = store_.RecordAndClaim(r.outcomes, r.now, policy_, *r.claim);
+      if (result.ok()) {
+        r.claimed = std::move(result->claimed);
+        r.health = std::move(result->health);
       } else {
-        r.status = claimed.status();
+        r.status = result.status();
       }
     } else if (!r.outcomes.empty()) {
-      r.status = store_.RecordOutcomes(r.outcomes, r.now);
+      auto health = store_.RecordOutcomes(r.outcomes, r.now, policy_);
+      if (health.ok()) {
+        r.health = std::move(*health);
+      } else {
+        r.status = health.status();
+      }
     }
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (r.status.ok()) r.outcomes.clear();

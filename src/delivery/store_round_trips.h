@@ -27,10 +27,13 @@ class StoreRoundTrips {
     std::vector<store::HeldLease> renew;           // leases to extend first (the heartbeat)
     int64_t renew_until = 0;
     std::vector<store::ClaimedDelivery> claimed;
-    double seconds = 0;  // how long the round trip took
+    std::vector<store::HealthReport> health;  // of the integrations the outcomes touched
+    double seconds = 0;                       // how long the round trip took
   };
 
-  StoreRoundTrips(store::OutboxStore& store, std::function<void()> on_reply);
+  // Outcomes are recorded under `policy` (endpoint health).
+  StoreRoundTrips(store::OutboxStore& store, store::HealthPolicy policy,
+                  std::function<void()> on_reply);
   ~StoreRoundTrips();  // waits for a round trip in progress, then stops the thread
   StoreRoundTrips(const StoreRoundTrips&) = delete;
   StoreRoundTrips& operator=(const StoreRoundTrips&) = delete;
@@ -48,6 +51,7 @@ class StoreRoundTrips {
   void Loop();
 
   store::OutboxStore& store_;
+  const store::HealthPolicy policy_;
   std::function<void()> on_reply_;
   mutable Mutex mu_;
   std::condition_variable work_;

@@ -327,7 +327,22 @@ boost::json::object SpecToJson(const IntegrationSpec& spec) {
                       {"properties", PropertiesToJson(spec.properties)}};
 }
 
+namespace {
+json::value TimeOrNull(const std::optional<int64_t>& t) {
+  return t ? json::value(FormatTimestamp(*t)) : json::value(nullptr);
+}
+}  // namespace
+
 boost::json::object IntegrationToJson(const Integration& i) {
+  const IntegrationHealth& h = i.health;
+  json::object health{
+      {"state", h.state},
+      {"consecutive_failures", h.consecutive_failures},
+      {"last_success_at", TimeOrNull(h.last_success_at)},
+      {"last_failure_at", TimeOrNull(h.last_failure_at)},
+      {"open_until", TimeOrNull(h.open_until)},
+      {"disabled_reason",
+       h.disabled_reason.empty() ? json::value(nullptr) : json::value(h.disabled_reason)}};
   json::object auth = AuthenticationToStoredJson(i.spec);
   if (i.spec.oauth) auth["client_secret"] = kSecretMask;
   return json::object{{"id", i.id},
@@ -338,7 +353,8 @@ boost::json::object IntegrationToJson(const Integration& i) {
                       {"properties", PropertiesToJson(i.spec.properties)},
                       {"created_at", FormatTimestamp(i.created_at)},
                       {"updated_at", FormatTimestamp(i.updated_at)},
-                      {"version", i.version}};
+                      {"version", i.version},
+                      {"health", std::move(health)}};
 }
 
 }  // namespace relay::integrations

@@ -53,6 +53,16 @@ struct IntegrationSpec {
   IntegrationProperties properties;
 };
 
+// What its deliveries showed, read-only (the store keeps it as it records attempts).
+struct IntegrationHealth {
+  std::string state = "healthy";  // healthy | failing | open | disabled
+  int64_t consecutive_failures = 0;
+  std::optional<int64_t> last_success_at;
+  std::optional<int64_t> last_failure_at;
+  std::optional<int64_t> open_until;  // while the breaker is open: when it may probe
+  std::string disabled_reason;        // when the relay disabled it: why
+};
+
 struct Integration {
   std::string id;
   std::string organization_id;
@@ -61,6 +71,7 @@ struct Integration {
   int64_t created_at = 0;
   int64_t updated_at = 0;
   int64_t version = 1;
+  IntegrationHealth health;
 };
 
 // Validates a request body ({type_id, authentication, properties, enabled}) into a spec. Every

@@ -91,6 +91,12 @@ Result<Integration> IntegrationService::FromRow(const store::IntegrationRow& row
   }
   RELAY_ASSIGN_OR_RETURN(auto properties, StoredProperties(row));
   i.spec.enabled = row.enabled;
+  i.health.state = store::HealthStateName(store::StateOf(row.health, row.enabled));
+  i.health.consecutive_failures = row.health.consecutive_failures;
+  i.health.last_success_at = row.health.last_success_at;
+  i.health.last_failure_at = row.health.last_failure_at;
+  i.health.open_until = row.health.open_until;
+  i.health.disabled_reason = row.health.disabled_reason;
   i.spec.oauth = std::move(oauth).value();
   i.spec.properties = *properties;
   if (!with_secret && i.spec.oauth) i.spec.oauth->client_secret.clear();
@@ -205,6 +211,16 @@ Result<Integration> IntegrationService::Patch(const std::string& organization_id
     Status s = store_.UpdateIntegration(new_row, current.version);
     if (s.code() == StatusCode::kConflict) continue;
     RELAY_RETURN_IF_ERROR(s);
+    if (updated.spec.enabled != current.spec.enabled) {
+      // Its health changed with it (enabling starts it afresh): shown as stored.
+      auto fresh = Get(organization_id, id);
+      if (fresh.ok()) updated.health = fresh->health;
+      if (state_changes_) {
+        state_changes_->Report(
+            organization_id, id, updated.health.state,
+            updated.spec.enabled ? "enabled through the API" : "disabled through the API");
+      }
+    }
     if (updated.spec.oauth) updated.spec.oauth->client_secret.clear();
     return updated;
   }

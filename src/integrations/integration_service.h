@@ -9,6 +9,7 @@
 #include "common/destination_guard.h"
 #include "common/keyring.h"
 #include "integrations/integration.h"
+#include "integrations/state_changes.h"
 #include "store/integration_store.h"
 
 namespace relay::integrations {
@@ -34,9 +35,14 @@ inline constexpr int64_t kRotationOverlapMillis = 24LL * 3600 * 1000;
 class IntegrationService {
  public:
   // `guard` refuses literal internal addresses in URLs (400) when integrations are written.
+  // `state_changes`, when given, hears of integrations enabled or disabled by a PATCH.
   IntegrationService(store::IntegrationStore& store, const Keyring& keyring, const Clock& clock,
-                     const DestinationGuard& guard)
-      : store_(store), keyring_(keyring), clock_(clock), guard_(guard) {}
+                     const DestinationGuard& guard, StateChanges* state_changes = nullptr)
+      : store_(store),
+        keyring_(keyring),
+        clock_(clock),
+        guard_(guard),
+        state_changes_(state_changes) {}
 
   // Validates `body`; kPermissionDenied when the organization lacks the `webhooks` feature, or
   // asks for non-GDPR regulations without `multi-regulation`.
@@ -48,7 +54,8 @@ class IntegrationService {
   // As Get, with the OAuth client secret in clear, for the sender only. Never render it.
   Result<Integration> GetWithSecrets(const std::string& organization_id, const std::string& id);
   // Applies a JSON merge patch of enabled, authentication and properties. A client_secret that
-  // is absent or equal to the mask keeps the stored one.
+  // is absent or equal to the mask keeps the stored one. Enabling an integration the relay
+  // disabled (410, failing too long) resumes its waiting deliveries with its health afresh.
   Result<Integration> Patch(const std::string& organization_id, const std::string& id,
                             const boost::json::value& patch);
   Result<Integration> Delete(const std::string& organization_id, const std::string& id);
@@ -70,6 +77,7 @@ class IntegrationService {
   const Keyring& keyring_;
   const Clock& clock_;
   const DestinationGuard& guard_;
+  StateChanges* state_changes_;
 };
 
 // Seal contexts: a sealed value only opens in the row and column it was written for.

@@ -22,8 +22,10 @@ class WriteTransaction {
 
   virtual Result<std::set<std::string>> GetOrganizationFeatures(
       const std::string& organization_id) = 0;
-  // Enabled, not deleted integrations of the organization (the fan-out targets).
-  virtual Result<std::vector<IntegrationRow>> ListEnabledIntegrations(
+  // The organization's integrations that take new messages (the fan-out targets): the enabled
+  // ones, and those the relay disabled (410, failing too long), whose deliveries wait for them to
+  // be enabled again. One disabled through the API takes none. Never a deleted one.
+  virtual Result<std::vector<IntegrationRow>> ListFanOutIntegrations(
       const std::string& organization_id) = 0;
 
   virtual Result<std::optional<ConsentUserRow>> GetUser(const std::string& organization_id,

@@ -34,18 +34,24 @@ class OutboxStore {
 
   // --- the delivery engine ---
   // Claims up to `limit` due deliveries (pending with next_attempt_at <= now, or in flight with an
-  // expired lease) of enabled integrations, oldest due first, marking them in flight until
-  // lease_until. Never hands out a delivery whose lease holds.
+  // expired lease) of enabled integrations whose breaker is closed, oldest due first, marking them
+  // in flight until lease_until. Never hands out a delivery whose lease holds. An integration
+  // whose breaker's open period is over gets one probe (its oldest due delivery, `probe` set),
+  // and its breaker stays open until the probe's lease ends or its outcome is recorded.
   virtual Result<std::vector<ClaimedDelivery>> ClaimDeliveries(const ClaimRequest& request) = 0;
-  // Records attempts and new statuses in one transaction. An outcome whose lease token no longer
-  // matches (the delivery was claimed again) changes no status, and keeps its attempt only where
-  // the holder recorded none with that number. A retry or release (pending) of a delivery whose
-  // integration was deleted becomes cancelled.
-  virtual Status RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) = 0;
+  // Records attempts and new statuses in one transaction, with what the attempts tell of their
+  // integrations' health (store/health.h: counts, the breaker, 410 and auto-disable). An outcome
+  // whose lease token no longer matches (the delivery was claimed again) changes no status, and
+  // keeps its attempt only where the holder recorded none with that number. A retry or release
+  // (pending) of a delivery whose integration was deleted becomes cancelled. Returns the health
+  // of each integration an attempt (or a probe) touched.
+  virtual Result<std::vector<HealthReport>> RecordOutcomes(
+      const std::vector<DeliveryOutcome>& outcomes, int64_t now, const HealthPolicy& policy) = 0;
   // RecordOutcomes then ClaimDeliveries, in one round trip where the backend can (the
   // dispatcher's steady state). Fails as a whole: nothing recorded, nothing claimed.
-  virtual Result<std::vector<ClaimedDelivery>> RecordAndClaim(
-      const std::vector<DeliveryOutcome>& outcomes, int64_t now, const ClaimRequest& request);
+  virtual Result<RoundTripResult> RecordAndClaim(const std::vector<DeliveryOutcome>& outcomes,
+                                                 int64_t now, const HealthPolicy& policy,
+                                                 const ClaimRequest& request);
   // Extends to `lease_until` the leases of the deliveries still held under these tokens (the
   // holder's heartbeat). A delivery claimed again by someone else, or finished, is left alone.
   // Returns how many leases were extended.

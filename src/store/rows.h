@@ -36,6 +36,24 @@ struct OrganizationRow {
   int64_t created_at = 0;
 };
 
+// An integration's endpoint health: what its delivery attempts showed, and its circuit breaker.
+// Written by the store as it records outcomes (HealthPolicy); read-only for the API.
+struct IntegrationHealthRow {
+  int64_t consecutive_failures = 0;  // failed attempts since the last success
+  std::optional<int64_t> last_success_at;
+  std::optional<int64_t> last_failure_at;
+  std::optional<int64_t> failing_since;  // the first failure since the last success
+  // Set while the breaker is open: no delivery is claimed until then, and then one probe (whose
+  // claim moves it to its lease's end).
+  std::optional<int64_t> open_until;
+  int64_t cooldown_ms = 0;      // the current open period: doubles after each failed probe
+  std::string disabled_reason;  // why the relay disabled the integration; empty otherwise
+};
+
+enum class HealthState { kHealthy, kFailing, kOpen, kDisabled };
+const char* HealthStateName(HealthState state);
+HealthState StateOf(const IntegrationHealthRow& health, bool enabled);
+
 struct IntegrationRow {
   std::string id;
   std::string organization_id;
@@ -52,6 +70,7 @@ struct IntegrationRow {
   // previous_secret_expires_at.
   std::string previous_signing_secret_sealed;
   int64_t previous_secret_expires_at = 0;
+  IntegrationHealthRow health;  // filled by reads; writes leave it alone
 };
 
 // A consent user: the merged consent status, per regulation, as opaque JSON for the domain.
@@ -139,6 +158,7 @@ struct ClaimedDelivery {
   int64_t cycle_attempts = 0;  // attempts since it was last (re)queued: its place in the schedule
   int64_t message_created_at = 0;
   int64_t lease_token = 0;
+  bool probe = false;  // the one delivery a half-open breaker lets through
 };
 
 struct ClaimRequest {
@@ -157,9 +177,41 @@ struct ClaimRequest {
 struct DeliveryOutcome {
   int64_t seq = 0;
   int64_t lease_token = 0;
+  std::string integration_id;                        // whose health the attempt tells of
+  bool probe = false;                                // as claimed
   std::optional<AttemptRow> attempt;                 // nullopt: released untried (shutdown)
   DeliveryStatus status = DeliveryStatus::kPending;  // pending (retry), succeeded, dead, cancelled
   int64_t next_attempt_at = 0;                       // when pending
+  // The attempt does not count in the delivery's retry cycle (its integration's breaker is open
+  // or it is disabled: the delivery waits, its schedule paused). Set by the store.
+  bool uncounted = false;
+};
+
+// How attempts' failures affect their integration (the dispatcher's flags).
+struct HealthPolicy {
+  int breaker_failures = 10;  // consecutive failed attempts that open the breaker
+  int64_t breaker_cooldown_ms = 30'000;
+  int64_t breaker_max_cooldown_ms = 600'000;
+  int64_t auto_disable_after_ms = 5LL * 86'400'000;  // 0: never
+};
+
+// An integration's health after a batch of outcomes, for the node that recorded them.
+struct HealthReport {
+  std::string integration_id;
+  std::string organization_id;
+  IntegrationHealthRow health;
+  bool enabled = true;
+  // The states it entered, in order, with why: each change is reported once, to the node whose
+  // outcomes caused it.
+  std::vector<std::pair<HealthState, std::string>> changes;
+  // Nothing of it may be sent now (breaker open, or disabled): claimed deliveries go back.
+  bool held() const { return !enabled || health.open_until.has_value(); }
+};
+
+// A store round trip's answer: the health its outcomes reported, and what it claimed.
+struct RoundTripResult {
+  std::vector<HealthReport> health;
+  std::vector<ClaimedDelivery> claimed;
 };
 
 // A delivery this node holds: its claim's lease token.

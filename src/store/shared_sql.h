@@ -90,6 +90,45 @@ inline constexpr char kPurgeIdempotencyKeysSql[] =
 inline constexpr char kDeleteUserIdempotencySql[] =
     "DELETE FROM idempotency_keys WHERE organization_id = ? AND user_id = ?";
 
+// --- endpoint health (store/health.h) ---
+
+// An integration's health, as reads show it: selected from kIntegrationsWithHealth after the
+// integration's own columns.
+inline constexpr char kHealthColumns[] =
+    "h.consecutive_failures, h.last_success_at, h.last_failure_at, h.failing_since, "
+    "h.open_until, h.cooldown_ms, h.disabled_reason";
+inline constexpr char kIntegrationsWithHealth[] =
+    "integrations LEFT JOIN integration_health h ON h.integration_id = integrations.id";
+// A new integration starts healthy: integration.
+inline constexpr char kInsertHealthSql[] =
+    "INSERT INTO integration_health (integration_id) VALUES (?)";
+// The health of the integrations a batch touches, before it; the backend appends which ones.
+inline constexpr char kLoadHealthSql[] =
+    "SELECT h.integration_id, i.organization_id, i.enabled, h.consecutive_failures, "
+    "h.last_success_at, h.last_failure_at, h.failing_since, h.open_until, h.cooldown_ms, "
+    "h.disabled_reason FROM integration_health h JOIN integrations i ON i.id = h.integration_id "
+    "WHERE i.deleted_at IS NULL AND h.integration_id ";
+// Disabled by its health (410, or failing too long): now, integration. A new version, so that a
+// PATCH racing with it is refused and re-applied.
+inline constexpr char kDisableIntegrationSql[] =
+    "UPDATE integrations SET enabled = 0, version = version + 1, updated_at = ?1 WHERE id = ?2 "
+    "AND enabled = 1 AND deleted_at IS NULL";
+// Enabling an integration again (integration, enabled, expected version: run before the update
+// itself) starts its health afresh: whatever disabled it is forgotten, the breaker closed.
+inline constexpr char kResetHealthOnEnableSql[] =
+    "UPDATE integration_health SET consecutive_failures = 0, failing_since = NULL, open_until = "
+    "NULL, cooldown_ms = 0, disabled_reason = NULL WHERE integration_id = ?1 AND ?2 = 1 AND "
+    "EXISTS (SELECT 1 FROM integrations WHERE id = ?1 AND enabled = 0 AND version = ?3)";
+// The integrations a new message fans out to (WHERE over integrations): enabled, or disabled by
+// their health, not deleted.
+inline constexpr char kFanOutSql[] =
+    "deleted_at IS NULL AND (enabled = 1 OR EXISTS (SELECT 1 FROM integration_health h WHERE "
+    "h.integration_id = integrations.id AND h.disabled_reason IS NOT NULL))";
+// Claims leave out integrations whose breaker is open (appended to a WHERE over deliveries d).
+inline constexpr char kBreakerClosedSql[] =
+    "NOT EXISTS (SELECT 1 FROM integration_health h WHERE h.integration_id = d.integration_id "
+    "AND h.open_until IS NOT NULL)";
+
 // --- statements both backends run as they are ---
 
 // An integration replaced if its stored version is the expected one.

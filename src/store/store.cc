@@ -27,10 +27,13 @@ std::optional<DeliveryStatus> ParseDeliveryStatus(std::string_view name) {
   return std::nullopt;
 }
 
-Result<std::vector<ClaimedDelivery>> OutboxStore::RecordAndClaim(
-    const std::vector<DeliveryOutcome>& outcomes, int64_t now, const ClaimRequest& request) {
-  RELAY_RETURN_IF_ERROR(RecordOutcomes(outcomes, now));
-  return ClaimDeliveries(request);
+Result<RoundTripResult> OutboxStore::RecordAndClaim(const std::vector<DeliveryOutcome>& outcomes,
+                                                    int64_t now, const HealthPolicy& policy,
+                                                    const ClaimRequest& request) {
+  RoundTripResult result;
+  RELAY_ASSIGN_OR_RETURN(result.health, RecordOutcomes(outcomes, now, policy));
+  RELAY_ASSIGN_OR_RETURN(result.claimed, ClaimDeliveries(request));
+  return result;
 }
 
 }  // namespace relay::store

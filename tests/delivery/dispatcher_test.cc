@@ -277,6 +277,31 @@ TEST_F(DispatcherTest, AFailedAttemptIsRetriedThenDiesAndFreesItsSlot) {
   EXPECT_TRUE(WaitUntil([&] { return dispatcher_->in_flight() == 0; }, kWait));
 }
 
+// Ten users' deliveries to an endpoint that fails, one at a time: the third failure opens the
+// breaker, and nothing more starts: not between the failure and the store's answer (this node may
+// have reached the threshold), nor after it (what this node had claimed goes back untried).
+TEST_F(DispatcherTest, AnOpenedBreakerStartsNothingMoreAndHandsBackWhatWasClaimed) {
+  const std::string id = CreateIntegration("https://a.example/hook");
+  sender_.auto_answer = [](const HttpCall&, std::string*) -> std::optional<int> { return 503; };
+  DispatcherOptions options;
+  options.max_in_flight_per_integration = 1;
+  options.health.breaker_failures = 3;
+  options.health.breaker_cooldown_ms = 60'000;
+  for (int i = 0; i < 10; ++i) PostEvent("u-" + std::to_string(i));
+  StartDispatcher(options);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto i = integrations_->Get("acme", id);
+        return i.ok() && i->health.state == "open" && dispatcher_->in_flight() == 0;
+      },
+      kWait));
+  EXPECT_EQ(sender_.Started().size(), 3u);
+  EXPECT_TRUE(
+      WaitUntil([&] { return CountWithStatus(store::DeliveryStatus::kPending) == 10; }, kWait));
+  EXPECT_NE(metrics_.Render().find("relay_integration_state_changes_total{state=\"open\"} 1"),
+            std::string::npos);
+}
+
 TEST_F(ManualClockDispatcherTest, AnOAuthTokenIsReusedUntilExpiresInLessThirtySeconds) {
   CreateIntegration("https://a.example/hook",
                     R"({"url":"https://auth.example/token","client_id":"c","client_secret":"s"})");

@@ -42,7 +42,8 @@ class ErasureTest : public DeliveryFixture {
 TEST_F(ErasureTest, ADeletedUsersBytesAreGoneEverywhere) {
   echo_.SetHandler([](const ReceivedRequest& r) { return ReplyWith(200, r.body); });
   dead_.SetHandler([](const ReceivedRequest&) { return ReplyWith(500, "no"); });
-  StartRelay({"--retry-schedule", "100ms"});
+  // No breaker: the failing endpoint's deliveries must die, not wait for it to come back.
+  StartRelay({"--retry-schedule", "100ms", "--breaker-failures", "0"});
   auto ok = CreateIntegration(echo_.Url());
   auto failing = CreateIntegration(dead_.Url());
   const std::string body = std::string(R"({"user":{"organization_user_id":")") + kErasedUser +

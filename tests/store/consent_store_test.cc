@@ -163,7 +163,7 @@ TEST_P(ConsentStoreTest, AWriteReadsFeaturesAndEnabledIntegrationsForTheFanOut) 
   std::vector<IntegrationRow> enabled;
   std::set<std::string> features;
   ASSERT_TRUE(Write([&](WriteTransaction& txn) -> Status {
-                RELAY_ASSIGN_OR_RETURN(enabled, txn.ListEnabledIntegrations("org_a"));
+                RELAY_ASSIGN_OR_RETURN(enabled, txn.ListFanOutIntegrations("org_a"));
                 RELAY_ASSIGN_OR_RETURN(features, txn.GetOrganizationFeatures("org_a"));
                 return Status::Ok();
               }).ok());

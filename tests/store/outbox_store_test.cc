@@ -59,7 +59,15 @@ class OutboxStoreTest : public relay::testing::StoreTest {
     a.started_at = 1;
     a.http_status = http;
     a.response_body = "body";
-    return DeliveryOutcome{c.seq, c.lease_token, a, status, next};
+    DeliveryOutcome o;
+    o.seq = c.seq;
+    o.lease_token = c.lease_token;
+    o.integration_id = c.integration_id;
+    o.probe = c.probe;
+    o.attempt = a;
+    o.status = status;
+    o.next_attempt_at = next;
+    return o;
   }
   DeliveryRow Get(const std::string& integration, const std::string& id) {
     auto row = store_->GetDelivery("org", integration, id);
@@ -98,7 +106,7 @@ TEST_P(OutboxStoreTest, OutcomesMoveDeliveriesOnAndKeepEveryAttempt) {
   ASSERT_TRUE(store_
                   ->RecordOutcomes({Outcome(claimed[0], DeliveryStatus::kPending, 900),
                                     Outcome(claimed[1], DeliveryStatus::kSucceeded, 0, 200)},
-                                   150)
+                                   150, testing::kNoBreaker)
                   .ok());
   DeliveryRow retrying = Get(claimed[0].integration_id, claimed[0].id);
   EXPECT_EQ(retrying.status, DeliveryStatus::kPending);
@@ -118,7 +126,10 @@ TEST_P(OutboxStoreTest, AStaleOutcomeChangesNoStatus) {
   auto old_claim = Claim(100, 10, 1);
   auto new_claim = Claim(2000, 10, 2);  // the first lease ran out
   ASSERT_EQ(new_claim.size(), 1u);
-  ASSERT_TRUE(store_->RecordOutcomes({Outcome(old_claim[0], DeliveryStatus::kDead)}, 2100).ok());
+  ASSERT_TRUE(store_
+                  ->RecordOutcomes({Outcome(old_claim[0], DeliveryStatus::kDead)}, 2100,
+                                   testing::kNoBreaker)
+                  .ok());
   DeliveryRow row = Get("int_a", new_claim[0].id);
   EXPECT_EQ(row.status, DeliveryStatus::kInFlight) << "the newer claim still owns it";
   EXPECT_EQ(row.attempts.size(), 1u) << "the attempt happened and is kept";
@@ -129,7 +140,9 @@ TEST_P(OutboxStoreTest, RequeueStartsAFreshCycleAndRefusesWhileInFlight) {
   auto claimed = Claim(100, 10, 1);
   EXPECT_EQ(store_->RequeueDelivery("org", "int_a", claimed[0].id, 150).status().code(),
             StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(store_->RecordOutcomes({Outcome(claimed[0], DeliveryStatus::kDead)}, 150).ok());
+  ASSERT_TRUE(
+      store_->RecordOutcomes({Outcome(claimed[0], DeliveryStatus::kDead)}, 150, testing::kNoBreaker)
+          .ok());
   auto row = store_->RequeueDelivery("org", "int_a", claimed[0].id, 200);
   ASSERT_TRUE(row.ok());
   EXPECT_EQ(row->status, DeliveryStatus::kPending);
@@ -147,7 +160,7 @@ TEST_P(OutboxStoreTest, ReplayWalksEveryMatchInBatches) {
   ASSERT_EQ(claimed.size(), 25u);
   std::vector<DeliveryOutcome> dead;
   for (const auto& c : claimed) dead.push_back(Outcome(c, DeliveryStatus::kDead));
-  ASSERT_TRUE(store_->RecordOutcomes(dead, 1000).ok());
+  ASSERT_TRUE(store_->RecordOutcomes(dead, 1000, testing::kNoBreaker).ok());
   ReplayFilter window;
   window.since = 110;
   window.until = 120;
@@ -161,9 +174,13 @@ TEST_P(OutboxStoreTest, ReplayWalksEveryMatchInBatches) {
 TEST_P(OutboxStoreTest, PurgeRemovesOldFinishedDeliveriesTheirAttemptsAndOrphanMessages) {
   AddMessage("u1", 100, {"int_a", "int_b"});
   auto claimed = Claim(100, 10, 1);
+  ASSERT_TRUE(store_
+                  ->RecordOutcomes({Outcome(claimed[0], DeliveryStatus::kSucceeded, 0, 200)}, 200,
+                                   testing::kNoBreaker)
+                  .ok());
   ASSERT_TRUE(
-      store_->RecordOutcomes({Outcome(claimed[0], DeliveryStatus::kSucceeded, 0, 200)}, 200).ok());
-  ASSERT_TRUE(store_->RecordOutcomes({Outcome(claimed[1], DeliveryStatus::kDead)}, 200).ok());
+      store_->RecordOutcomes({Outcome(claimed[1], DeliveryStatus::kDead)}, 200, testing::kNoBreaker)
+          .ok());
   EXPECT_EQ(*store_->PurgeDeliveries(DeliveryStatus::kSucceeded, 150, 10), 0) << "not old enough";
   EXPECT_EQ(*store_->PurgeDeliveries(DeliveryStatus::kSucceeded, 300, 10), 1);
   auto gone = store_->GetDelivery("org", claimed[0].integration_id, claimed[0].id);
@@ -202,16 +219,16 @@ TEST_P(OutboxStoreTest, RecordAndClaimRecordsFirstThenClaimsWhatIsDue) {
   ClaimRequest at_150{150, 1150, 2, 10, {}};
   auto none = store_->RecordAndClaim({Outcome(claimed[0], DeliveryStatus::kPending, 900),
                                       Outcome(claimed[1], DeliveryStatus::kSucceeded, 0, 200)},
-                                     150, at_150);
+                                     150, testing::kNoBreaker, at_150);
   ASSERT_TRUE(none.ok()) << none.status().message();
-  EXPECT_TRUE(none->empty()) << "the retry is due at 900";
+  EXPECT_TRUE(none->claimed.empty()) << "the retry is due at 900";
   EXPECT_EQ(store_->CountDeliveries()->pending, 1);
   ClaimRequest at_900{900, 1900, 3, 10, {}};
-  auto due = store_->RecordAndClaim({}, 900, at_900);
+  auto due = store_->RecordAndClaim({}, 900, testing::kNoBreaker, at_900);
   ASSERT_TRUE(due.ok());
-  ASSERT_EQ(due->size(), 1u);
-  EXPECT_EQ((*due)[0].id, claimed[0].id);
-  EXPECT_EQ((*due)[0].lease_token, 3);
+  ASSERT_EQ(due->claimed.size(), 1u);
+  EXPECT_EQ(due->claimed[0].id, claimed[0].id);
+  EXPECT_EQ(due->claimed[0].lease_token, 3);
 }
 
 TEST_P(OutboxStoreTest, AnErasedUsersFinishedDeliveriesLoseTheirBytesAndWaitingOnesAreSent) {
@@ -222,7 +239,7 @@ TEST_P(OutboxStoreTest, AnErasedUsersFinishedDeliveriesLoseTheirBytesAndWaitingO
   ASSERT_TRUE(store_
                   ->RecordOutcomes({Outcome(claimed[0], DeliveryStatus::kSucceeded, 0, 200),
                                     Outcome(claimed[1], DeliveryStatus::kPending, 300)},
-                                   150)
+                                   150, testing::kNoBreaker)
                   .ok());
   ASSERT_TRUE(
       store_
@@ -245,7 +262,9 @@ TEST_P(OutboxStoreTest, AnErasedUsersFinishedDeliveriesLoseTheirBytesAndWaitingO
   // Once it ends, it is erased too.
   auto again = Claim(300, 10, 2);
   ASSERT_EQ(again.size(), 1u);
-  ASSERT_TRUE(store_->RecordOutcomes({Outcome(again[0], DeliveryStatus::kDead)}, 310).ok());
+  ASSERT_TRUE(
+      store_->RecordOutcomes({Outcome(again[0], DeliveryStatus::kDead)}, 310, testing::kNoBreaker)
+          .ok());
   EXPECT_EQ(*store_->EraseFinished(320), 1);
   DeliveryRow dead = Get(claimed[1].integration_id, claimed[1].id);
   EXPECT_TRUE(dead.erased);

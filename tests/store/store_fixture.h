@@ -28,6 +28,9 @@ inline void PrintTo(StoreBackend backend, std::ostream* os) {
 // Every store suite runs once per backend: TEST_P(Suite, ...) and RELAY_STORE_SUITE(Suite) give
 // "Backends/Suite.Test/sqlite" and ".../postgres". The PostgreSQL ones skip when no cluster is
 // given (ctest starts one, scripts/pg-test-cluster).
+// Outcomes recorded without the circuit breaker or auto-disable: for tests of other rules.
+inline const store::HealthPolicy kNoBreaker{0, 30'000, 600'000, 0};
+
 class StoreTest : public ::testing::TestWithParam<StoreBackend> {
  protected:
   void SetUp() override;

@@ -48,13 +48,13 @@ class PgWriteTransaction final : public WriteTransaction {
     return SelectFeatures(db_, org);
   }
 
-  Result<std::vector<IntegrationRow>> ListEnabledIntegrations(const std::string& org) override {
+  Result<std::vector<IntegrationRow>> ListFanOutIntegrations(const std::string& org) override {
     RELAY_RETURN_IF_ERROR(Flush());
-    RELAY_ASSIGN_OR_RETURN(auto r, db_.Query(std::string("SELECT ") + kIntegrationColumns +
-                                                 " FROM integrations WHERE organization_id = ? "
-                                                 "AND enabled = 1 AND deleted_at IS NULL "
-                                                 "ORDER BY created_at, id",
-                                             {P(org)}));
+    RELAY_ASSIGN_OR_RETURN(
+        auto r, db_.Query(std::string("SELECT ") + kIntegrationColumns +
+                              " FROM integrations WHERE organization_id = ? AND " + kFanOutSql +
+                              " ORDER BY created_at, id",
+                          {P(org)}));
     std::vector<IntegrationRow> rows;
     for (int i = 0; i < r.rows(); ++i) rows.push_back(ReadIntegration(r, i));
     return rows;

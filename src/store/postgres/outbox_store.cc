@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "store/catching.h"
+#include "store/health.h"
 #include "store/postgres/pg_rows.h"
 #include "store/postgres/pg_store.h"
 #include "store/shared_sql.h"
@@ -20,33 +21,47 @@ constexpr char kLaneHeadSql[] =
     "FROM deliveries e WHERE e.integration_id = d.integration_id AND e.ordering_key = "
     "d.ordering_key AND e.status IN ('pending', 'in_flight') AND e.sequence < d.sequence))";
 
-// The claim after the lock and the lease expiry, in one statement: counts what is in flight,
-// picks the due deliveries within the caps (SKIP LOCKED: rows another transaction holds, a replay
-// or a purge, are passed over; integrations at their cap are left out before the LIMIT; within
-// the batch, each integration's rank plus what it has in flight stays within the cap), marks them
-// and returns them with their payloads. Takes now, excluded integrations, cap, cap, limit, cap,
-// cap, lease_until, lease_token.
+// The claim after the lock and the lease expiry, in one statement: counts what is in flight;
+// gives each integration whose breaker's open period is over one probe (its oldest due delivery;
+// the breaker stays open until the probe's lease ends: its outcome moves it); picks the due
+// deliveries of the others within the caps (SKIP LOCKED: rows another transaction holds, a replay,
+// a purge or a node recording health, are passed over; integrations at their cap are left out
+// before the LIMIT; within the batch, each integration's rank plus what it has in flight stays
+// within the cap); marks them and returns them with their payloads. Takes ?1 now, ?2 excluded
+// integrations, ?3 the cap, ?4 the limit, ?5 lease_until, ?6 lease_token.
 const std::string kClaimSql =
     std::string(
         "WITH counts AS (SELECT integration_id, count(*) AS n FROM deliveries WHERE status = "
         "'in_flight' GROUP BY integration_id), "
-        "cand AS (SELECT d.seq, d.integration_id, d.next_attempt_at FROM deliveries d JOIN "
-        "integrations i ON i.id = d.integration_id WHERE d.status = 'pending' AND "
-        "d.next_attempt_at <= ? AND i.enabled = 1 AND i.deleted_at IS NULL AND ") +
+        "half AS (SELECT integration_id FROM integration_health WHERE open_until <= ?1::bigint "
+        "ORDER BY integration_id LIMIT ?4::bigint FOR UPDATE SKIP LOCKED), "
+        "probe AS (SELECT p.seq, p.integration_id FROM half CROSS JOIN LATERAL (SELECT d.seq, "
+        "d.integration_id FROM deliveries d JOIN integrations i ON i.id = d.integration_id WHERE "
+        "d.integration_id = half.integration_id AND d.status = 'pending' AND d.next_attempt_at <= "
+        "?1::bigint AND i.enabled = 1 AND i.deleted_at IS NULL AND ") +
     kLaneHeadSql +
-    " AND NOT (d.integration_id = ANY(?::text[])) AND (?::bigint <= 0 OR d.integration_id NOT IN "
-    "(SELECT integration_id FROM counts WHERE n >= ?::bigint)) ORDER BY d.next_attempt_at LIMIT ? "
-    "FOR UPDATE OF d SKIP LOCKED), "
-    "picked AS (SELECT c.seq FROM (SELECT cand.*, row_number() OVER (PARTITION BY integration_id "
-    "ORDER BY next_attempt_at, seq) AS rn FROM cand) c LEFT JOIN counts k ON k.integration_id = "
-    "c.integration_id WHERE ?::bigint <= 0 OR coalesce(k.n, 0) + c.rn <= ?::bigint), "
-    "upd AS (UPDATE deliveries d SET status = 'in_flight', lease_until = ?, lease_token = ? FROM "
-    "picked WHERE d.seq = picked.seq RETURNING d.seq, d.id, d.organization_id, d.integration_id, "
-    "d.message_seq, d.type, d.payload, d.attempt_count, d.cycle_start, d.next_attempt_at) "
+    " ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED) p), "
+    "marked AS (UPDATE integration_health h SET open_until = ?5::bigint FROM probe WHERE "
+    "h.integration_id = probe.integration_id), "
+    "cand AS (SELECT d.seq, d.integration_id, d.next_attempt_at FROM deliveries d JOIN "
+    "integrations i ON i.id = d.integration_id WHERE d.status = 'pending' AND d.next_attempt_at "
+    "<= ?1::bigint AND i.enabled = 1 AND i.deleted_at IS NULL AND " +
+    kLaneHeadSql + " AND " + kBreakerClosedSql +
+    " AND NOT (d.integration_id = ANY(?2::text[])) AND (?3::bigint <= 0 OR d.integration_id NOT "
+    "IN (SELECT integration_id FROM counts WHERE n >= ?3::bigint)) ORDER BY d.next_attempt_at "
+    "LIMIT ?4::bigint FOR UPDATE OF d SKIP LOCKED), "
+    "picked AS (SELECT c.seq, false AS probe FROM (SELECT cand.*, row_number() OVER (PARTITION BY "
+    "integration_id ORDER BY next_attempt_at, seq) AS rn FROM cand) c LEFT JOIN counts k ON "
+    "k.integration_id = c.integration_id WHERE ?3::bigint <= 0 OR coalesce(k.n, 0) + c.rn <= "
+    "?3::bigint UNION ALL SELECT seq, true FROM probe), "
+    "upd AS (UPDATE deliveries d SET status = 'in_flight', lease_until = ?5::bigint, lease_token "
+    "= ?6::bigint FROM picked WHERE d.seq = picked.seq RETURNING d.seq, d.id, d.organization_id, "
+    "d.integration_id, d.message_seq, d.type, d.payload, d.attempt_count, d.cycle_start, "
+    "d.next_attempt_at, picked.probe) "
     "SELECT u.seq, u.id, u.organization_id, u.integration_id, i.version, m.id, u.type, "
     "coalesce(u.payload, m.payload), u.attempt_count, u.attempt_count - u.cycle_start, "
-    "m.created_at FROM upd u JOIN messages m ON m.seq = u.message_seq JOIN integrations i ON i.id "
-    "= u.integration_id ORDER BY u.next_attempt_at, u.seq";
+    "m.created_at, u.probe FROM upd u JOIN messages m ON m.seq = u.message_seq JOIN integrations "
+    "i ON i.id = u.integration_id ORDER BY u.next_attempt_at, u.seq";
 }  // namespace
 using namespace pg;  // NOLINT: the shared helpers of this directory
 
@@ -111,12 +126,9 @@ Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
   RELAY_RETURN_IF_ERROR(db.Query("SELECT pg_advisory_xact_lock(?)", {P(kClaimLock)}).status());
   RELAY_RETURN_IF_ERROR(db.Query(kExpireLeasesSql, {P(request.now)}).status());
   RELAY_ASSIGN_OR_RETURN(
-      auto r,
-      db.Query(kClaimSql, {P(request.now), TextArray(request.excluded_integrations),
-                           P(int64_t{request.integration_cap}), P(int64_t{request.integration_cap}),
-                           P(int64_t{request.limit}), P(int64_t{request.integration_cap}),
-                           P(int64_t{request.integration_cap}), P(request.lease_until),
-                           P(request.lease_token)}));
+      auto r, db.Query(kClaimSql, {P(request.now), TextArray(request.excluded_integrations),
+                                   P(int64_t{request.integration_cap}), P(int64_t{request.limit}),
+                                   P(request.lease_until), P(request.lease_token)}));
   for (int i = 0; i < r.rows(); ++i) {
     ClaimedDelivery c;
     c.seq = r.Int(i, 0);
@@ -131,19 +143,36 @@ Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
     c.cycle_attempts = r.Int(i, 9);
     c.message_created_at = r.Int(i, 10);
     c.lease_token = request.lease_token;
+    c.probe = r.Text(i, 11) == "t";
     claimed.push_back(std::move(c));
   }
   return Status::Ok();
 }
 
-Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcomes, int64_t now) {
-  if (outcomes.empty()) return Status::Ok();
+// The health of the integrations the outcomes touch is loaded (locked: nodes recording outcomes
+// of one integration take turns), the batch applied to it (store/health.h), and both written back.
+Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& given, int64_t now,
+                         const HealthPolicy& policy, std::vector<HealthReport>* health) {
+  health->clear();
+  if (given.empty()) return Status::Ok();
+  std::map<std::string, HealthSnapshot> current;
+  if (auto subjects = HealthSubjects(given); !subjects.empty()) {
+    RELAY_ASSIGN_OR_RETURN(
+        auto r, db.Query(std::string(kLoadHealthSql) +
+                             "= ANY(?::text[]) ORDER BY h.integration_id FOR UPDATE OF h",
+                         {TextArray(std::vector<std::string>(subjects.begin(), subjects.end()))}));
+    for (int i = 0; i < r.rows(); ++i) {
+      current[r.Text(i, 0)] = {r.Text(i, 1), r.Int(i, 2) != 0, ReadHealth(r, i, 3)};
+    }
+  }
+  HealthEffects effects = ApplyHealth(given, current, policy, now);
+  const std::vector<DeliveryOutcome>& outcomes = effects.outcomes;
   // Two statements for the whole batch (arrays unnested on the server), not two per delivery:
   // each statement is a round trip.
   std::vector<int64_t> a_seq, a_attempt, a_started, a_duration, a_token;
   std::vector<std::optional<int64_t>> a_status;
   std::vector<std::optional<std::string>> a_error, a_body;
-  std::vector<int64_t> o_seq, o_next, o_inc, o_token;
+  std::vector<int64_t> o_seq, o_next, o_inc, o_token, o_uncounted;
   std::vector<std::optional<std::string>> o_status;
   for (const auto& o : outcomes) {
     if (o.attempt) {
@@ -162,6 +191,7 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcome
     o_next.push_back(o.next_attempt_at);
     o_inc.push_back(o.attempt ? 1 : 0);
     o_token.push_back(o.lease_token);
+    o_uncounted.push_back(o.uncounted ? 1 : 0);
   }
   if (!a_seq.empty()) {
     // As in the SQLite store: the holder's attempt replaces a record with its number, a stale
@@ -209,17 +239,52 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcome
             .status());
   }
   // A retry, or a release, of a delivery whose integration was deleted meanwhile ends it.
-  return db
-      .Query(
-          "UPDATE deliveries d SET status = CASE WHEN o.status = 'pending' AND i.deleted_at IS "
-          "NOT NULL THEN 'cancelled' ELSE o.status END, next_attempt_at = o.next, attempt_count "
-          "= d.attempt_count + o.inc, lease_until = NULL, lease_token = NULL, updated_at = ? "
-          "FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS "
-          "o(seq, status, next, inc, token), integrations i WHERE d.seq = o.seq AND "
-          "i.id = d.integration_id AND d.status = 'in_flight' AND d.lease_token = o.token",
-          {P(now), IntArray(o_seq), TextArray(o_status), IntArray(o_next), IntArray(o_inc),
-           IntArray(o_token)})
-      .status();
+  RELAY_RETURN_IF_ERROR(
+      db.Query("UPDATE deliveries d SET status = CASE WHEN o.status = 'pending' AND i.deleted_at "
+               "IS NOT NULL THEN 'cancelled' ELSE o.status END, next_attempt_at = o.next, "
+               "attempt_count = d.attempt_count + o.inc, cycle_start = d.cycle_start + o.unc, "
+               "lease_until = NULL, lease_token = NULL, updated_at = ? FROM unnest(?::bigint[], "
+               "?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[]) AS o(seq, status, "
+               "next, inc, token, unc), integrations i WHERE d.seq = o.seq AND i.id = "
+               "d.integration_id AND d.status = 'in_flight' AND d.lease_token = o.token",
+               {P(now), IntArray(o_seq), TextArray(o_status), IntArray(o_next), IntArray(o_inc),
+                IntArray(o_token), IntArray(o_uncounted)})
+          .status());
+  if (!effects.reports.empty()) {
+    std::vector<std::string> ids;
+    std::vector<int64_t> failures, cooldown;
+    std::vector<std::optional<int64_t>> success_at, failure_at, failing_since, open_until;
+    std::vector<std::optional<std::string>> reason;
+    for (const auto& r : effects.reports) {
+      ids.push_back(r.integration_id);
+      failures.push_back(r.health.consecutive_failures);
+      success_at.push_back(r.health.last_success_at);
+      failure_at.push_back(r.health.last_failure_at);
+      failing_since.push_back(r.health.failing_since);
+      open_until.push_back(r.health.open_until);
+      cooldown.push_back(r.health.cooldown_ms);
+      reason.push_back(r.health.disabled_reason.empty()
+                           ? std::nullopt
+                           : std::optional<std::string>(r.health.disabled_reason));
+    }
+    RELAY_RETURN_IF_ERROR(
+        db.Query("UPDATE integration_health h SET consecutive_failures = u.failures, "
+                 "last_success_at = u.success_at, last_failure_at = u.failure_at, failing_since "
+                 "= u.failing_since, open_until = u.open_until, cooldown_ms = u.cooldown, "
+                 "disabled_reason = u.reason FROM unnest(?::text[], ?::bigint[], ?::bigint[], "
+                 "?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[]) AS u(id, "
+                 "failures, success_at, failure_at, failing_since, open_until, cooldown, reason) "
+                 "WHERE h.integration_id = u.id",
+                 {TextArray(ids), IntArray(failures), IntArray(success_at), IntArray(failure_at),
+                  IntArray(failing_since), IntArray(open_until), IntArray(cooldown),
+                  TextArray(reason)})
+            .status());
+  }
+  for (const auto& id : effects.disabled) {
+    RELAY_RETURN_IF_ERROR(db.Query(kDisableIntegrationSql, {P(now), P(id)}).status());
+  }
+  *health = std::move(effects.reports);
+  return Status::Ok();
 }
 
 Result<std::vector<ClaimedDelivery>> PgStore::ClaimDeliveries(const ClaimRequest& request) {
@@ -230,21 +295,26 @@ Result<std::vector<ClaimedDelivery>> PgStore::ClaimDeliveries(const ClaimRequest
   return claimed;
 }
 
-Status PgStore::RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) {
-  if (outcomes.empty()) return Status::Ok();
-  return InTransaction([&](PgConn& db) { return RecordOn(db, outcomes, now); });
+Result<std::vector<HealthReport>> PgStore::RecordOutcomes(
+    const std::vector<DeliveryOutcome>& outcomes, int64_t now, const HealthPolicy& policy) {
+  std::vector<HealthReport> health;
+  if (outcomes.empty()) return health;
+  RELAY_RETURN_IF_ERROR(
+      InTransaction([&](PgConn& db) { return RecordOn(db, outcomes, now, policy, &health); }));
+  return health;
 }
 
-Result<std::vector<ClaimedDelivery>> PgStore::RecordAndClaim(
-    const std::vector<DeliveryOutcome>& outcomes, int64_t now, const ClaimRequest& request) {
-  std::vector<ClaimedDelivery> claimed;
+Result<RoundTripResult> PgStore::RecordAndClaim(const std::vector<DeliveryOutcome>& outcomes,
+                                                int64_t now, const HealthPolicy& policy,
+                                                const ClaimRequest& request) {
+  RoundTripResult result;
   RELAY_RETURN_IF_ERROR(InTransaction(
       [&](PgConn& db) -> Status {
-        RELAY_RETURN_IF_ERROR(RecordOn(db, outcomes, now));
-        return ClaimOn(db, request, &claimed);
+        RELAY_RETURN_IF_ERROR(RecordOn(db, outcomes, now, policy, &result.health));
+        return ClaimOn(db, request, &result.claimed);
       },
       "", /*durable=*/false));
-  return claimed;
+  return result;
 }
 
 Result<int64_t> PgStore::RenewLeases(const std::vector<HeldLease>& held, int64_t lease_until) {

@@ -49,6 +49,26 @@ inline IntegrationRow ReadIntegration(const PgResult& r, int i) {
   return row;
 }
 
+// kHealthColumns from column `first` on.
+inline IntegrationHealthRow ReadHealth(const PgResult& r, int i, int first) {
+  IntegrationHealthRow h;
+  h.consecutive_failures = r.Int(i, first);
+  h.last_success_at = r.OptionalInt(i, first + 1);
+  h.last_failure_at = r.OptionalInt(i, first + 2);
+  h.failing_since = r.OptionalInt(i, first + 3);
+  h.open_until = r.OptionalInt(i, first + 4);
+  h.cooldown_ms = r.Int(i, first + 5);
+  h.disabled_reason = r.Text(i, first + 6);
+  return h;
+}
+
+// A row selected with kIntegrationColumns, then kHealthColumns.
+inline IntegrationRow ReadIntegrationWithHealth(const PgResult& r, int i) {
+  IntegrationRow row = ReadIntegration(r, i);
+  row.health = ReadHealth(r, i, 13);
+  return row;
+}
+
 inline ConsentUserRow ReadUser(const PgResult& r, int i) {
   return ConsentUserRow{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2),
                         r.Text(i, 3), r.Int(i, 4),  r.Int(i, 5)};

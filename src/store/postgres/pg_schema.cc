@@ -163,6 +163,22 @@ CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at);
 CREATE INDEX deliveries_by_lane ON deliveries (integration_id, ordering_key, sequence)
   WHERE status IN ('pending', 'in_flight');
 )sql",
+    // 5: endpoint health and the circuit breaker, as the SQLite store's migration 7.
+    R"sql(
+CREATE TABLE integration_health (
+  integration_id TEXT PRIMARY KEY,
+  consecutive_failures BIGINT NOT NULL DEFAULT 0,
+  last_success_at BIGINT,
+  last_failure_at BIGINT,
+  failing_since BIGINT,
+  open_until BIGINT,
+  cooldown_ms BIGINT NOT NULL DEFAULT 0,
+  disabled_reason TEXT
+);
+CREATE INDEX integration_health_open ON integration_health (open_until)
+  WHERE open_until IS NOT NULL;
+INSERT INTO integration_health (integration_id) SELECT id FROM integrations;
+)sql",
 };
 
 }  // namespace

@@ -85,10 +85,12 @@ class PgStore final : public Store {
                                                  const std::string& id) override;
 
   Result<std::vector<ClaimedDelivery>> ClaimDeliveries(const ClaimRequest& request) override;
-  Status RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) override;
-  Result<std::vector<ClaimedDelivery>> RecordAndClaim(const std::vector<DeliveryOutcome>& outcomes,
-                                                      int64_t now,
-                                                      const ClaimRequest& request) override;
+  Result<std::vector<HealthReport>> RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes,
+                                                   int64_t now,
+                                                   const HealthPolicy& policy) override;
+  Result<RoundTripResult> RecordAndClaim(const std::vector<DeliveryOutcome>& outcomes, int64_t now,
+                                         const HealthPolicy& policy,
+                                         const ClaimRequest& request) override;
   // Other nodes may hold claims: nothing is released here; a dead node's leases run out.
   Result<int64_t> RenewLeases(const std::vector<HeldLease>& held, int64_t lease_until) override;
   Status ReleaseAllClaims(int64_t now) override;
@@ -140,7 +142,8 @@ class PgStore final : public Store {
   Result<bool> ReceiptExists(const std::string& receipt);
   bool Fault(std::string_view point);
   Status ClaimOn(PgConn& db, const ClaimRequest& request, std::vector<ClaimedDelivery>* claimed);
-  Status RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcomes, int64_t now);
+  Status RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcomes, int64_t now,
+                  const HealthPolicy& policy, std::vector<HealthReport>* health);
 
   std::string url_;
   int pool_size_;

@@ -77,11 +77,11 @@ class SqliteWriteTransaction final : public WriteTransaction {
     return SelectOrganizationFeatures(db_, org);
   }
 
-  Result<std::vector<IntegrationRow>> ListEnabledIntegrations(const std::string& org) override {
+  Result<std::vector<IntegrationRow>> ListFanOutIntegrations(const std::string& org) override {
     RELAY_ASSIGN_OR_RETURN(
         auto stmt, db_.Prepare(std::string("SELECT ") + kIntegrationColumns +
-                               " FROM integrations WHERE organization_id = ? AND enabled = 1 "
-                               "AND deleted_at IS NULL ORDER BY created_at, id"));
+                               " FROM integrations WHERE organization_id = ? AND " + kFanOutSql +
+                               " ORDER BY created_at, id"));
     stmt->Bind(1, org);
     std::vector<IntegrationRow> rows;
     while (true) {

@@ -3,9 +3,11 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "common/clock.h"
 #include "store/catching.h"
+#include "store/health.h"
 #include "store/shared_sql.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_rows.h"
@@ -151,18 +153,19 @@ Result<std::vector<ClaimedDelivery>> SqliteStore::ClaimDeliveries(const ClaimReq
   return claimed;
 }
 
-Result<std::vector<ClaimedDelivery>> SqliteStore::RecordAndClaim(
-    const std::vector<DeliveryOutcome>& outcomes, int64_t now, const ClaimRequest& request) {
-  std::vector<ClaimedDelivery> claimed;
+Result<RoundTripResult> SqliteStore::RecordAndClaim(const std::vector<DeliveryOutcome>& outcomes,
+                                                    int64_t now, const HealthPolicy& policy,
+                                                    const ClaimRequest& request) {
+  RoundTripResult result;
   // Not durable (see RunInBatch): a forgotten outcome sends its delivery again.
   Status s = RunInBatch(
       [&]() -> Status {
-        RELAY_RETURN_IF_ERROR(RecordOnWriter(outcomes, now));
-        return ClaimOnWriter(request, &claimed);
+        RELAY_RETURN_IF_ERROR(RecordOnWriter(outcomes, now, policy, &result.health));
+        return ClaimOnWriter(request, &result.claimed);
       },
       /*durable=*/false);
   if (!s.ok()) return s;
-  return claimed;
+  return result;
 }
 
 Status SqliteStore::ClaimOnWriter(const ClaimRequest& request, std::vector<ClaimedDelivery>* out) {
@@ -170,69 +173,141 @@ Status SqliteStore::ClaimOnWriter(const ClaimRequest& request, std::vector<Claim
   claimed.clear();
   if (request.limit <= 0) return Status::Ok();
   {
-    {
-      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kExpireLeasesSql));
-      stmt->Bind(1, request.now);
-      RELAY_RETURN_IF_ERROR(stmt->Run());
-    }
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kExpireLeasesSql));
+    stmt->Bind(1, request.now);
+    RELAY_RETURN_IF_ERROR(stmt->Run());
+  }
+  // The due deliveries, oldest due first: of one integration (a probe), or of every integration
+  // whose breaker is closed, less those excluded.
+  auto claim = [&](const std::string* probe_of, int64_t limit) -> Result<std::vector<int64_t>> {
     std::string sql =
         "UPDATE deliveries SET status = 'in_flight', lease_until = ?, lease_token = ? WHERE seq IN "
         "(SELECT d.seq FROM deliveries d JOIN integrations i ON i.id = d.integration_id "
         "WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND i.enabled = 1 AND "
         "i.deleted_at IS NULL AND " +
         std::string(kLaneHeadSql);
-    if (!request.excluded_integrations.empty()) {
-      sql += " AND d.integration_id NOT IN (";
-      for (size_t i = 0; i < request.excluded_integrations.size(); ++i) sql += i ? ",?" : "?";
-      sql += ")";
+    if (probe_of) {
+      sql += " AND d.integration_id = ?";
+    } else {
+      sql += std::string(" AND ") + kBreakerClosedSql;
+      if (!request.excluded_integrations.empty()) {
+        sql += " AND d.integration_id NOT IN (";
+        for (size_t i = 0; i < request.excluded_integrations.size(); ++i) sql += i ? ",?" : "?";
+        sql += ")";
+      }
     }
-    sql += " ORDER BY d.next_attempt_at LIMIT ?)";
-    {
-      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
-      int i = 1;
-      stmt->Bind(i++, request.lease_until);
-      stmt->Bind(i++, request.lease_token);
-      stmt->Bind(i++, request.now);
+    sql += " ORDER BY d.next_attempt_at LIMIT ?) RETURNING seq";
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
+    int i = 1;
+    stmt->Bind(i++, request.lease_until);
+    stmt->Bind(i++, request.lease_token);
+    stmt->Bind(i++, request.now);
+    if (probe_of) {
+      stmt->Bind(i++, *probe_of);
+    } else {
       for (const auto& id : request.excluded_integrations) stmt->Bind(i++, id);
-      stmt->Bind(i++, int64_t{request.limit});
-      RELAY_RETURN_IF_ERROR(stmt->Run());
-      if (db_->Changes() == 0) return Status::Ok();
     }
-    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kClaimedDeliveriesSql));
-    stmt->Bind(1, request.lease_until).Bind(2, request.lease_token);
+    stmt->Bind(i++, limit);
+    std::vector<int64_t> seqs;
     while (true) {
       RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
-      ClaimedDelivery c;
-      c.seq = stmt->ColumnInt(0);
-      c.id = stmt->ColumnText(1);
-      c.organization_id = stmt->ColumnText(2);
-      c.integration_id = stmt->ColumnText(3);
-      c.integration_version = stmt->ColumnInt(4);
-      c.message_id = stmt->ColumnText(5);
-      c.type = stmt->ColumnText(6);
-      c.payload = stmt->ColumnText(7);
-      c.attempt_count = stmt->ColumnInt(8);
-      c.cycle_attempts = stmt->ColumnInt(9);
-      c.message_created_at = stmt->ColumnInt(10);
-      c.lease_token = request.lease_token;
-      claimed.push_back(std::move(c));
+      seqs.push_back(stmt->ColumnInt(0));
     }
-    return Status::Ok();
+    return seqs;
+  };
+  // Breakers whose open period is over: one probe each, and the breaker stays open until the
+  // probe's outcome (or its lease's end).
+  std::vector<std::string> half_open;
+  {
+    RELAY_ASSIGN_OR_RETURN(auto stmt,
+                           db_->Prepare("SELECT integration_id FROM integration_health WHERE "
+                                        "open_until IS NOT NULL AND open_until <= ?"));
+    stmt->Bind(1, request.now);
+    while (true) {
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      half_open.push_back(stmt->ColumnText(0));
+    }
   }
+  std::set<int64_t> probes;
+  for (const auto& integration : half_open) {
+    if (static_cast<int64_t>(probes.size()) >= request.limit) break;
+    RELAY_ASSIGN_OR_RETURN(auto seqs, claim(&integration, 1));
+    if (seqs.empty()) continue;
+    probes.insert(seqs[0]);
+    RELAY_ASSIGN_OR_RETURN(
+        auto stmt,
+        db_->Prepare("UPDATE integration_health SET open_until = ? WHERE integration_id = ?"));
+    stmt->Bind(1, request.lease_until).Bind(2, integration);
+    RELAY_RETURN_IF_ERROR(stmt->Run());
+  }
+  const int64_t rest = request.limit - static_cast<int64_t>(probes.size());
+  size_t taken = probes.size();
+  if (rest > 0) {
+    RELAY_ASSIGN_OR_RETURN(auto seqs, claim(nullptr, rest));
+    taken += seqs.size();
+  }
+  if (taken == 0) return Status::Ok();
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kClaimedDeliveriesSql));
+  stmt->Bind(1, request.lease_until).Bind(2, request.lease_token);
+  while (true) {
+    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    ClaimedDelivery c;
+    c.seq = stmt->ColumnInt(0);
+    c.id = stmt->ColumnText(1);
+    c.organization_id = stmt->ColumnText(2);
+    c.integration_id = stmt->ColumnText(3);
+    c.integration_version = stmt->ColumnInt(4);
+    c.message_id = stmt->ColumnText(5);
+    c.type = stmt->ColumnText(6);
+    c.payload = stmt->ColumnText(7);
+    c.attempt_count = stmt->ColumnInt(8);
+    c.cycle_attempts = stmt->ColumnInt(9);
+    c.message_created_at = stmt->ColumnInt(10);
+    c.lease_token = request.lease_token;
+    c.probe = probes.count(c.seq) > 0;
+    claimed.push_back(std::move(c));
+  }
+  return Status::Ok();
 }
 
-Status SqliteStore::RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) {
-  if (outcomes.empty()) return Status::Ok();
-  return RunInBatch([&]() { return RecordOnWriter(outcomes, now); });
+Result<std::vector<HealthReport>> SqliteStore::RecordOutcomes(
+    const std::vector<DeliveryOutcome>& outcomes, int64_t now, const HealthPolicy& policy) {
+  std::vector<HealthReport> health;
+  if (outcomes.empty()) return health;
+  Status s = RunInBatch([&]() { return RecordOnWriter(outcomes, now, policy, &health); });
+  if (!s.ok()) return s;
+  return health;
 }
 
-// An outcome applies only while its claim holds (the lease token matches). Its attempt is kept
-// either way, as a record of what was sent, but a stale one never replaces the record of the
-// holder's attempt with the same number. A retry, or a release, of a delivery whose integration
-// was deleted meanwhile ends it: cancelled, as the delete cancelled its waiting siblings.
-Status SqliteStore::RecordOnWriter(const std::vector<DeliveryOutcome>& outcomes, int64_t now) {
-  for (const auto& o : outcomes) {
+// The health of the integrations the outcomes touch is loaded, the batch applied to it
+// (store/health.h), and both written back. An outcome applies only while its claim holds (the
+// lease token matches). Its attempt is kept either way, as a record of what was sent, but a stale
+// one never replaces the record of the holder's attempt with the same number. A retry, or a
+// release, of a delivery whose integration was deleted meanwhile ends it: cancelled, as the
+// delete cancelled its waiting siblings.
+Status SqliteStore::RecordOnWriter(const std::vector<DeliveryOutcome>& given, int64_t now,
+                                   const HealthPolicy& policy, std::vector<HealthReport>* health) {
+  health->clear();
+  std::map<std::string, HealthSnapshot> current;
+  if (auto subjects = HealthSubjects(given); !subjects.empty()) {
+    std::string sql = std::string(kLoadHealthSql) + "IN (";
+    for (size_t i = 0; i < subjects.size(); ++i) sql += i ? ",?" : "?";
+    sql += ")";
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
+    int i = 1;
+    for (const auto& id : subjects) stmt->Bind(i++, id);
+    while (true) {
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      current[stmt->ColumnText(0)] = {stmt->ColumnText(1), stmt->ColumnInt(2) != 0,
+                                      ReadHealth(*stmt, 3)};
+    }
+  }
+  HealthEffects effects = ApplyHealth(given, current, policy, now);
+  for (const auto& o : effects.outcomes) {
     bool held = false;
     {
       RELAY_ASSIGN_OR_RETURN(
@@ -240,10 +315,12 @@ Status SqliteStore::RecordOnWriter(const std::vector<DeliveryOutcome>& outcomes,
           db_->Prepare("UPDATE deliveries SET status = CASE WHEN ?1 = 'pending' AND (SELECT "
                        "deleted_at FROM integrations i WHERE i.id = deliveries.integration_id) IS "
                        "NOT NULL THEN 'cancelled' ELSE ?1 END, next_attempt_at = ?, attempt_count "
-                       "= attempt_count + ?, lease_until = NULL, lease_token = NULL, updated_at = "
-                       "? WHERE seq = ? AND status = 'in_flight' AND lease_token = ?"));
+                       "= attempt_count + ?, cycle_start = cycle_start + ?, lease_until = NULL, "
+                       "lease_token = NULL, updated_at = ? WHERE seq = ? AND status = 'in_flight' "
+                       "AND lease_token = ?"));
       stmt->Bind(1, DeliveryStatusName(o.status)).Bind(2, o.next_attempt_at);
-      stmt->Bind(3, int64_t{o.attempt ? 1 : 0}).Bind(4, now).Bind(5, o.seq).Bind(6, o.lease_token);
+      stmt->Bind(3, int64_t{o.attempt ? 1 : 0}).Bind(4, int64_t{o.uncounted ? 1 : 0});
+      stmt->Bind(5, now).Bind(6, o.seq).Bind(7, o.lease_token);
       RELAY_RETURN_IF_ERROR(stmt->Run());
       held = db_->Changes() > 0;
     }
@@ -273,6 +350,37 @@ Status SqliteStore::RecordOnWriter(const std::vector<DeliveryOutcome>& outcomes,
     stmt->Bind(7, a.response_body);
     RELAY_RETURN_IF_ERROR(stmt->Run());
   }
+  for (const auto& r : effects.reports) {
+    const IntegrationHealthRow& h = r.health;
+    RELAY_ASSIGN_OR_RETURN(
+        auto stmt,
+        db_->Prepare("UPDATE integration_health SET consecutive_failures = ?, last_success_at = "
+                     "?, last_failure_at = ?, failing_since = ?, open_until = ?, cooldown_ms = ?, "
+                     "disabled_reason = ? WHERE integration_id = ?"));
+    stmt->Bind(1, h.consecutive_failures);
+    int i = 2;
+    for (const auto& t : {h.last_success_at, h.last_failure_at, h.failing_since, h.open_until}) {
+      if (t) {
+        stmt->Bind(i++, *t);
+      } else {
+        stmt->BindNull(i++);
+      }
+    }
+    stmt->Bind(6, h.cooldown_ms);
+    if (h.disabled_reason.empty()) {
+      stmt->BindNull(7);
+    } else {
+      stmt->Bind(7, h.disabled_reason);
+    }
+    stmt->Bind(8, r.integration_id);
+    RELAY_RETURN_IF_ERROR(stmt->Run());
+  }
+  for (const auto& id : effects.disabled) {
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kDisableIntegrationSql));
+    stmt->Bind(1, now).Bind(2, id);
+    RELAY_RETURN_IF_ERROR(stmt->Run());
+  }
+  *health = std::move(effects.reports);
   return Status::Ok();
 }
 

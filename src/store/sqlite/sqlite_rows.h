@@ -18,6 +18,10 @@ inline constexpr char kIntegrationColumns[] =
 
 // Reads a row selected with kIntegrationColumns.
 IntegrationRow ReadIntegration(const SqliteStatement& s);
+// Reads a row selected with kIntegrationColumns, then kHealthColumns.
+IntegrationRow ReadIntegrationWithHealth(const SqliteStatement& s);
+// Reads kHealthColumns from column `first` on.
+IntegrationHealthRow ReadHealth(const SqliteStatement& s, int first);
 
 Result<std::set<std::string>> SelectOrganizationFeatures(SqliteDb& db,
                                                          const std::string& organization_id);

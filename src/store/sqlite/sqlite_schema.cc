@@ -171,6 +171,22 @@ CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at);
 CREATE INDEX deliveries_by_lane ON deliveries (integration_id, ordering_key, sequence)
   WHERE status IN ('pending', 'in_flight');
 )sql",
+    // 7: endpoint health and the circuit breaker, one row per integration (store/health.h).
+    R"sql(
+CREATE TABLE integration_health (
+  integration_id TEXT PRIMARY KEY,
+  consecutive_failures INTEGER NOT NULL DEFAULT 0,
+  last_success_at INTEGER,
+  last_failure_at INTEGER,
+  failing_since INTEGER,
+  open_until INTEGER,
+  cooldown_ms INTEGER NOT NULL DEFAULT 0,
+  disabled_reason TEXT
+) WITHOUT ROWID;
+CREATE INDEX integration_health_open ON integration_health (open_until)
+  WHERE open_until IS NOT NULL;
+INSERT INTO integration_health (integration_id) SELECT id FROM integrations;
+)sql",
 };
 
 }  // namespace

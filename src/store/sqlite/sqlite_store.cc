@@ -46,6 +46,24 @@ IntegrationRow ReadIntegration(const SqliteStatement& s) {
   return row;
 }
 
+IntegrationHealthRow ReadHealth(const SqliteStatement& s, int first) {
+  IntegrationHealthRow h;
+  h.consecutive_failures = s.ColumnInt(first);
+  h.last_success_at = s.ColumnOptionalInt(first + 1);
+  h.last_failure_at = s.ColumnOptionalInt(first + 2);
+  h.failing_since = s.ColumnOptionalInt(first + 3);
+  h.open_until = s.ColumnOptionalInt(first + 4);
+  h.cooldown_ms = s.ColumnInt(first + 5);
+  h.disabled_reason = s.ColumnText(first + 6);
+  return h;
+}
+
+IntegrationRow ReadIntegrationWithHealth(const SqliteStatement& s) {
+  IntegrationRow row = ReadIntegration(s);
+  row.health = ReadHealth(s, 13);
+  return row;
+}
+
 Result<std::set<std::string>> SelectOrganizationFeatures(SqliteDb& db,
                                                          const std::string& organization_id) {
   RELAY_ASSIGN_OR_RETURN(auto stmt, db.Prepare(kSelectFeaturesSql));

@@ -78,10 +78,12 @@ class SqliteStore final : public Store {
                                                  const std::string& id) override;
 
   Result<std::vector<ClaimedDelivery>> ClaimDeliveries(const ClaimRequest& request) override;
-  Status RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes, int64_t now) override;
-  Result<std::vector<ClaimedDelivery>> RecordAndClaim(const std::vector<DeliveryOutcome>& outcomes,
-                                                      int64_t now,
-                                                      const ClaimRequest& request) override;
+  Result<std::vector<HealthReport>> RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes,
+                                                   int64_t now,
+                                                   const HealthPolicy& policy) override;
+  Result<RoundTripResult> RecordAndClaim(const std::vector<DeliveryOutcome>& outcomes, int64_t now,
+                                         const HealthPolicy& policy,
+                                         const ClaimRequest& request) override;
   Result<int64_t> RenewLeases(const std::vector<HeldLease>& held, int64_t lease_until) override;
   Status ReleaseAllClaims(int64_t now) override;
   Result<DeliveryRow> RequeueDelivery(const std::string& organization_id,
@@ -134,7 +136,8 @@ class SqliteStore final : public Store {
   void RunBatch(const std::vector<PendingWrite*>& batch);
   // The SQL of claims and outcomes, run on db_ inside a batch.
   Status ClaimOnWriter(const ClaimRequest& request, std::vector<ClaimedDelivery>* claimed);
-  Status RecordOnWriter(const std::vector<DeliveryOutcome>& outcomes, int64_t now);
+  Status RecordOnWriter(const std::vector<DeliveryOutcome>& outcomes, int64_t now,
+                        const HealthPolicy& policy, std::vector<HealthReport>* health);
   void ReturnReader(SqliteDb* db);
 
   int serve_lock_fd_ = -1;  // held while open with `serving`
