@@ -173,6 +173,7 @@ class Dispatcher::Engine {
   void OnHealth(const std::vector<store::HealthReport>& reports) {
     for (auto& [id, b] : breakers_) b.submitted = 0;
     for (const auto& r : reports) {
+      m_.dead.Add(r.dead);
       for (const auto& [state, reason] : r.changes) {
         state_changes_.Report(r.organization_id, r.integration_id, store::HealthStateName(state),
                               reason);
@@ -525,7 +526,8 @@ class Dispatcher::Engine {
     }
     Record(it->second->d, std::move(attempt), status, next_attempt_at);
     if (status == store::DeliveryStatus::kSucceeded) m_.succeeded.Add();
-    if (status == store::DeliveryStatus::kDead) m_.dead.Add();
+    // Dead is counted when the store says so: it holds the failures of an integration whose
+    // breaker is open, or which is disabled, instead (OnHealth).
     if (status == store::DeliveryStatus::kCancelled) m_.cancelled.Add();
     Forget(it->second->d.integration_id, /*was_sending=*/true);
     jobs_.erase(it);

@@ -111,6 +111,7 @@ HealthEffects ApplyHealth(const std::vector<DeliveryOutcome>& outcomes,
   effects.outcomes = outcomes;
   std::map<std::string, HealthSnapshot> state = current;
   std::map<std::string, std::vector<std::pair<HealthState, std::string>>> changes;
+  std::map<std::string, int64_t> dead;
   for (auto& o : effects.outcomes) {
     auto it = state.find(o.integration_id);
     if (it == state.end()) continue;
@@ -120,6 +121,7 @@ HealthEffects ApplyHealth(const std::vector<DeliveryOutcome>& outcomes,
       o.next_attempt_at = now;
       o.uncounted = true;
     }
+    if (o.status == DeliveryStatus::kDead) ++dead[o.integration_id];
   }
   for (auto& [id, s] : state) {
     const auto& was = current.at(id);
@@ -130,6 +132,7 @@ HealthEffects ApplyHealth(const std::vector<DeliveryOutcome>& outcomes,
     r.health = s.health;
     r.enabled = s.enabled;
     r.changes = std::move(changes[id]);
+    r.dead = dead[id];
     effects.reports.push_back(std::move(r));
   }
   return effects;

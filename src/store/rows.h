@@ -204,6 +204,7 @@ struct HealthReport {
   // The states it entered, in order, with why: each change is reported once, to the node whose
   // outcomes caused it.
   std::vector<std::pair<HealthState, std::string>> changes;
+  int64_t dead = 0;  // its outcomes in the batch that ended dead (those held are not)
   // Nothing of it may be sent now (breaker open, or disabled): claimed deliveries go back.
   bool held() const { return !enabled || health.open_until.has_value(); }
 };

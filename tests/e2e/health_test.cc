@@ -89,6 +89,7 @@ TEST_F(HealthTest, TheBreakerOpensSpendsNoAttemptProbesClosesAndLetsNothingDie) 
     head_attempts = std::max(head_attempts, d.at("attempts").as_array().size());
   }
   EXPECT_EQ(head_attempts, 5u);
+  EXPECT_EQ(Metric(R"(relay_deliveries_total{status="dead"})"), 0);
   // Each change of state counted once: healthy -> failing -> open -> healthy.
   EXPECT_EQ(Metric(R"(relay_integration_state_changes_total{state="failing"})"), 1);
   EXPECT_EQ(Metric(R"(relay_integration_state_changes_total{state="open"})"), 1);

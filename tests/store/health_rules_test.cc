@@ -56,6 +56,7 @@ TEST(HealthRulesTest, TheBreakerOpensAtTheThresholdAndHoldsTheFailuresFromThere)
   EXPECT_EQ(r.health.cooldown_ms, 1000);
   EXPECT_EQ(r.health.last_failure_at, kNow);
   EXPECT_TRUE(r.held());
+  EXPECT_EQ(r.dead, 0) << "the two the dispatcher called dead were held";
   ASSERT_EQ(r.changes.size(), 2u);
   EXPECT_EQ(r.changes[0].first, HealthState::kFailing);
   EXPECT_EQ(r.changes[1].first, HealthState::kOpen);
@@ -169,6 +170,7 @@ TEST(HealthRulesTest, NoBreakerWhenTheThresholdIsZero) {
   HealthEffects e = ApplyHealth(many, One("a"), off, kNow);
   EXPECT_FALSE(e.reports[0].health.open_until.has_value());
   for (const auto& o : e.outcomes) EXPECT_EQ(o.status, DeliveryStatus::kDead);
+  EXPECT_EQ(e.reports[0].dead, 20);
   EXPECT_EQ(StateOf(e.reports[0].health, true), HealthState::kFailing);
 }
 
