@@ -2,6 +2,7 @@
 #include "store/health.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "common/time_format.h"
 
@@ -126,6 +127,18 @@ HealthEffects ApplyHealth(const std::vector<DeliveryOutcome>& outcomes,
   for (auto& [id, s] : state) {
     const auto& was = current.at(id);
     if (was.enabled && !s.enabled) effects.disabled.push_back(id);
+    IntegrationHealthRow compared = s.health;
+    if (was.health.last_success_at && compared.last_success_at &&
+        *compared.last_success_at - *was.health.last_success_at < kSuccessPrecisionMillis) {
+      compared.last_success_at = was.health.last_success_at;
+    }
+    const IntegrationHealthRow& h = was.health;
+    effects.write |= was.enabled != s.enabled ||
+                     std::tie(compared.consecutive_failures, compared.last_success_at,
+                              compared.last_failure_at, compared.failing_since, compared.open_until,
+                              compared.cooldown_ms, compared.disabled_reason) !=
+                         std::tie(h.consecutive_failures, h.last_success_at, h.last_failure_at,
+                                  h.failing_since, h.open_until, h.cooldown_ms, h.disabled_reason);
     HealthReport r;
     r.integration_id = id;
     r.organization_id = s.organization_id;

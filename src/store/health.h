@@ -31,10 +31,16 @@ struct HealthSnapshot {
   IntegrationHealthRow health;
 };
 
+// last_success_at is kept to this precision: a batch whose only change is a newer success less
+// than this after the stored one writes nothing (the steady state of a healthy endpoint: no
+// write, and on PostgreSQL no lock, per batch).
+inline constexpr int64_t kSuccessPrecisionMillis = 1000;
+
 struct HealthEffects {
   std::vector<DeliveryOutcome> outcomes;  // the batch, with held failures turned into waits
   std::vector<HealthReport> reports;      // one per integration of `current`, sorted by id
   std::vector<std::string> disabled;      // integrations this batch disabled
+  bool write = false;                     // something is worth storing
 };
 
 // The integrations whose health a batch touches: those of outcomes with an attempt or a probe.

@@ -163,6 +163,19 @@ TEST(HealthRulesTest, OutcomesOfOtherIntegrationsPassUnchanged) {
             (std::set<std::string>{"a", "c"}));
 }
 
+TEST(HealthRulesTest, AHealthyEndpointsSuccessesAreWrittenAtMostOnceASecond) {
+  IntegrationHealthRow h;
+  h.last_success_at = kNow;
+  EXPECT_FALSE(
+      ApplyHealth({Succeeded("a"), Succeeded("a")}, One("a", h), kPolicy, kNow + 999).write);
+  EXPECT_TRUE(ApplyHealth({Succeeded("a")}, One("a", h), kPolicy, kNow + 1000).write);
+  EXPECT_TRUE(ApplyHealth({Succeeded("a")}, One("a"), kPolicy, kNow).write) << "the first success";
+  EXPECT_TRUE(ApplyHealth({Succeeded("a"), Failed("a")}, One("a", h), kPolicy, kNow + 1).write);
+  h.consecutive_failures = 1;
+  EXPECT_TRUE(ApplyHealth({Succeeded("a")}, One("a", h), kPolicy, kNow + 1).write)
+      << "a success after a failure resets the count";
+}
+
 TEST(HealthRulesTest, NoBreakerWhenTheThresholdIsZero) {
   HealthPolicy off = kPolicy;
   off.breaker_failures = 0;

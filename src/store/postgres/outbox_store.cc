@@ -155,17 +155,28 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& given, 
                          const HealthPolicy& policy, std::vector<HealthReport>* health) {
   health->clear();
   if (given.empty()) return Status::Ok();
-  std::map<std::string, HealthSnapshot> current;
-  if (auto subjects = HealthSubjects(given); !subjects.empty()) {
+  const std::set<std::string> subjects = HealthSubjects(given);
+  auto load = [&](const char* lock) -> Result<std::map<std::string, HealthSnapshot>> {
+    std::map<std::string, HealthSnapshot> current;
+    if (subjects.empty()) return current;
     RELAY_ASSIGN_OR_RETURN(
-        auto r, db.Query(std::string(kLoadHealthSql) +
-                             "= ANY(?::text[]) ORDER BY h.integration_id FOR UPDATE OF h",
-                         {TextArray(std::vector<std::string>(subjects.begin(), subjects.end()))}));
+        auto r,
+        db.Query(std::string(kLoadHealthSql) + "= ANY(?::text[]) ORDER BY h.integration_id" + lock,
+                 {TextArray(std::vector<std::string>(subjects.begin(), subjects.end()))}));
     for (int i = 0; i < r.rows(); ++i) {
       current[r.Text(i, 0)] = {r.Text(i, 1), r.Int(i, 2) != 0, ReadHealth(r, i, 3)};
     }
-  }
+    return current;
+  };
+  // Read first without a lock: a healthy endpoint's batch of successes changes nothing worth
+  // writing, and then no node waits for another. Otherwise lock the rows (nodes recording
+  // outcomes of one integration take turns) and apply the batch to them as they are.
+  RELAY_ASSIGN_OR_RETURN(auto current, load(""));
   HealthEffects effects = ApplyHealth(given, current, policy, now);
+  if (effects.write) {
+    RELAY_ASSIGN_OR_RETURN(current, load(" FOR UPDATE OF h"));
+    effects = ApplyHealth(given, current, policy, now);
+  }
   const std::vector<DeliveryOutcome>& outcomes = effects.outcomes;
   // Two statements for the whole batch (arrays unnested on the server), not two per delivery:
   // each statement is a round trip.
@@ -250,7 +261,7 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& given, 
                {P(now), IntArray(o_seq), TextArray(o_status), IntArray(o_next), IntArray(o_inc),
                 IntArray(o_token), IntArray(o_uncounted)})
           .status());
-  if (!effects.reports.empty()) {
+  if (effects.write && !effects.reports.empty()) {
     std::vector<std::string> ids;
     std::vector<int64_t> failures, cooldown;
     std::vector<std::optional<int64_t>> success_at, failure_at, failing_since, open_until;

@@ -351,6 +351,7 @@ Status SqliteStore::RecordOnWriter(const std::vector<DeliveryOutcome>& given, in
     RELAY_RETURN_IF_ERROR(stmt->Run());
   }
   for (const auto& r : effects.reports) {
+    if (!effects.write) break;
     const IntegrationHealthRow& h = r.health;
     RELAY_ASSIGN_OR_RETURN(
         auto stmt,
