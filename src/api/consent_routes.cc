@@ -17,6 +17,14 @@ std::string QueryOr(const HttpRequest& r, const std::string& name, const std::st
 
 json::value Same(const json::object& o) { return o; }
 
+// Didomi's `$disable_integrations`: `true` stores the change without producing webhooks.
+Result<bool> Quiet(const HttpRequest& r) {
+  auto value = r.Query("$disable_integrations");
+  if (!value || *value == "false") return false;
+  if (*value == "true") return true;
+  return InvalidField("$disable_integrations", "must be true or false");
+}
+
 HttpResponse PageAnswer(const Result<store::Page<json::object>>& result,
                         const store::PageRequest& page, const HttpRequest& request) {
   return Answer(result, request, [&](const store::Page<json::object>& p) {
@@ -31,8 +39,10 @@ HttpResponse CreateEvent(auth::AuthService& auth, ConsentService& consent,
   HttpResponse error;
   auto scope = Scope(auth, request, Body::kJson, &error);
   if (!scope) return error;
+  auto quiet = Quiet(request);
+  if (!quiet.ok()) return Fail(quiet.status(), request);
   auto created = consent.CreateEvent(scope->organization_id, scope->body, request.body,
-                                     request.Header("idempotency-key"));
+                                     request.Header("idempotency-key"), *quiet);
   if (!created.ok()) return Fail(created.status(), request);
   HttpResponse r = RawJsonResponse(201, std::move(created->body));
   if (created->replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
@@ -65,8 +75,10 @@ HttpResponse PatchEvent(auth::AuthService& auth, ConsentService& consent,
   HttpResponse error;
   auto scope = Scope(auth, request, Body::kJson, &error);
   if (!scope) return error;
-  return Answer(consent.PatchEvent(scope->organization_id, params.at("id"), scope->body), request,
-                Same);
+  auto quiet = Quiet(request);
+  if (!quiet.ok()) return Fail(quiet.status(), request);
+  return Answer(consent.PatchEvent(scope->organization_id, params.at("id"), scope->body, *quiet),
+                request, Same);
 }
 
 HttpResponse DeleteEvent(auth::AuthService& auth, ConsentService& consent,
@@ -74,7 +86,10 @@ HttpResponse DeleteEvent(auth::AuthService& auth, ConsentService& consent,
   HttpResponse error;
   auto scope = Scope(auth, request, Body::kNone, &error);
   if (!scope) return error;
-  return Answer(consent.DeleteEvent(scope->organization_id, params.at("id")), request, Same);
+  auto quiet = Quiet(request);
+  if (!quiet.ok()) return Fail(quiet.status(), request);
+  return Answer(consent.DeleteEvent(scope->organization_id, params.at("id"), *quiet), request,
+                Same);
 }
 
 HttpResponse ListUsers(auth::AuthService& auth, ConsentService& consent, const HttpRequest& request,
@@ -105,8 +120,10 @@ HttpResponse PatchUser(auth::AuthService& auth, ConsentService& consent, const H
   HttpResponse error;
   auto scope = Scope(auth, request, Body::kJson, &error);
   if (!scope) return error;
+  auto quiet = Quiet(request);
+  if (!quiet.ok()) return Fail(quiet.status(), request);
   return Answer(consent.PatchUser(scope->organization_id, params.at("id"), scope->body,
-                                  QueryOr(request, "regulation", "gdpr")),
+                                  QueryOr(request, "regulation", "gdpr"), *quiet),
                 request, Same);
 }
 
@@ -115,8 +132,10 @@ HttpResponse DeleteUser(auth::AuthService& auth, ConsentService& consent,
   HttpResponse error;
   auto scope = Scope(auth, request, Body::kNone, &error);
   if (!scope) return error;
+  auto quiet = Quiet(request);
+  if (!quiet.ok()) return Fail(quiet.status(), request);
   return Answer(consent.DeleteUser(scope->organization_id, params.at("id"),
-                                   QueryOr(request, "regulation", "gdpr")),
+                                   QueryOr(request, "regulation", "gdpr"), *quiet),
                 request, Same);
 }
 

@@ -2,6 +2,8 @@
 #include "consent/consent_service.h"
 
 #include <boost/json.hpp>
+#include <map>
+#include <set>
 
 #include "common/crypto.h"
 #include "common/ids.h"
@@ -200,17 +202,46 @@ Result<EventPlan> PlanEvent(const std::string& org, const EventInput& in,
   return plan;
 }
 
+// The answer an Idempotency-Key remembers for this request, if any (into *body): true when there
+// is one; kFailedPrecondition when the key came with another request.
+Result<bool> Replay(store::WriteTransaction& txn, const std::string& org, const std::string& key,
+                    const std::string& request_hash, int64_t now, std::string* body) {
+  if (key.empty()) return false;
+  RELAY_ASSIGN_OR_RETURN(auto seen,
+                         txn.GetIdempotencyKey(org, key, now - kIdempotencyWindowMillis));
+  if (!seen) return false;
+  if (!crypto::ConstantTimeEquals(seen->request_hash, request_hash)) {
+    return FailedPrecondition(
+        "this Idempotency-Key was used with a different request body in the last 24 hours");
+  }
+  *body = seen->response_body;
+  return true;
+}
+
+// An error of the batch's event at `index`: its message and fields prefixed with "[index]".
+Status AtIndex(size_t index, const Status& s) {
+  const std::string prefix = "[" + std::to_string(index) + "]";
+  Status out(s.code(), prefix + (s.field_errors().empty() ? ": " : ".") + s.message());
+  for (const auto& [field, reason] : s.field_errors()) out.WithField(prefix + "." + field, reason);
+  return out;
+}
+
 }  // namespace
 
 Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const json::value& body,
                                                  const std::string& raw_body,
-                                                 const std::string& idempotency_key) {
-  if (!body.is_object()) return InvalidArgument("the request body must be a JSON object");
+                                                 const std::string& idempotency_key, bool quiet) {
   if (idempotency_key.size() > kMaxIdempotencyKeyLength) {
     return InvalidArgument("Idempotency-Key must be at most 255 characters");
   }
+  std::string request_hash =
+      crypto::Sha256(quiet ? raw_body + "\n$disable_integrations" : raw_body);
+  if (body.is_array())
+    return CreateBatch(org, body.as_array(), request_hash, idempotency_key, quiet);
+  if (!body.is_object()) {
+    return InvalidArgument("the request body must be a JSON object, or an array of 1 to 100");
+  }
   RELAY_ASSIGN_OR_RETURN(EventInput in, ParseEventInput(body.as_object()));
-  std::string request_hash = crypto::Sha256(raw_body);
 
   // The work is planned here, against the user as the read connections see it, so that the write
   // transaction (which every writer shares) only checks that the user is still as read and
@@ -231,19 +262,9 @@ Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const j
   Status s = store_.Write([&](store::WriteTransaction& txn) -> Status {
     const int64_t now = clock_.NowMillis();
     result = CreatedEvent{};
-    if (!idempotency_key.empty()) {
-      RELAY_ASSIGN_OR_RETURN(
-          auto seen, txn.GetIdempotencyKey(org, idempotency_key, now - kIdempotencyWindowMillis));
-      if (seen) {
-        if (!crypto::ConstantTimeEquals(seen->request_hash, request_hash)) {
-          return FailedPrecondition(
-              "this Idempotency-Key was used with a different request body in the last 24 hours");
-        }
-        result.body = seen->response_body;
-        result.replayed = true;
-        return Status::Ok();
-      }
-    }
+    RELAY_ASSIGN_OR_RETURN(result.replayed,
+                           Replay(txn, org, idempotency_key, request_hash, now, &result.body));
+    if (result.replayed) return Status::Ok();
     std::optional<store::ConsentUserRow> user;
     if (in.user_id.empty()) {
       RELAY_ASSIGN_OR_RETURN(user, txn.FindUserByOrganizationUserId(org, in.organization_user_id));
@@ -264,13 +285,96 @@ Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const j
     }
     if (plan->user_changed) RELAY_RETURN_IF_ERROR(txn.PutUser(plan->user));
     RELAY_RETURN_IF_ERROR(txn.InsertEvent(plan->event));
-    RELAY_RETURN_IF_ERROR(
-        Publish(txn, org, plan->user.id, plan->messages, plan->event.updated_at).status());
+    if (!quiet) {
+      RELAY_RETURN_IF_ERROR(
+          Publish(txn, org, plan->user.id, plan->messages, plan->event.updated_at).status());
+    }
 
     result.body = plan->event.entity_json;
     if (!idempotency_key.empty()) {
       RELAY_RETURN_IF_ERROR(txn.PutIdempotencyKey(store::IdempotencyRow{
           org, idempotency_key, request_hash, plan->user.id, 201, result.body, now}));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+Result<CreatedEvent> ConsentService::CreateBatch(const std::string& org, const json::array& bodies,
+                                                 const std::string& request_hash,
+                                                 const std::string& idempotency_key, bool quiet) {
+  if (bodies.empty() || bodies.size() > kMaxBatchEvents) {
+    return InvalidArgument("a batch holds 1 to 100 events; this one holds " +
+                           std::to_string(bodies.size()));
+  }
+  std::vector<EventInput> inputs;
+  std::set<std::string> ids;
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    if (!bodies[i].is_object()) return AtIndex(i, InvalidArgument("must be a JSON object"));
+    auto in = ParseEventInput(bodies[i].as_object());
+    if (!in.ok()) return AtIndex(i, in.status());
+    if (in->id && !ids.insert(*in->id).second) {
+      return AtIndex(i, Conflict("id: the batch holds event id " + *in->id + " twice"));
+    }
+    inputs.push_back(std::move(*in));
+  }
+  // One transaction: every event of the batch is stored, or none. Each is planned against its
+  // user as the events before it in the batch left it.
+  CreatedEvent result;
+  Status s = store_.Write([&](store::WriteTransaction& txn) -> Status {
+    const int64_t now = clock_.NowMillis();
+    result = CreatedEvent{};
+    RELAY_ASSIGN_OR_RETURN(result.replayed,
+                           Replay(txn, org, idempotency_key, request_hash, now, &result.body));
+    if (result.replayed) return Status::Ok();
+    std::map<std::string, store::ConsentUserRow> by_id;     // users this batch wrote
+    std::map<std::string, std::string> by_organization_id;  // their organization_user_id -> id
+    std::string answer = "[";
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const EventInput& in = inputs[i];
+      std::optional<store::ConsentUserRow> user;
+      std::string known = in.user_id;
+      if (known.empty()) {
+        auto it = by_organization_id.find(in.organization_user_id);
+        if (it != by_organization_id.end()) known = it->second;
+      }
+      if (auto it = by_id.find(known); !known.empty() && it != by_id.end()) {
+        user = it->second;
+      } else if (in.user_id.empty()) {
+        RELAY_ASSIGN_OR_RETURN(user,
+                               txn.FindUserByOrganizationUserId(org, in.organization_user_id));
+      } else {
+        RELAY_ASSIGN_OR_RETURN(user, txn.GetUser(org, in.user_id));
+      }
+      auto plan = PlanEvent(org, in, std::move(user), now);
+      if (!plan.ok()) return AtIndex(i, plan.status());
+      if (in.id) {
+        RELAY_ASSIGN_OR_RETURN(auto existing, txn.GetEvent(org, plan->event.id));
+        if (existing) {
+          return AtIndex(i, Conflict("id: an event with id " + plan->event.id + " already exists"));
+        }
+      }
+      if (plan->user_changed) RELAY_RETURN_IF_ERROR(txn.PutUser(plan->user));
+      RELAY_RETURN_IF_ERROR(txn.InsertEvent(plan->event));
+      if (!quiet) {
+        RELAY_RETURN_IF_ERROR(
+            Publish(txn, org, plan->user.id, plan->messages, plan->event.updated_at).status());
+      }
+      if (!plan->user.organization_user_id.empty()) {
+        by_organization_id[plan->user.organization_user_id] = plan->user.id;
+      }
+      by_id[plan->user.id] = plan->user;
+      if (i > 0) answer += ',';
+      answer += plan->event.entity_json;
+    }
+    answer += ']';
+    result.body = std::move(answer);
+    if (!idempotency_key.empty()) {
+      // The answer names several users: kBatchAnswer marks it, and erasing any one of them
+      // erases it (store: kDeleteUserIdempotencySql).
+      RELAY_RETURN_IF_ERROR(txn.PutIdempotencyKey(store::IdempotencyRow{
+          org, idempotency_key, request_hash, store::kBatchAnswer, 201, result.body, now}));
     }
     return Status::Ok();
   });
@@ -305,7 +409,7 @@ Result<store::Page<json::object>> ConsentService::ListEvents(
 }
 
 Result<json::object> ConsentService::PatchEvent(const std::string& org, const std::string& id,
-                                                const json::value& patch) {
+                                                const json::value& patch, bool quiet) {
   RELAY_RETURN_IF_ERROR(CheckPatchFields(
       patch, {"status", "metadata"},
       "cannot be changed: an event's choices are history; only status and metadata change"));
@@ -341,7 +445,7 @@ Result<json::object> ConsentService::PatchEvent(const std::string& org, const st
     std::vector<OutgoingMessage> messages = {
         {"event.updated", row->regulation,
          json::object{{"source", p}, {"old_entity", old_entity}, {"new_entity", updated}}}};
-    RELAY_RETURN_IF_ERROR(Publish(txn, org, row->user_id, messages, now).status());
+    if (!quiet) RELAY_RETURN_IF_ERROR(Publish(txn, org, row->user_id, messages, now).status());
     result = updated.as_object();
     return Status::Ok();
   });
@@ -349,7 +453,8 @@ Result<json::object> ConsentService::PatchEvent(const std::string& org, const st
   return result;
 }
 
-Result<json::object> ConsentService::DeleteEvent(const std::string& org, const std::string& id) {
+Result<json::object> ConsentService::DeleteEvent(const std::string& org, const std::string& id,
+                                                 bool quiet) {
   json::object result;
   Status s = store_.Write([&](store::WriteTransaction& txn) -> Status {
     const int64_t now = clock_.NowMillis();
@@ -357,6 +462,7 @@ Result<json::object> ConsentService::DeleteEvent(const std::string& org, const s
     if (!row) return NotFound("event not found: " + id);
     RELAY_ASSIGN_OR_RETURN(result, ParseEntity(*row));
     RELAY_RETURN_IF_ERROR(txn.DeleteEvent(org, id));
+    if (quiet) return Status::Ok();
     std::vector<OutgoingMessage> messages = {
         {"event.deleted", row->regulation, json::object{{"entity", result}}}};
     return Publish(txn, org, row->user_id, messages, now).status();
@@ -391,7 +497,7 @@ Result<store::Page<json::object>> ConsentService::ListUsers(const std::string& o
 
 Result<json::object> ConsentService::PatchUser(const std::string& org, const std::string& id,
                                                const json::value& patch,
-                                               const std::string& regulation) {
+                                               const std::string& regulation, bool quiet) {
   RELAY_RETURN_IF_ERROR(CheckRegulation(regulation));
   RELAY_RETURN_IF_ERROR(
       CheckPatchFields(patch, {"metadata", "organization_user_id"},
@@ -433,7 +539,7 @@ Result<json::object> ConsentService::PatchUser(const std::string& org, const std
                                        {"old_entity", UserView(*row, state, reg)},
                                        {"new_entity", UserView(updated, new_state, reg)}}});
     }
-    RELAY_RETURN_IF_ERROR(Publish(txn, org, id, messages, now).status());
+    if (!quiet) RELAY_RETURN_IF_ERROR(Publish(txn, org, id, messages, now).status());
     result = UserView(updated, new_state, regulation);
     return Status::Ok();
   });
@@ -442,7 +548,7 @@ Result<json::object> ConsentService::PatchUser(const std::string& org, const std
 }
 
 Result<json::object> ConsentService::DeleteUser(const std::string& org, const std::string& id,
-                                                const std::string& regulation) {
+                                                const std::string& regulation, bool quiet) {
   RELAY_RETURN_IF_ERROR(CheckRegulation(regulation));
   json::object result;
   Status s = store_.Write([&](store::WriteTransaction& txn) -> Status {
@@ -456,7 +562,7 @@ Result<json::object> ConsentService::DeleteUser(const std::string& org, const st
       messages.push_back(
           {"user.deleted", reg, json::object{{"entity", UserView(*row, state, reg)}}});
     }
-    RELAY_RETURN_IF_ERROR(Publish(txn, org, id, messages, now).status());
+    if (!quiet) RELAY_RETURN_IF_ERROR(Publish(txn, org, id, messages, now).status());
     result = UserView(*row, state, regulation);
     return Status::Ok();
   });

@@ -233,6 +233,9 @@ struct DeliveryCounts {
   int64_t dead = 0;
 };
 
+// IdempotencyRow::user_id of a batch's answer, which names several users.
+inline constexpr char kBatchAnswer[] = "*";
+
 // What an Idempotency-Key remembers: the request it came with and the answer it got.
 struct IdempotencyRow {
   std::string organization_id;

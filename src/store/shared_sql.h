@@ -86,9 +86,11 @@ inline constexpr char kRecordErasureSql[] =
 // Idempotency-Key answers older than the window: created before.
 inline constexpr char kPurgeIdempotencyKeysSql[] =
     "DELETE FROM idempotency_keys WHERE created_at < ?";
-// The user's idempotent answers: organization, user.
+// The user's idempotent answers, and the batch answers (user_id '*', kBatchAnswer) that name
+// it: organization, user.
 inline constexpr char kDeleteUserIdempotencySql[] =
-    "DELETE FROM idempotency_keys WHERE organization_id = ? AND user_id = ?";
+    "DELETE FROM idempotency_keys WHERE organization_id = ?1 AND (user_id = ?2 OR (user_id = '*' "
+    "AND response_body LIKE '%' || ?2 || '%'))";
 
 // --- endpoint health (store/health.h) ---
 

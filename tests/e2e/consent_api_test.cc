@@ -220,6 +220,140 @@ TEST_F(ConsentApiTest, PatchAndDeleteProduceTheirMessages) {
             json::value(user_id));
 }
 
+// Didomi's `$disable_integrations=true`: every kind of write (an event created, patched and
+// deleted; a user patched and deleted) is stored and changes the user, and produces no message
+// and no delivery. Anything but true/false is refused and writes nothing. An Idempotency-Key
+// tells a quiet request from a loud one with the same body.
+TEST_F(ConsentApiTest, DisableIntegrationsStoresEveryChangeAndProducesNoWebhook) {
+  std::string integration = CreateIntegration();
+  const std::string quiet = "?$disable_integrations=true";
+  HttpResult created = Call("POST", Q("/v1/consents/events" + quiet), token_, kFirstEvent,
+                            {"Idempotency-Key: import-1"});
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string event_id(created.Json().at("id").as_string());
+  const std::string user_id(created.Json().at("user").at("id").as_string());
+  HttpResult user = Call("GET", Q("/v1/consents/users/" + user_id), token_);
+  ASSERT_EQ(user.status, 200);
+  EXPECT_EQ(user.Json().at("consents").at("purposes"),
+            json::parse(R"([{"id":"analytics","enabled":true}])"))
+      << "the user's state is updated";
+  EXPECT_EQ(Call("PATCH", Q("/v1/consents/events/" + event_id + quiet), token_,
+                 R"({"metadata":{"source":"import"}})")
+                .status,
+            200);
+  HttpResult patched = Call("PATCH", Q("/v1/consents/users/" + user_id + quiet), token_,
+                            R"({"metadata":{"segment":"b"}})");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(patched.Json().at("metadata").at("segment"), "b");
+  json::object other = PostEvent(R"({"user":{"organization_user_id":"u-2"},"consents":{}})");
+  const size_t loud = Deliveries(integration).size();
+  ASSERT_EQ(loud, 2u) << "a write without the flag produces its webhooks";
+  const std::string other_event(other.at("id").as_string());
+  const std::string other_user(other.at("user").at("id").as_string());
+  EXPECT_EQ(Call("DELETE", Q("/v1/consents/events/" + other_event + quiet), token_).status, 200);
+  EXPECT_EQ(Call("DELETE", Q("/v1/consents/users/" + other_user + quiet), token_).status, 200);
+  EXPECT_EQ(Call("GET", Q("/v1/consents/users/" + other_user), token_).status, 404);
+
+  HttpResult bad = Call("POST", Q("/v1/consents/events?$disable_integrations=yes"), token_,
+                        R"({"user":{"organization_user_id":"u-3"},"consents":{}})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("$disable_integrations"), std::string::npos) << bad.body;
+  HttpResult replay_loud =
+      Call("POST", Q("/v1/consents/events"), token_, kFirstEvent, {"Idempotency-Key: import-1"});
+  EXPECT_NE(replay_loud.status, 201) << "the key was used for a quiet request";
+  HttpResult replay_quiet = Call("POST", Q("/v1/consents/events" + quiet), token_, kFirstEvent,
+                                 {"Idempotency-Key: import-1"});
+  EXPECT_EQ(replay_quiet.status, 201);
+  EXPECT_EQ(replay_quiet.Json().at("id"), json::value(event_id));
+
+  EXPECT_EQ(Deliveries(integration).size(), loud) << "no quiet write produced a delivery";
+  EXPECT_EQ(Count("/v1/consents/events"), 1) << "u-1's event; u-2's was deleted";
+  EXPECT_EQ(Count("/v1/consents/users?organization_user_id=u-3"), 0);
+}
+
+// Didomi's batch import: an array of 1 to 100 events is one transaction, answered with the
+// stored events in order; each event sees the user as the events before it left it.
+TEST_F(ConsentApiTest, ABatchIsStoredInOrderInOneTransactionAndAnsweredWhole) {
+  std::string integration = CreateIntegration();
+  const std::string batch =
+      R"([{"user":{"organization_user_id":"u-1"},"consents":{"purposes":[{"id":"p1","enabled":true}]}},
+          {"user":{"organization_user_id":"u-1"},"consents":{"purposes":[{"id":"p2","enabled":false}]}},
+          {"id":"evt-b3","user":{"organization_user_id":"u-2"},"consents":{}}])";
+  HttpResult created =
+      Call("POST", Q("/v1/consents/events"), token_, batch, {"Idempotency-Key: batch-1"});
+  ASSERT_EQ(created.status, 201) << created.body;
+  const json::value answer = created.Json();
+  ASSERT_TRUE(answer.is_array());
+  const json::array& events = answer.as_array();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].at("id"), "evt-b3");
+  EXPECT_EQ(events[0].at("user").at("id"), events[1].at("user").at("id")) << "one user";
+  EXPECT_EQ(Types(Deliveries(integration)),
+            (std::vector<std::string>{"event.created", "user.created", "event.created",
+                                      "user.updated", "event.created", "user.created"}));
+  const std::string u1(events[0].at("user").at("id").as_string());
+  HttpResult user = Call("GET", Q("/v1/consents/users/" + u1), token_);
+  EXPECT_EQ(user.Json().at("consents").at("purposes"),
+            json::parse(R"([{"id":"p1","enabled":true},{"id":"p2","enabled":false}])"));
+
+  HttpResult replayed =
+      Call("POST", Q("/v1/consents/events"), token_, batch, {"Idempotency-Key: batch-1"});
+  EXPECT_EQ(replayed.status, 201);
+  EXPECT_EQ(replayed.body, created.body);
+  EXPECT_EQ(replayed.Header("idempotent-replayed"), "true");
+  EXPECT_EQ(Count("/v1/consents/events"), 3);
+
+  // Erasing one of its users erases the remembered answer too: the key is forgotten.
+  const std::string u2(events[2].at("user").at("id").as_string());
+  ASSERT_EQ(Call("DELETE", Q("/v1/consents/users/" + u2), token_).status, 200);
+  HttpResult after = Call("POST", Q("/v1/consents/events?$disable_integrations=true"), token_,
+                          R"([{"user":{"organization_user_id":"u-3"},"consents":{}}])",
+                          {"Idempotency-Key: batch-1"});
+  EXPECT_EQ(after.status, 201) << "a new request under the forgotten key: " << after.body;
+  EXPECT_EQ(after.Header("idempotent-replayed"), "");
+  EXPECT_EQ(Types(Deliveries(integration)).size(), 7u) << "six, then user.deleted; quiet: none";
+}
+
+// A bad batch writes nothing and names the event and the field; so do a repeated id, inside the
+// batch or already stored, and a batch of the wrong size.
+TEST_F(ConsentApiTest, ABadBatchIsRefusedWholeNamingTheEvent) {
+  std::string integration = CreateIntegration();
+  PostEvent(R"({"id":"evt-1","user":{"organization_user_id":"u-0"},"consents":{}})");
+  const size_t deliveries = Deliveries(integration).size();
+  auto refuse = [&](const std::string& body, long status, const std::string& field) {
+    HttpResult r = Call("POST", Q("/v1/consents/events"), token_, body);
+    EXPECT_EQ(r.status, status) << body << " -> " << r.body;
+    EXPECT_NE(r.body.find(field), std::string::npos) << r.body;
+    return r;
+  };
+  std::string good = R"({"user":{"organization_user_id":"u-9"},"consents":{}})";
+  HttpResult bad = refuse(
+      "[" + good + "," + good + "," + good +
+          R"(,{"user":{"organization_user_id":"u-8"},"consents":{"purposes":[{"id":"p","enabled":"yes"}]}}])",
+      400, "[3].consents.purposes[0].enabled");
+  EXPECT_TRUE(bad.Json().at("errors").as_object().contains("[3].consents.purposes[0].enabled"))
+      << bad.body;
+  refuse("[" + good + R"(,{"id":"evt-1","user":{"organization_user_id":"u-7"},"consents":{}}])",
+         409, "[1]");
+  refuse(R"([{"id":"evt-2","user":{"organization_user_id":"u-7"},"consents":{}},)"
+         R"({"id":"evt-2","user":{"organization_user_id":"u-6"},"consents":{}}])",
+         409, "[1]");
+  refuse("[]", 400, "1 to 100");
+  std::string many = "[";
+  for (int i = 0; i < 101; ++i) many += (i ? "," : "") + good;
+  refuse(many + "]", 400, "1 to 100");
+  refuse("[" + good + ",42]", 400, "[1]");
+  EXPECT_EQ(Count("/v1/consents/events"), 1);
+  EXPECT_EQ(Count("/v1/consents/users"), 1);
+  EXPECT_EQ(Deliveries(integration).size(), deliveries);
+  // 100 is allowed.
+  std::string hundred = "[";
+  for (int i = 0; i < 100; ++i) hundred += (i ? "," : "") + good;
+  HttpResult ok = Call("POST", Q("/v1/consents/events"), token_, hundred + "]");
+  EXPECT_EQ(ok.status, 201);
+  EXPECT_EQ(Count("/v1/consents/events"), 101);
+}
+
 TEST_F(ConsentApiTest, FiltersByEventTypeAndRegulation) {
   EnableFeature("org_a", "multi-regulation");
   std::string all = CreateIntegration();
