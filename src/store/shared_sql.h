@@ -126,10 +126,6 @@ inline constexpr char kResetHealthOnEnableSql[] =
 inline constexpr char kFanOutSql[] =
     "deleted_at IS NULL AND (enabled = 1 OR EXISTS (SELECT 1 FROM integration_health h WHERE "
     "h.integration_id = integrations.id AND h.disabled_reason IS NOT NULL))";
-// Claims leave out integrations whose breaker is open (appended to a WHERE over deliveries d).
-inline constexpr char kBreakerClosedSql[] =
-    "NOT EXISTS (SELECT 1 FROM integration_health h WHERE h.integration_id = d.integration_id "
-    "AND h.open_until IS NOT NULL)";
 
 // --- statements both backends run as they are ---
 

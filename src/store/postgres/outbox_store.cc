@@ -28,7 +28,9 @@ constexpr char kLaneHeadSql[] =
 // a purge or a node recording health, are passed over; integrations at their cap are left out
 // before the LIMIT; within the batch, each integration's rank plus what it has in flight stays
 // within the cap); marks them and returns them with their payloads. Takes ?1 now, ?2 excluded
-// integrations, ?3 the cap, ?4 the limit, ?5 lease_until, ?6 lease_token.
+// integrations (those at their cap, and those whose breaker is open, read by the statement
+// before: as an array rather than a subquery of the candidates, their scan keeps the plan it had
+// before there were breakers), ?3 the cap, ?4 the limit, ?5 lease_until, ?6 lease_token.
 const std::string kClaimSql =
     std::string(
         "WITH counts AS (SELECT integration_id, count(*) AS n FROM deliveries WHERE status = "
@@ -46,7 +48,7 @@ const std::string kClaimSql =
     "cand AS (SELECT d.seq, d.integration_id, d.next_attempt_at FROM deliveries d JOIN "
     "integrations i ON i.id = d.integration_id WHERE d.status = 'pending' AND d.next_attempt_at "
     "<= ?1::bigint AND i.enabled = 1 AND i.deleted_at IS NULL AND " +
-    kLaneHeadSql + " AND " + kBreakerClosedSql +
+    kLaneHeadSql +
     " AND NOT (d.integration_id = ANY(?2::text[])) AND (?3::bigint <= 0 OR d.integration_id NOT "
     "IN (SELECT integration_id FROM counts WHERE n >= ?3::bigint)) ORDER BY d.next_attempt_at "
     "LIMIT ?4::bigint FOR UPDATE OF d SKIP LOCKED), "
@@ -124,9 +126,16 @@ Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
   // Claims are serialized across the cluster (a transaction-scoped advisory lock, held for a few
   // milliseconds), so that the per-integration cap counts every node's deliveries in flight.
   RELAY_RETURN_IF_ERROR(db.Query("SELECT pg_advisory_xact_lock(?)", {P(kClaimLock)}).status());
-  RELAY_RETURN_IF_ERROR(db.Query(kExpireLeasesSql, {P(request.now)}).status());
+  // The expired leases given back, and the integrations whose breaker is open, in one round trip.
   RELAY_ASSIGN_OR_RETURN(
-      auto r, db.Query(kClaimSql, {P(request.now), TextArray(request.excluded_integrations),
+      auto open, db.Query(std::string("WITH expired AS (") + kExpireLeasesSql +
+                              ") SELECT integration_id FROM integration_health WHERE open_until "
+                              "IS NOT NULL",
+                          {P(request.now)}));
+  std::vector<std::string> excluded = request.excluded_integrations;
+  for (int i = 0; i < open.rows(); ++i) excluded.push_back(open.Text(i, 0));
+  RELAY_ASSIGN_OR_RETURN(
+      auto r, db.Query(kClaimSql, {P(request.now), TextArray(excluded),
                                    P(int64_t{request.integration_cap}), P(int64_t{request.limit}),
                                    P(request.lease_until), P(request.lease_token)}));
   for (int i = 0; i < r.rows(); ++i) {

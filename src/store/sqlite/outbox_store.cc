@@ -37,6 +37,11 @@ constexpr char kHoldLaneBehindHeadSql[] =
     "coalesce(json_extract(properties, '$.ordering'), 'per_user') FROM integrations i WHERE i.id "
     "= deliveries.integration_id) <> 'none'";
 
+// Claims leave out integrations whose breaker is open (a subquery computed once per claim).
+constexpr char kBreakerClosedSql[] =
+    "d.integration_id NOT IN (SELECT integration_id FROM integration_health WHERE open_until IS "
+    "NOT NULL)";
+
 // What a claim hands out: the deliveries claimed under one lease.
 constexpr char kClaimedDeliveriesSql[] =
     "SELECT d.seq, d.id, d.organization_id, d.integration_id, i.version, m.id, d.type, "
