@@ -4,11 +4,13 @@
 -- ORGS=N spreads the events over organizations bench-1 .. bench-N (one token acts for all).
 -- RATE=R (events/s over all connections, CONNECTIONS=C) paces each connection instead of
 -- flooding: the half-load latency phase.
+-- BATCH=N sends arrays of N events (Didomi's batch import) instead of one event per request.
 local token = os.getenv("TOKEN")
 local org = os.getenv("ORG") or "bench"
 local orgs = tonumber(os.getenv("ORGS") or "0")
 local rate = tonumber(os.getenv("RATE") or "0")
 local connections = tonumber(os.getenv("CONNECTIONS") or "1")
+local batch = tonumber(os.getenv("BATCH") or "0")
 local counter = 0
 math.randomseed(os.time())
 
@@ -28,15 +30,26 @@ local function purposes(n, flip)
   return table.concat(parts, ",")
 end
 
-request = function()
+local function event()
   counter = counter + 1
   local user = math.random(1, 200000)
   if counter % 4 == 0 then user = math.random(1, 500) end  -- repeat users
-  local body = '{"user":{"organization_user_id":"user-' .. user .. '"},"consents":{"purposes":[' ..
+  return '{"user":{"organization_user_id":"user-' .. user .. '"},"consents":{"purposes":[' ..
       purposes(5 + (counter % 16), counter) ..
       '],"vendors":{"enabled":["google","facebook","criteo","appnexus"],"disabled":["vendor-' ..
       (counter % 50) .. '"]},"tcfcs":"CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"},' ..
       '"metadata":{"source":"bench","page":"/checkout"}}'
+end
+
+request = function()
+  local body
+  if batch > 0 then
+    local events = {}
+    for i = 1, batch do events[i] = event() end
+    body = "[" .. table.concat(events, ",") .. "]"
+  else
+    body = event()
+  end
   local target = org
   if orgs > 0 then target = "bench-" .. math.random(1, orgs) end
   return wrk.format("POST", "/v1/consents/events?organization_id=" .. target,

@@ -195,6 +195,13 @@ wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/events.lua "$RELAY_URL
 check_wrk ingest "$WORK/ingest.txt"
 read -r INGEST INGEST_P50 INGEST_P99 INGEST_ERR < <(wrk_figures "$WORK/ingest.txt")
 ok
+# The same with Didomi's batch import: arrays of 100 events, each array one transaction.
+BATCH=100 wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/events.lua "$RELAY_URL/" \
+  > "$WORK/ingest-batch.txt"
+check_wrk ingest-batch "$WORK/ingest-batch.txt"
+read -r BATCHES _ BATCH_P99 _ < <(wrk_figures "$WORK/ingest-batch.txt")
+INGEST_BATCH=$((BATCHES * 100))
+ok
 kill "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true
 
 # End to end: ingest while delivering to nginx. $1 = name, $2 = organizations (1: "bench"),
@@ -479,6 +486,7 @@ ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
   echo "| ceiling before the run: wrk POST 1.2 KB to nginx, 32 connections (req/s, p50/p99 ms) | $CEIL ($CEIL_P50 / $CEIL_P99) | 1 |"
   echo "| ceiling after the run, the same (req/s, p50/p99 ms) | $CEIL_AFTER ($CEIL_AFTER_P50 / $CEIL_AFTER_P99) | $(ratio "$CEIL_AFTER") |"
   echo "| ingest: consent events acknowledged 201, durable (events/s, p50/p99 ms, errors) | $INGEST ($INGEST_P50 / $INGEST_P99, $INGEST_ERR) | $(ratio "$INGEST") |"
+  echo "| ingest in batches of 100 events (events/s; p99 ms per batch) | $INGEST_BATCH ($BATCH_P99) | $(ratio "$INGEST_BATCH") |"
   echo "| end to end, 1 integration: deliveries/s counted by nginx while ingesting ($E2E_INGEST events/s) | $E2E | $(ratio "$E2E") |"
   echo "| the same with \"ordering\": \"none\" ($E2EN_INGEST events/s; created -> delivered p50 / p99 $E2EN_P50 / $E2EN_P99 ms) | $E2EN | $(ratio "$E2EN") |"
   echo "| what per-user ordering costs: end to end per_user / none (1.00 = nothing) | $(python3 -c "print(f'{$E2E / max(1, $E2EN):.2f}')") | |"
