@@ -25,6 +25,14 @@ Api::Api(ApiServices services) {
   AddIntegrationRoutes(router_, services.auth, services.integrations);
   AddConsentRoutes(router_, services.auth, services.consent);
   AddDeliveryRoutes(router_, services.auth, services.deliveries);
+  if (OrgRateLimiter* limiter = services.org_rate_limit) {
+    router_.Wrap(
+        [](const std::string& pattern) {
+          return pattern.starts_with("/v1/") && !pattern.starts_with("/v1/consents/") &&
+                 pattern != "/v1/sessions";
+        },
+        [limiter, &auth = services.auth](RouteHandler h) { return limiter->Wrap(auth, h); });
+  }
 }
 
 }  // namespace relay::api

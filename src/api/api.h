@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "api/http_types.h"
+#include "api/org_rate_limit.h"
 #include "api/router.h"
 #include "auth/auth_service.h"
 #include "common/metrics.h"
@@ -22,6 +23,8 @@ struct ApiServices {
   const MetricsRegistry& metrics;
   // Extra fields of GET /healthz (e.g. the dispatcher's state); ok=false answers 503.
   std::function<bool(boost::json::object&)> health;
+  // --org-rate-limit, when set: every /v1 route but /v1/consents/* and /v1/sessions.
+  OrgRateLimiter* org_rate_limit = nullptr;
 };
 
 // Owns the router; Handle is thread-safe and never throws on bad input.

@@ -37,7 +37,14 @@ bool Match(const std::vector<std::string>& pattern, const std::vector<std::strin
 }  // namespace
 
 void Router::Add(const std::string& method, const std::string& pattern, RouteHandler handler) {
-  routes_.push_back(Route{method, SplitPath(pattern), std::move(handler)});
+  routes_.push_back(Route{method, pattern, SplitPath(pattern), std::move(handler)});
+}
+
+void Router::Wrap(const std::function<bool(const std::string& pattern)>& which,
+                  const std::function<RouteHandler(RouteHandler)>& wrap) {
+  for (auto& route : routes_) {
+    if (which(route.pattern)) route.handler = wrap(std::move(route.handler));
+  }
 }
 
 HttpResponse Router::Dispatch(const HttpRequest& request) const {

@@ -18,11 +18,16 @@ using RouteHandler = std::function<HttpResponse(const HttpRequest&, const PathPa
 class Router {
  public:
   void Add(const std::string& method, const std::string& pattern, RouteHandler handler);
+  // Replaces the handler of every route whose pattern `which` selects with wrap(handler). At
+  // start-up only, like Add.
+  void Wrap(const std::function<bool(const std::string& pattern)>& which,
+            const std::function<RouteHandler(RouteHandler)>& wrap);
   HttpResponse Dispatch(const HttpRequest& request) const;
 
  private:
   struct Route {
     std::string method;
+    std::string pattern;
     std::vector<std::string> segments;  // "{name}" segments capture
     RouteHandler handler;
   };

@@ -108,6 +108,11 @@ int Main(int argc, char** argv) {
       ->envname("CONSENT_RELAY_AUTO_DISABLE_AFTER")
       ->capture_default_str();
   serve
+      ->add_option("--org-rate-limit", serve_options.org_rate_limit,
+                   "Requests per organization per window on every /v1 route but /v1/consents/* "
+                   "and /v1/sessions, e.g. 100/15s as Didomi (default: none)")
+      ->envname("CONSENT_RELAY_ORG_RATE_LIMIT");
+  serve
       ->add_option("--ca-file", serve_options.ca_file,
                    "PEM bundle of CAs to trust for endpoints (default: the system's)")
       ->envname("CONSENT_RELAY_CA_FILE");

@@ -125,6 +125,12 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   }
   auto auto_disable = ParseDurationMillis(options.auto_disable_after);
   if (!auto_disable) return Fail("--auto-disable-after must be a duration such as 5d (0s: never)");
+  std::optional<api::OrgRateLimit> org_rate_limit;
+  if (!options.org_rate_limit.empty()) {
+    auto parsed = api::ParseOrgRateLimit(options.org_rate_limit);
+    if (!parsed.ok()) return Fail(parsed.status().message());
+    org_rate_limit = *parsed;
+  }
   auto lease = ParseDurationMillis(options.lease);
   if (!lease || *lease < 1000) return Fail("--lease must be a duration of at least 1s, such as 2m");
   if (!options.ca_file.empty() && !std::filesystem::exists(options.ca_file)) {
@@ -208,7 +214,10 @@ int Serve(const std::string& program, const StoreOptions& store_options,
     body["store"] = std::move(store_health);
     return writable.ok() && (!enabled || dispatcher.running());
   };
-  api::Api api(api::ApiServices{auth, integrations, consent, deliveries, metrics, health});
+  std::optional<api::OrgRateLimiter> org_limiter;
+  if (org_rate_limit) org_limiter.emplace(*org_rate_limit, clock);
+  api::Api api(api::ApiServices{auth, integrations, consent, deliveries, metrics, health,
+                                org_limiter ? &*org_limiter : nullptr});
 
   api::HttpServerOptions http;
   http.host = host;

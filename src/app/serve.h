@@ -21,9 +21,10 @@ struct ServeOptions {
   int max_in_flight = 512;
   int max_in_flight_per_integration = 32;
   std::string retry_schedule = "10s,30s,1m,90s,110s";
-  int breaker_failures = 10;              // 0: no breaker
-  std::string breaker_cooldown = "30s";   // doubling after each failed probe, up to 10 min
-  std::string auto_disable_after = "5d";  // 0s: never
+  int breaker_failures = 10;             // 0: no breaker
+  std::string breaker_cooldown = "30s";  // doubling after each failed probe, up to 10 min
+  std::string auto_disable_after = "5d";
+  std::string org_rate_limit;  // "N/WINDOW"; empty: none  // 0s: never
   std::string ca_file;
   std::string retention = "30d";
   std::string lease = "20s";   // how long a claim holds without its holder's heartbeat
