@@ -28,6 +28,16 @@ class HealthTest : public DeliveryFixture {
     json::object i = Integration(id);
     return i.contains("health") ? i.at("health").as_object() : json::object{};
   }
+  // Waits until the relay disabled the integration, and checks why; returns its health.
+  json::object WaitUntilDisabled(const std::string& id, const std::string& reason) {
+    EXPECT_TRUE(WaitUntil([&] { return !Integration(id).at("enabled").as_bool(); }, seconds(10)));
+    json::object h = Health(id);
+    EXPECT_EQ(h.at("state"), "disabled");
+    const json::value& why = h.at("disabled_reason");
+    EXPECT_TRUE(why.is_string() && std::string(why.as_string()).find(reason) != std::string::npos)
+        << why;
+    return h;
+  }
   static int64_t Millis(const json::value& time) {
     return time.is_string() ? ParseTimestamp(time.as_string()).value_or(-1) : -1;
   }
@@ -110,13 +120,7 @@ TEST_F(HealthTest, A410DisablesTheIntegrationKeepsItsDeliveriesAndEnablingResume
   });
   auto a = CreateIntegration(receiver.Url());
   PostEvent("u-1");
-  ASSERT_TRUE(WaitUntil([&] { return !Integration(a.id).at("enabled").as_bool(); }, seconds(10)));
-  json::object h = Health(a.id);
-  EXPECT_EQ(h.at("state"), "disabled");
-  ASSERT_TRUE(h.at("disabled_reason").is_string());
-  EXPECT_NE(std::string(h.at("disabled_reason").as_string()).find("410 Gone at 20"),
-            std::string::npos)
-      << h.at("disabled_reason");
+  WaitUntilDisabled(a.id, "the endpoint answered 410 Gone at 20");
   PostEvent("u-2");
   ASSERT_TRUE(WaitForStatus(a.id, "pending", 4));
   EXPECT_EQ(receiver.Count(), 2u) << "nothing is sent to a disabled integration";
@@ -147,13 +151,7 @@ TEST_F(HealthTest, AnEndpointThatOnlyFailsIsDisabledAfterTheConfiguredTime) {
   receiver.SetHandler([](const ReceivedRequest&) { return ReplyWith(500, "{}"); });
   auto a = CreateIntegration(receiver.Url());
   PostEvent("u-1");
-  ASSERT_TRUE(WaitUntil([&] { return !Integration(a.id).at("enabled").as_bool(); }, seconds(10)));
-  json::object h = Health(a.id);
-  EXPECT_EQ(h.at("state"), "disabled");
-  ASSERT_TRUE(h.at("disabled_reason").is_string());
-  EXPECT_NE(std::string(h.at("disabled_reason").as_string()).find("no attempt succeeded from"),
-            std::string::npos)
-      << h.at("disabled_reason");
+  json::object h = WaitUntilDisabled(a.id, "no attempt succeeded from");
   EXPECT_GE(h.at("consecutive_failures").as_int64(), 8) << "a second of failures, 100 ms apart";
   ASSERT_TRUE(WaitForStatus(a.id, "pending", 2));
 }
