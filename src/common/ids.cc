@@ -29,7 +29,28 @@ std::string NewId(std::string_view prefix, int64_t unix_millis) {
   unsigned char bytes[16];
   uint64_t t = static_cast<uint64_t>(unix_millis) & 0xFFFFFFFFFFFFull;
   for (int i = 0; i < 6; ++i) bytes[i] = static_cast<unsigned char>(t >> (40 - 8 * i));
-  FillRandom(bytes + 6, 10);
+  // Monotonic per thread: ids made in one millisecond increase in the order they are made (the
+  // random part of the last one plus a random step), so an event's id breaks ties of equal times
+  // in the order its thread made them (a batch's events, for instance).
+  thread_local uint64_t last_time = ~0ull;
+  thread_local unsigned char last[10];
+  if (t == last_time) {
+    unsigned char step[4];
+    FillRandom(step, sizeof step);
+    uint32_t carry = ((uint32_t{step[0]} << 24) | (uint32_t{step[1]} << 16) |
+                      (uint32_t{step[2]} << 8) | step[3]) >>
+                         1 |
+                     1;
+    for (int i = 9; i >= 0 && carry != 0; --i) {
+      uint32_t sum = last[i] + (carry & 0xFF);
+      last[i] = static_cast<unsigned char>(sum);
+      carry = (carry >> 8) + (sum >> 8);
+    }
+  } else {
+    FillRandom(last, sizeof last);
+    last_time = t;
+  }
+  std::memcpy(bytes + 6, last, sizeof last);
   std::string out(prefix);
   out.reserve(prefix.size() + kUlidLength);
   // Read 130 bits (2 zero bits then the 128) five at a time.

@@ -13,6 +13,13 @@ TEST(IdsTest, IdsArePrefixedWellFormedAndSortByTime) {
   EXPECT_FALSE(IsWellFormedId(a, "msg_"));
   EXPECT_LT(a, b);
   EXPECT_NE(NewId("int_", 1), NewId("int_", 1));
+  // Made in one millisecond by one thread, ids increase in the order they were made.
+  std::string previous = NewId("evt_", 1700000000005);
+  for (int i = 0; i < 1000; ++i) {
+    std::string next = NewId("evt_", 1700000000005);
+    ASSERT_LT(previous, next) << i;
+    previous = next;
+  }
   EXPECT_EQ(a.find('.'), std::string::npos);
 }
 
