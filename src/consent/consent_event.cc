@@ -167,8 +167,16 @@ json::object EmptyConsents() {
 
 Result<EventInput> ParseEventInput(const json::object& body) {
   RELAY_RETURN_IF_ERROR(CheckFields(
-      body, "", {"id", "created_at", "user", "consents", "regulation", "metadata", "delegate"}));
+      body, "",
+      {"id", "created_at", "user", "consents", "regulation", "metadata", "delegate", "status"}));
   EventInput in;
+  if (const json::value* st = body.if_contains("status"); st && !st->is_null()) {
+    if (!st->is_string() ||
+        (st->as_string() != "confirmed" && st->as_string() != "pending_approval")) {
+      return InvalidField("status", "must be confirmed or pending_approval");
+    }
+    in.status = std::string(st->as_string());
+  }
   if (const json::value* id = body.if_contains("id"); id && !id->is_null()) {
     if (!id->is_string() || !IsValidClientId(id->as_string())) {
       return InvalidField("id", "must be 1 to 128 characters from A-Z a-z 0-9 . _ : -");
@@ -207,6 +215,13 @@ Result<EventInput> ParseEventInput(const json::object& body) {
   if (in.delegate)
     RELAY_RETURN_IF_ERROR(CheckFields(*in.delegate, "delegate.", {"id", "name", "metadata"}));
   return in;
+}
+
+Result<json::object> FoldConsents(std::vector<HistoryEntry> entries) {
+  std::sort(entries.begin(), entries.end(), Before);
+  json::object status = EmptyConsents();
+  for (const auto& e : entries) RELAY_RETURN_IF_ERROR(MergeConsents(status, e.consents));
+  return status;
 }
 
 Status MergeConsents(json::object& status, const json::object& consents) {

@@ -29,6 +29,9 @@ struct EventInput {
   boost::json::object consents;  // normalized: purposes, vendors{enabled,disabled}, tcfcs
   boost::json::object metadata;
   std::optional<boost::json::object> delegate;
+  // "confirmed", or "pending_approval": stored and announced, but the user's consents wait for
+  // its confirmation.
+  std::string status = "confirmed";
 };
 
 // Validates every rule of the API; errors are kInvalidArgument naming the field, e.g.
@@ -49,6 +52,20 @@ bool IsValidClientId(std::string_view id);
 // would pass kMaxUserPurposes, kMaxUserVendors or kMaxUserPurposeValues; kInternal when the
 // stored status is malformed. Costs O(n log n) in the status and the event.
 Status MergeConsents(boost::json::object& status, const boost::json::object& consents);
+
+// A confirmed event's place in its user's history (created_at, then id breaks ties) and its
+// choices (normalized).
+struct HistoryEntry {
+  int64_t created_at = 0;
+  std::string id;
+  boost::json::object consents;
+};
+inline bool Before(const HistoryEntry& a, const HistoryEntry& b) {
+  return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
+}
+// A user's status for one regulation: its confirmed events merged in history order (sorts
+// `entries`), whatever order they arrived in: a backdated event never overwrites a later choice.
+Result<boost::json::object> FoldConsents(std::vector<HistoryEntry> entries);
 
 // An empty normalized status: {"purposes":[],"vendors":{"enabled":[],"disabled":[]},"tcfcs":null}.
 boost::json::object EmptyConsents();

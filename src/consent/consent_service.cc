@@ -2,6 +2,7 @@
 #include "consent/consent_service.h"
 
 #include <boost/json.hpp>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -85,11 +86,77 @@ Status CheckPatchFields(const json::value& patch, std::initializer_list<std::str
 
 namespace {
 
-// Everything an event writes, computed from the user as it was read. Pure: it reads nothing.
+// A user's history of one regulation, for merging again: its confirmed events' places and choices.
+// `patched`, when given, stands for the stored event with its id.
+Result<std::vector<HistoryEntry>> History(const std::vector<store::ConsentEventRow>& rows,
+                                          const std::string& regulation,
+                                          const json::object* patched = nullptr) {
+  std::vector<HistoryEntry> out;
+  for (const auto& row : rows) {
+    if (row.regulation != regulation) continue;
+    json::object entity;
+    if (patched && patched->at("id").as_string() == row.id) {
+      entity = *patched;
+    } else {
+      RELAY_ASSIGN_OR_RETURN(entity, ParseEntity(row));
+    }
+    const json::value* status = entity.if_contains("status");
+    if (status && status->is_string() && status->as_string() != "confirmed") continue;
+    const json::value* consents = entity.if_contains("consents");
+    out.push_back(
+        HistoryEntry{row.created_at, row.id,
+                     consents && consents->is_object() ? consents->as_object() : json::object()});
+  }
+  return out;
+}
+
+// The place in history of the latest confirmed event merged into a regulation, kept in the
+// user's state ("merged": {regulation: [created_at, id]}) so that an event at or after it merges
+// at once and only a backdated one makes the user's history be merged again.
+std::optional<HistoryEntry> LastMerged(const json::object& state, const std::string& regulation) {
+  const json::value* merged = state.if_contains("merged");
+  if (!merged || !merged->is_object()) return std::nullopt;
+  const json::value* at = merged->as_object().if_contains(regulation);
+  if (!at || !at->is_array() || at->as_array().size() != 2 || !at->as_array()[0].is_int64() ||
+      !at->as_array()[1].is_string()) {
+    return std::nullopt;
+  }
+  return HistoryEntry{at->as_array()[0].as_int64(), std::string(at->as_array()[1].as_string()), {}};
+}
+void SetLastMerged(json::object& state, const std::string& regulation,
+                   const std::optional<HistoryEntry>& last) {
+  json::value& merged = state["merged"];
+  if (!merged.is_object()) merged = json::object();
+  if (last) {
+    merged.as_object()[regulation] = json::array{last->created_at, json::string(last->id)};
+  } else {
+    merged.as_object().erase(regulation);
+  }
+}
+// The regulation's status merged again from `history`, and its latest place.
+Status Remerge(json::object& state, const std::string& regulation,
+               std::vector<HistoryEntry> history) {
+  std::optional<HistoryEntry> last;
+  for (const auto& e : history) {
+    if (!last || Before(*last, e)) last = HistoryEntry{e.created_at, e.id, {}};
+  }
+  RELAY_ASSIGN_OR_RETURN(json::object status, FoldConsents(std::move(history)));
+  state["regulations"].as_object()[regulation] = std::move(status);
+  SetLastMerged(state, regulation, last);
+  return Status::Ok();
+}
+
+// Reads a user's events, inside the write transaction; absent where a plan is made outside it.
+using HistoryLoader =
+    std::function<Result<std::vector<store::ConsentEventRow>>(const std::string&)>;
+
+// Everything an event writes, computed from the user as it was read. Pure: it reads nothing but
+// the user's history, and that only for a backdated event.
 struct EventPlan {
   std::optional<store::ConsentUserRow> user_before;  // as read; nullopt: a new user
   store::ConsentUserRow user;                        // as it will be stored
-  bool user_changed = false;
+  bool user_changed = false;                         // as the API shows it: user.updated is sent
+  bool user_written = false;  // its row changes (its state's bookkeeping, at least)
   store::ConsentEventRow event;
   std::vector<OutgoingMessage> messages;  // payloads rendered
 };
@@ -112,7 +179,8 @@ bool SameUser(const std::optional<store::ConsentUserRow>& a,
 }
 
 Result<EventPlan> PlanEvent(const std::string& org, const EventInput& in,
-                            std::optional<store::ConsentUserRow> user, int64_t now) {
+                            std::optional<store::ConsentUserRow> user, int64_t now,
+                            const HistoryLoader* history) {
   RELAY_RETURN_IF_ERROR(CheckUser(in, user));
   EventPlan plan;
   plan.user_before = user;
@@ -135,32 +203,54 @@ Result<EventPlan> PlanEvent(const std::string& org, const EventInput& in,
     json::object& md = state["metadata"].as_object();
     for (const auto& kv : *in.user_metadata) md[kv.key()] = kv.value();
   }
+  const std::string event_id = in.id ? *in.id : NewId("evt_", now);
+  const int64_t created_at = in.created_at.value_or(now);
   json::object& regulations = state["regulations"].as_object();
   const bool had_regulation = regulations.contains(in.regulation);
-  json::value& status = regulations[in.regulation];
-  if (!status.is_object()) status = json::object();
-  RELAY_RETURN_IF_ERROR(MergeConsents(status.as_object(), in.consents));
+  bool bookkeeping = false;
+  if (in.status == "confirmed") {
+    // History in order: an event at or after the latest one merged merges at once; a backdated
+    // one (an import) makes the user's confirmed events be merged again in created_at order, so
+    // it never overwrites a later choice.
+    const HistoryEntry here{created_at, event_id, in.consents};
+    const std::optional<HistoryEntry> last = LastMerged(state, in.regulation);
+    if (!last || !Before(here, *last)) {
+      json::value& status = regulations[in.regulation];
+      if (!status.is_object()) status = json::object();
+      RELAY_RETURN_IF_ERROR(MergeConsents(status.as_object(), in.consents));
+      SetLastMerged(state, in.regulation, HistoryEntry{created_at, event_id, {}});
+    } else {
+      if (!history || is_new_user) return FailedPrecondition("a backdated event needs its history");
+      RELAY_ASSIGN_OR_RETURN(auto rows, (*history)(row.id));
+      RELAY_ASSIGN_OR_RETURN(auto entries, History(rows, in.regulation));
+      entries.push_back(here);
+      RELAY_RETURN_IF_ERROR(Remerge(state, in.regulation, std::move(entries)));
+    }
+    bookkeeping = true;
+  } else if (!had_regulation) {
+    regulations[in.regulation] = EmptyConsents();  // pending: the user's consents wait for it
+  }
+  const json::value& status = regulations.at(in.regulation);
   // Only the metadata and this regulation's consents can have changed, and old_view holds both
   // as they were (no copy of the whole state is needed to tell).
   plan.user_changed = is_new_user || !had_regulation ||
                       state.at("metadata") != old_view.at("metadata") ||
                       status != old_view.at("consents");
-  if (plan.user_changed) {
-    row.updated_at = std::max(now, row.updated_at);
+  plan.user_written = plan.user_changed || bookkeeping;
+  if (plan.user_written) {
+    if (plan.user_changed) row.updated_at = std::max(now, row.updated_at);
     row.state_json = ToJsonString(state);
   }
 
-  const std::string event_id = in.id ? *in.id : NewId("evt_", now);
   json::object user_ref{{"id", row.id},
                         {"organization_user_id", OptionalString(row.organization_user_id)}};
   if (in.user_metadata) user_ref["metadata"] = *in.user_metadata;
-  const int64_t created_at = in.created_at.value_or(now);
   json::object entity{{"id", event_id},
                       {"organization_id", org},
                       {"created_at", FormatTimestamp(created_at)},
                       {"updated_at", FormatTimestamp(now)},
                       {"regulation", in.regulation},
-                      {"status", "confirmed"},
+                      {"status", in.status},
                       {"metadata", in.metadata},
                       {"user", std::move(user_ref)},
                       {"consents", in.consents}};
@@ -253,7 +343,7 @@ Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const j
         in.user_id.empty() ? store_.FindUserByOrganizationUserId(org, in.organization_user_id)
                            : store_.GetUser(org, in.user_id);
     if (user.ok()) {
-      auto plan = PlanEvent(org, in, std::move(*user), planned_at);
+      auto plan = PlanEvent(org, in, std::move(*user), planned_at, nullptr);
       if (plan.ok()) planned = std::move(*plan);
     }
   }
@@ -276,14 +366,17 @@ Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const j
     if (planned && SameUser(planned->user_before, user)) {
       plan = &*planned;
     } else {
-      RELAY_ASSIGN_OR_RETURN(replanned, PlanEvent(org, in, std::move(user), now));
+      const HistoryLoader history = [&](const std::string& user_id) {
+        return txn.ListUserEvents(org, user_id);
+      };
+      RELAY_ASSIGN_OR_RETURN(replanned, PlanEvent(org, in, std::move(user), now, &history));
       plan = &replanned;
     }
     if (in.id) {
       RELAY_ASSIGN_OR_RETURN(auto existing, txn.GetEvent(org, plan->event.id));
       if (existing) return Conflict("an event with id " + plan->event.id + " already exists");
     }
-    if (plan->user_changed) RELAY_RETURN_IF_ERROR(txn.PutUser(plan->user));
+    if (plan->user_written) RELAY_RETURN_IF_ERROR(txn.PutUser(plan->user));
     RELAY_RETURN_IF_ERROR(txn.InsertEvent(plan->event));
     if (!quiet) {
       RELAY_RETURN_IF_ERROR(
@@ -347,7 +440,10 @@ Result<CreatedEvent> ConsentService::CreateBatch(const std::string& org, const j
       } else {
         RELAY_ASSIGN_OR_RETURN(user, txn.GetUser(org, in.user_id));
       }
-      auto plan = PlanEvent(org, in, std::move(user), now);
+      const HistoryLoader history = [&](const std::string& user_id) {
+        return txn.ListUserEvents(org, user_id);
+      };
+      auto plan = PlanEvent(org, in, std::move(user), now, &history);
       if (!plan.ok()) return AtIndex(i, plan.status());
       if (in.id) {
         RELAY_ASSIGN_OR_RETURN(auto existing, txn.GetEvent(org, plan->event.id));
@@ -355,7 +451,7 @@ Result<CreatedEvent> ConsentService::CreateBatch(const std::string& org, const j
           return AtIndex(i, Conflict("id: an event with id " + plan->event.id + " already exists"));
         }
       }
-      if (plan->user_changed) RELAY_RETURN_IF_ERROR(txn.PutUser(plan->user));
+      if (plan->user_written) RELAY_RETURN_IF_ERROR(txn.PutUser(plan->user));
       RELAY_RETURN_IF_ERROR(txn.InsertEvent(plan->event));
       if (!quiet) {
         RELAY_RETURN_IF_ERROR(
@@ -445,6 +541,30 @@ Result<json::object> ConsentService::PatchEvent(const std::string& org, const st
     std::vector<OutgoingMessage> messages = {
         {"event.updated", row->regulation,
          json::object{{"source", p}, {"old_entity", old_entity}, {"new_entity", updated}}}};
+    if (updated.as_object().at("status") != old_entity.at("status")) {
+      // Approved, or back to pending: the user's consents are merged again from its confirmed
+      // events, in history order.
+      RELAY_ASSIGN_OR_RETURN(auto user, txn.GetUser(org, row->user_id));
+      if (user) {
+        RELAY_ASSIGN_OR_RETURN(json::object state, ParseState(*user));
+        json::object old_view = UserView(*user, state, row->regulation);
+        RELAY_ASSIGN_OR_RETURN(auto rows, txn.ListUserEvents(org, row->user_id));
+        RELAY_ASSIGN_OR_RETURN(auto history, History(rows, row->regulation, &updated.as_object()));
+        RELAY_RETURN_IF_ERROR(Remerge(state, row->regulation, std::move(history)));
+        store::ConsentUserRow changed = *user;
+        changed.state_json = ToJsonString(state);
+        json::object new_view = UserView(changed, state, row->regulation);
+        if (new_view.at("consents") != old_view.at("consents")) {
+          changed.updated_at = std::max(now, user->updated_at);
+          new_view["updated_at"] = FormatTimestamp(changed.updated_at);
+          messages.push_back({"user.updated", row->regulation,
+                              json::object{{"source", updated},
+                                           {"old_entity", std::move(old_view)},
+                                           {"new_entity", std::move(new_view)}}});
+        }
+        if (changed.state_json != user->state_json) RELAY_RETURN_IF_ERROR(txn.PutUser(changed));
+      }
+    }
     if (!quiet) RELAY_RETURN_IF_ERROR(Publish(txn, org, row->user_id, messages, now).status());
     result = updated.as_object();
     return Status::Ok();

@@ -42,6 +42,9 @@ class WriteTransaction {
 
   virtual Result<std::optional<ConsentEventRow>> GetEvent(const std::string& organization_id,
                                                           const std::string& id) = 0;
+  // Every event of the user, in any order (its history, to merge again).
+  virtual Result<std::vector<ConsentEventRow>> ListUserEvents(const std::string& organization_id,
+                                                              const std::string& user_id) = 0;
   // kConflict when the organization already has an event with this id.
   virtual Status InsertEvent(const ConsentEventRow& event) = 0;
   virtual Status UpdateEvent(const ConsentEventRow& event) = 0;

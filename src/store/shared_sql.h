@@ -129,6 +129,10 @@ inline constexpr char kFanOutSql[] =
 
 // --- statements both backends run as they are ---
 
+// A user's events (its history): organization, user. The columns are the backends' kEventColumns.
+inline constexpr char kUserEventsWhereSql[] =
+    " FROM consent_events WHERE organization_id = ? AND user_id = ?";
+
 // An integration replaced if its stored version is the expected one.
 inline constexpr char kUpdateIntegrationSql[] =
     "UPDATE integrations SET enabled = ?, authentication = ?, properties = ?, client_secret = "

@@ -85,7 +85,7 @@ INSTANTIATE_TEST_SUITE_P(
             R"({"user":{"id":"u"},"consents":{},"regulation":"a-very-long-regulation-id-over-32"})",
             "regulation"},
         BadEvent{R"({"user":{"id":"u"},"consents":{},"color":"blue"})", "color"},
-        BadEvent{R"({"user":{"id":"u"},"consents":{},"status":"confirmed"})", "status"},
+        BadEvent{R"({"user":{"id":"u"},"consents":{},"status":"approved"})", "status"},
         BadEvent{R"({"user":{"id":"u"},"consents":{},"id":"has space"})", "id"},
         BadEvent{R"({"user":{"id":"u"},"consents":{},"created_at":"yesterday"})", "created_at"},
         BadEvent{R"({"user":{"id":"u"},"consents":{},"metadata":[]})", "metadata"},
@@ -107,6 +107,72 @@ json::object Consents(const std::string& text) {
   auto in = ParseEventInput(Obj(R"({"user":{"id":"u"},"consents":)" + text + "}"));
   EXPECT_TRUE(in.ok()) << in.status().message();
   return in->consents;
+}
+
+// History in order (FoldConsents): a user's status is its confirmed events merged by created_at,
+// then id, whatever order they arrived in.
+HistoryEntry Choice(int64_t at, const std::string& id, const std::string& purpose, bool enabled,
+                    const std::string& vendor = "") {
+  std::string text = R"({"user":{"organization_user_id":"u"},"consents":{"purposes":[{"id":")" +
+                     purpose + R"(","enabled":)" + (enabled ? "true" : "false") + "}]";
+  if (!vendor.empty()) text += R"(,"vendors":{"enabled":[")" + vendor + R"("]})";
+  text += "}}";
+  auto in = ParseEventInput(Obj(text));
+  EXPECT_TRUE(in.ok());
+  return HistoryEntry{at, id, in.ok() ? in->consents : json::object()};
+}
+
+json::value Purposes(const Result<json::object>& status) {
+  return status.ok() ? status->at("purposes") : json::value(nullptr);
+}
+
+TEST(HistoryOrderTest, ABackdatedEventDoesNotOverwriteALaterChoiceButAddsItsOwn) {
+  // Arrival order: the opt-out at 200, then an import of an opt-in at 100 with a vendor.
+  auto status =
+      FoldConsents({Choice(200, "evt-2", "p", false), Choice(100, "evt-1", "p", true, "v9")});
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(Purposes(status), json::parse(R"([{"id":"p","enabled":false}])"));
+  EXPECT_EQ(status->at("vendors").at("enabled"), json::parse(R"(["v9"])"))
+      << "a choice only the backdated event made is kept";
+  // In arrival order the opt-in would have won: the rule is order by time, not arrival.
+  json::object arrival = EmptyConsents();
+  ASSERT_TRUE(MergeConsents(arrival, Choice(200, "evt-2", "p", false).consents).ok());
+  ASSERT_TRUE(MergeConsents(arrival, Choice(100, "evt-1", "p", true).consents).ok());
+  EXPECT_EQ(arrival.at("purposes"), json::parse(R"([{"id":"p","enabled":true}])"));
+}
+
+TEST(HistoryOrderTest, EqualTimesBreakTiesByEventId) {
+  for (auto order : {std::vector<int>{0, 1}, std::vector<int>{1, 0}}) {
+    std::vector<HistoryEntry> both = {Choice(100, "evt-a", "p", true),
+                                      Choice(100, "evt-b", "p", false)};
+    std::vector<HistoryEntry> entries = {both[order[0]], both[order[1]]};
+    EXPECT_EQ(Purposes(FoldConsents(entries)), json::parse(R"([{"id":"p","enabled":false}])"))
+        << "evt-b sorts after evt-a, whichever came first";
+  }
+  EXPECT_TRUE(Before(HistoryEntry{100, "evt-a", {}}, HistoryEntry{100, "evt-b", {}}));
+  EXPECT_TRUE(Before(HistoryEntry{99, "evt-z", {}}, HistoryEntry{100, "evt-a", {}}));
+}
+
+TEST(HistoryOrderTest, AnApprovalFlippingBackAndForthTogglesOnlyItsOwnChoice) {
+  // The confirmed history without, with, and again without the event awaiting approval (the
+  // service merges only confirmed events): the result comes back exactly.
+  const std::vector<HistoryEntry> confirmed = {Choice(100, "evt-1", "p", true),
+                                               Choice(300, "evt-3", "q", true)};
+  const HistoryEntry pending = Choice(200, "evt-2", "p", false);
+  auto without = FoldConsents(confirmed);
+  std::vector<HistoryEntry> with = confirmed;
+  with.push_back(pending);
+  auto approved = FoldConsents(with);
+  ASSERT_TRUE(without.ok() && approved.ok());
+  EXPECT_EQ(Purposes(without),
+            json::parse(R"([{"id":"p","enabled":true},{"id":"q","enabled":true}])"));
+  EXPECT_EQ(Purposes(approved),
+            json::parse(R"([{"id":"p","enabled":false},{"id":"q","enabled":true}])"));
+  EXPECT_EQ(*FoldConsents(confirmed), *without) << "back to pending: as before";
+  // Approved later than a newer choice on p, it does not overwrite that one.
+  with.push_back(Choice(250, "evt-4", "p", true));
+  EXPECT_EQ(Purposes(FoldConsents(with)),
+            json::parse(R"([{"id":"p","enabled":true},{"id":"q","enabled":true}])"));
 }
 
 TEST(MergeConsentsTest, PurposesMergeById) {

@@ -201,22 +201,27 @@ TEST_F(ConsentApiTest, PatchAndDeleteProduceTheirMessages) {
   EXPECT_EQ(Call("DELETE", Q("/v1/consents/users/" + user_id), token_).status, 200);
   EXPECT_EQ(Call("GET", Q("/v1/consents/users/" + user_id), token_).status, 404);
 
+  // Moving the user's only confirmed event back to pending_approval un-merges its choices
+  // (user.updated with the event as source); then the user's own PATCH, and the deletes.
   auto deliveries = Deliveries(integration);
-  ASSERT_EQ(Types(deliveries),
-            (std::vector<std::string>{"event.created", "user.created", "event.updated",
-                                      "user.updated", "event.deleted", "user.deleted"}));
+  ASSERT_EQ(Types(deliveries), (std::vector<std::string>{
+                                   "event.created", "user.created", "event.updated", "user.updated",
+                                   "user.updated", "event.deleted", "user.deleted"}));
   const auto& updated = deliveries[2].at("payload").at("parameters").as_object();
   EXPECT_EQ(updated.at("source"),
             json::parse(R"({"status":"pending_approval","metadata":{"reviewed":true}})"));
   EXPECT_EQ(updated.at("old_entity").at("status"), "confirmed");
   EXPECT_EQ(updated.at("new_entity").at("status"), "pending_approval");
-  const auto& user_updated = deliveries[3].at("payload").at("parameters").as_object();
+  const auto& unmerged = deliveries[3].at("payload").at("parameters").as_object();
+  EXPECT_EQ(unmerged.at("source").at("id"), json::value(event_id));
+  EXPECT_EQ(unmerged.at("new_entity").at("consents").at("purposes"), json::array());
+  const auto& user_updated = deliveries[4].at("payload").at("parameters").as_object();
   EXPECT_TRUE(user_updated.at("source").is_null());
   EXPECT_EQ(user_updated.at("old_entity").at("organization_user_id"), "u-1");
   EXPECT_EQ(user_updated.at("new_entity").at("metadata"), json::parse(R"({"tier":"gold"})"));
-  EXPECT_EQ(deliveries[4].at("payload").at("parameters").at("entity").at("id"),
-            json::value(event_id));
   EXPECT_EQ(deliveries[5].at("payload").at("parameters").at("entity").at("id"),
+            json::value(event_id));
+  EXPECT_EQ(deliveries[6].at("payload").at("parameters").at("entity").at("id"),
             json::value(user_id));
 }
 
@@ -352,6 +357,90 @@ TEST_F(ConsentApiTest, ABadBatchIsRefusedWholeNamingTheEvent) {
   HttpResult ok = Call("POST", Q("/v1/consents/events"), token_, hundred + "]");
   EXPECT_EQ(ok.status, 201);
   EXPECT_EQ(Count("/v1/consents/events"), 101);
+}
+
+// History in order: a user's consents are its confirmed events merged by created_at (then id),
+// so a backdated import never overwrites a later choice; ties go to the greater id.
+TEST_F(ConsentApiTest, ABackdatedEventNeverOverwritesALaterChoiceAndTiesGoByEventId) {
+  std::string integration = CreateIntegration();
+  auto post = [&](const std::string& id, const std::string& at, bool enabled,
+                  const std::string& extra = "") {
+    return PostEvent(
+        R"({"id":")" + id + R"(","created_at":")" + at +
+        R"(","user":{"organization_user_id":"u-h"},"consents":{"purposes":[{"id":"p","enabled":)" +
+        (enabled ? "true" : "false") + "}]" + extra + "}}");
+  };
+  auto purposes = [&](const std::string& user) {
+    HttpResult r = Call("GET", Q("/v1/consents/users/" + user), token_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::value(r.Json().at("consents"));
+  };
+  json::object later = post("evt-b", "2026-03-01T00:00:00Z", false);
+  const std::string user(later.at("user").at("id").as_string());
+  post("evt-a", "2025-01-01T00:00:00Z", true, R"(,"vendors":{"enabled":["v9"]})");
+  json::value c = purposes(user);
+  EXPECT_EQ(c.at("purposes"), json::parse(R"([{"id":"p","enabled":false}])"))
+      << "the import of an older opt-in does not overwrite the opt-out";
+  EXPECT_EQ(c.at("vendors").at("enabled"), json::parse(R"(["v9"])")) << "its own choice is kept";
+  post("evt-c", "2026-03-01T00:00:00Z", true);  // same time as evt-b, greater id: wins
+  EXPECT_EQ(purposes(user).at("purposes"), json::parse(R"([{"id":"p","enabled":true}])"));
+  post("evt-0", "2026-03-01T00:00:00Z", false);  // same time, smaller id: sorts before both
+  EXPECT_EQ(purposes(user).at("purposes"), json::parse(R"([{"id":"p","enabled":true}])"));
+  // The webhooks tell the same story: user.updated only when the merge changed the user.
+  EXPECT_EQ(
+      Types(Deliveries(integration)),
+      (std::vector<std::string>{"event.created", "user.created", "event.created", "user.updated",
+                                "event.created", "user.updated", "event.created"}));
+}
+
+// Approvals: an event created pending_approval is stored and announced but leaves the user's
+// consents alone; confirming it merges the user's confirmed events again (user.updated), and so
+// does moving it back to pending_approval.
+TEST_F(ConsentApiTest, APendingEventChangesTheUserOnlyOnceConfirmedAndUndoesOnReturn) {
+  std::string integration = CreateIntegration();
+  json::object first = PostEvent(
+      R"({"created_at":"2026-01-01T00:00:00Z","user":{"organization_user_id":"u-ap"},"consents":{"purposes":[{"id":"p","enabled":true}]}})");
+  const std::string user(first.at("user").at("id").as_string());
+  json::object pending = PostEvent(
+      R"({"status":"pending_approval","created_at":"2026-02-01T00:00:00Z","user":{"organization_user_id":"u-ap"},"consents":{"purposes":[{"id":"p","enabled":false}]}})");
+  EXPECT_EQ(pending.at("status"), "pending_approval");
+  const std::string event(pending.at("id").as_string());
+  auto consents = [&] {
+    return json::value(Call("GET", Q("/v1/consents/users/" + user), token_).Json().at("consents"));
+  };
+  EXPECT_EQ(consents().at("purposes"), json::parse(R"([{"id":"p","enabled":true}])"));
+  EXPECT_EQ(Types(Deliveries(integration)),
+            (std::vector<std::string>{"event.created", "user.created", "event.created"}))
+      << "announced, and the user unchanged";
+
+  HttpResult confirmed =
+      Call("PATCH", Q("/v1/consents/events/" + event), token_, R"({"status":"confirmed"})");
+  ASSERT_EQ(confirmed.status, 200) << confirmed.body;
+  EXPECT_EQ(consents().at("purposes"), json::parse(R"([{"id":"p","enabled":false}])"));
+  auto deliveries = Deliveries(integration);
+  ASSERT_EQ(Types(deliveries),
+            (std::vector<std::string>{"event.created", "user.created", "event.created",
+                                      "event.updated", "user.updated"}));
+  const json::value& update = deliveries.back().at("payload").at("parameters");
+  EXPECT_EQ(update.at("source").at("id"), json::value(event));
+  EXPECT_EQ(update.at("old_entity").at("consents").at("purposes"),
+            json::parse(R"([{"id":"p","enabled":true}])"));
+  EXPECT_EQ(update.at("new_entity").at("consents").at("purposes"),
+            json::parse(R"([{"id":"p","enabled":false}])"));
+
+  ASSERT_EQ(
+      Call("PATCH", Q("/v1/consents/events/" + event), token_, R"({"status":"pending_approval"})")
+          .status,
+      200);
+  EXPECT_EQ(consents().at("purposes"), json::parse(R"([{"id":"p","enabled":true}])"));
+  EXPECT_EQ(Types(Deliveries(integration)).size(), 7u) << "event.updated and user.updated again";
+  EXPECT_EQ(
+      PostEvent(R"({"status":"approved","user":{"organization_user_id":"u-ap"},"consents":{}})",
+                400)
+          .at("errors")
+          .as_object()
+          .contains("status"),
+      true);
 }
 
 TEST_F(ConsentApiTest, FiltersByEventTypeAndRegulation) {

@@ -99,6 +99,17 @@ class PgWriteTransaction final : public WriteTransaction {
     return SelectEvent(db_, org, id);
   }
 
+  Result<std::vector<ConsentEventRow>> ListUserEvents(const std::string& org,
+                                                      const std::string& user_id) override {
+    RELAY_RETURN_IF_ERROR(Flush());
+    RELAY_ASSIGN_OR_RETURN(auto r,
+                           db_.Query(std::string("SELECT ") + kEventColumns + kUserEventsWhereSql,
+                                     {P(org), P(user_id)}));
+    std::vector<ConsentEventRow> rows;
+    for (int i = 0; i < r.rows(); ++i) rows.push_back(ReadEvent(r, i));
+    return rows;
+  }
+
   Status InsertEvent(const ConsentEventRow& e) override {
     queued_.push_back({std::string("INSERT INTO consent_events (") + kEventColumns +
                            ") VALUES (?, ?, ?, ?, ?, ?, ?)",

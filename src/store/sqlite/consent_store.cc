@@ -146,6 +146,20 @@ class SqliteWriteTransaction final : public WriteTransaction {
     return SelectEvent(db_, org, id);
   }
 
+  Result<std::vector<ConsentEventRow>> ListUserEvents(const std::string& org,
+                                                      const std::string& user_id) override {
+    RELAY_ASSIGN_OR_RETURN(
+        auto stmt, db_.Prepare(std::string("SELECT ") + kEventColumns + kUserEventsWhereSql));
+    stmt->Bind(1, org).Bind(2, user_id);
+    std::vector<ConsentEventRow> rows;
+    while (true) {
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      rows.push_back(ReadEvent(*stmt));
+    }
+    return rows;
+  }
+
   Status InsertEvent(const ConsentEventRow& e) override {
     RELAY_ASSIGN_OR_RETURN(auto stmt,
                            db_.Prepare(std::string("INSERT INTO consent_events (") + kEventColumns +
