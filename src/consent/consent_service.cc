@@ -212,13 +212,20 @@ Result<EventPlan> PlanEvent(const std::string& org, const EventInput& in,
     // History in order: an event at or after the latest one merged merges at once; a backdated
     // one (an import) makes the user's confirmed events be merged again in created_at order, so
     // it never overwrites a later choice.
+    // An event the server stamps (no created_at given) is never backdated by a tie: events of one
+    // millisecond keep their arrival (commit) order, the order their webhooks go out in. Only a
+    // given time that sorts before the latest merged one makes the history be merged again.
     const HistoryEntry here{created_at, event_id, in.consents};
     const std::optional<HistoryEntry> last = LastMerged(state, in.regulation);
-    if (!last || !Before(here, *last)) {
+    const bool backdated =
+        last && (in.created_at ? Before(here, *last) : created_at < last->created_at);
+    if (!backdated) {
       json::value& status = regulations[in.regulation];
       if (!status.is_object()) status = json::object();
       RELAY_RETURN_IF_ERROR(MergeConsents(status.as_object(), in.consents));
-      SetLastMerged(state, in.regulation, HistoryEntry{created_at, event_id, {}});
+      if (!last || Before(*last, here)) {
+        SetLastMerged(state, in.regulation, HistoryEntry{created_at, event_id, {}});
+      }
     } else {
       if (!history || is_new_user) return FailedPrecondition("a backdated event needs its history");
       RELAY_ASSIGN_OR_RETURN(auto rows, (*history)(row.id));
