@@ -64,6 +64,18 @@ const std::string kClaimSql =
     "coalesce(u.payload, m.payload), u.attempt_count, u.attempt_count - u.cycle_start, "
     "m.created_at, u.probe FROM upd u JOIN messages m ON m.seq = u.message_seq JOIN integrations "
     "i ON i.id = u.integration_id ORDER BY u.next_attempt_at, u.seq";
+
+// Before the claim, in one round trip: expired leases given back, and the integrations whose
+// breaker is open (excluded from the claim). Takes now.
+const std::string kExpireAndListOpenSql =
+    std::string("WITH expired AS (") + kExpireLeasesSql +
+    ") SELECT integration_id FROM integration_health WHERE open_until IS NOT NULL";
+
+// The health of the integrations an outcome batch touches (a text[] of ids): read first without a
+// lock, then locked when the batch changes something (RecordOn).
+const std::string kLoadHealthUnlockedSql =
+    std::string(kLoadHealthSql) + "= ANY(?::text[]) ORDER BY h.integration_id";
+const std::string kLoadHealthLockedSql = kLoadHealthUnlockedSql + " FOR UPDATE OF h";
 }  // namespace
 using namespace pg;  // NOLINT: the shared helpers of this directory
 
@@ -127,11 +139,7 @@ Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
   // milliseconds), so that the per-integration cap counts every node's deliveries in flight.
   RELAY_RETURN_IF_ERROR(db.Query("SELECT pg_advisory_xact_lock(?)", {P(kClaimLock)}).status());
   // The expired leases given back, and the integrations whose breaker is open, in one round trip.
-  RELAY_ASSIGN_OR_RETURN(
-      auto open, db.Query(std::string("WITH expired AS (") + kExpireLeasesSql +
-                              ") SELECT integration_id FROM integration_health WHERE open_until "
-                              "IS NOT NULL",
-                          {P(request.now)}));
+  RELAY_ASSIGN_OR_RETURN(auto open, db.Query(kExpireAndListOpenSql, {P(request.now)}));
   std::vector<std::string> excluded = request.excluded_integrations;
   for (int i = 0; i < open.rows(); ++i) excluded.push_back(open.Text(i, 0));
   RELAY_ASSIGN_OR_RETURN(
@@ -165,13 +173,12 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& given, 
   health->clear();
   if (given.empty()) return Status::Ok();
   const std::set<std::string> subjects = HealthSubjects(given);
-  auto load = [&](const char* lock) -> Result<std::map<std::string, HealthSnapshot>> {
+  auto load = [&](const std::string& sql) -> Result<std::map<std::string, HealthSnapshot>> {
     std::map<std::string, HealthSnapshot> current;
     if (subjects.empty()) return current;
     RELAY_ASSIGN_OR_RETURN(
         auto r,
-        db.Query(std::string(kLoadHealthSql) + "= ANY(?::text[]) ORDER BY h.integration_id" + lock,
-                 {TextArray(std::vector<std::string>(subjects.begin(), subjects.end()))}));
+        db.Query(sql, {TextArray(std::vector<std::string>(subjects.begin(), subjects.end()))}));
     for (int i = 0; i < r.rows(); ++i) {
       current[r.Text(i, 0)] = {r.Text(i, 1), r.Int(i, 2) != 0, ReadHealth(r, i, 3)};
     }
@@ -180,10 +187,10 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& given, 
   // Read first without a lock: a healthy endpoint's batch of successes changes nothing worth
   // writing, and then no node waits for another. Otherwise lock the rows (nodes recording
   // outcomes of one integration take turns) and apply the batch to them as they are.
-  RELAY_ASSIGN_OR_RETURN(auto current, load(""));
+  RELAY_ASSIGN_OR_RETURN(auto current, load(kLoadHealthUnlockedSql));
   HealthEffects effects = ApplyHealth(given, current, policy, now);
   if (effects.write) {
-    RELAY_ASSIGN_OR_RETURN(current, load(" FOR UPDATE OF h"));
+    RELAY_ASSIGN_OR_RETURN(current, load(kLoadHealthLockedSql));
     effects = ApplyHealth(given, current, policy, now);
   }
   const std::vector<DeliveryOutcome>& outcomes = effects.outcomes;
