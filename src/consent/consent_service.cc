@@ -149,6 +149,18 @@ Status Remerge(json::object& state, const std::string& regulation,
 // Reads a user's events, inside the write transaction; absent where a plan is made outside it.
 using HistoryLoader =
     std::function<Result<std::vector<store::ConsentEventRow>>(const std::string&)>;
+HistoryLoader HistoryIn(store::WriteTransaction& txn, const std::string& org) {
+  return [&txn, org](const std::string& user_id) { return txn.ListUserEvents(org, user_id); };
+}
+
+// The user an event names: by Didomi id, else by the organization's id. On the store's reads or
+// in a write transaction.
+template <typename Reader>
+Result<std::optional<store::ConsentUserRow>> NamedUser(Reader& reader, const std::string& org,
+                                                       const EventInput& in) {
+  return in.user_id.empty() ? reader.FindUserByOrganizationUserId(org, in.organization_user_id)
+                            : reader.GetUser(org, in.user_id);
+}
 
 // Everything an event writes, computed from the user as it was read. Pure: it reads nothing but
 // the user's history, and that only for a backdated event.
@@ -346,9 +358,7 @@ Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const j
   const int64_t planned_at = clock_.NowMillis();
   std::optional<EventPlan> planned;
   {
-    Result<std::optional<store::ConsentUserRow>> user =
-        in.user_id.empty() ? store_.FindUserByOrganizationUserId(org, in.organization_user_id)
-                           : store_.GetUser(org, in.user_id);
+    Result<std::optional<store::ConsentUserRow>> user = NamedUser(store_, org, in);
     if (user.ok()) {
       auto plan = PlanEvent(org, in, std::move(*user), planned_at, nullptr);
       if (plan.ok()) planned = std::move(*plan);
@@ -362,20 +372,13 @@ Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const j
     RELAY_ASSIGN_OR_RETURN(result.replayed,
                            Replay(txn, org, idempotency_key, request_hash, now, &result.body));
     if (result.replayed) return Status::Ok();
-    std::optional<store::ConsentUserRow> user;
-    if (in.user_id.empty()) {
-      RELAY_ASSIGN_OR_RETURN(user, txn.FindUserByOrganizationUserId(org, in.organization_user_id));
-    } else {
-      RELAY_ASSIGN_OR_RETURN(user, txn.GetUser(org, in.user_id));
-    }
+    RELAY_ASSIGN_OR_RETURN(std::optional<store::ConsentUserRow> user, NamedUser(txn, org, in));
     const EventPlan* plan = nullptr;
     EventPlan replanned;
     if (planned && SameUser(planned->user_before, user)) {
       plan = &*planned;
     } else {
-      const HistoryLoader history = [&](const std::string& user_id) {
-        return txn.ListUserEvents(org, user_id);
-      };
+      const HistoryLoader history = HistoryIn(txn, org);
       RELAY_ASSIGN_OR_RETURN(replanned, PlanEvent(org, in, std::move(user), now, &history));
       plan = &replanned;
     }
@@ -441,15 +444,10 @@ Result<CreatedEvent> ConsentService::CreateBatch(const std::string& org, const j
       }
       if (auto it = by_id.find(known); !known.empty() && it != by_id.end()) {
         user = it->second;
-      } else if (in.user_id.empty()) {
-        RELAY_ASSIGN_OR_RETURN(user,
-                               txn.FindUserByOrganizationUserId(org, in.organization_user_id));
       } else {
-        RELAY_ASSIGN_OR_RETURN(user, txn.GetUser(org, in.user_id));
+        RELAY_ASSIGN_OR_RETURN(user, NamedUser(txn, org, in));
       }
-      const HistoryLoader history = [&](const std::string& user_id) {
-        return txn.ListUserEvents(org, user_id);
-      };
+      const HistoryLoader history = HistoryIn(txn, org);
       auto plan = PlanEvent(org, in, std::move(user), now, &history);
       if (!plan.ok()) return AtIndex(i, plan.status());
       if (in.id) {
