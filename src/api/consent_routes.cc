@@ -3,6 +3,7 @@
 
 #include "api/handler_support.h"
 #include "api/routes.h"
+#include "common/trace_context.h"
 
 namespace relay::api {
 namespace json = boost::json;
@@ -17,12 +18,19 @@ std::string QueryOr(const HttpRequest& r, const std::string& name, const std::st
 
 json::value Same(const json::object& o) { return o; }
 
-// Didomi's `$disable_integrations`: `true` stores the change without producing webhooks.
-Result<bool> Quiet(const HttpRequest& r) {
+// How a write is made: Didomi's `$disable_integrations` (`true` stores the change without
+// producing webhooks), and the request's W3C `traceparent`, which its webhooks continue (one that
+// is not valid is ignored, as the spec says: the webhooks start a trace of their own).
+Result<consent::WriteOptions> Options(const HttpRequest& r) {
+  consent::WriteOptions options;
   auto value = r.Query("$disable_integrations");
-  if (!value || *value == "false") return false;
-  if (*value == "true") return true;
-  return InvalidField("$disable_integrations", "must be true or false");
+  if (value && *value == "true") {
+    options.quiet = true;
+  } else if (value && *value != "false") {
+    return InvalidField("$disable_integrations", "must be true or false");
+  }
+  options.traceparent = ParseTraceparent(r.Header("traceparent")).value_or("");
+  return options;
 }
 
 HttpResponse PageAnswer(const Result<store::Page<json::object>>& result,
@@ -39,10 +47,10 @@ HttpResponse CreateEvent(auth::AuthService& auth, ConsentService& consent,
   HttpResponse error;
   auto scope = Scope(auth, request, Body::kJson, &error);
   if (!scope) return error;
-  auto quiet = Quiet(request);
-  if (!quiet.ok()) return Fail(quiet.status(), request);
+  auto options = Options(request);
+  if (!options.ok()) return Fail(options.status(), request);
   auto created = consent.CreateEvent(scope->organization_id, scope->body, request.body,
-                                     request.Header("idempotency-key"), *quiet);
+                                     request.Header("idempotency-key"), *options);
   if (!created.ok()) return Fail(created.status(), request);
   HttpResponse r = RawJsonResponse(201, std::move(created->body));
   if (created->replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
@@ -75,9 +83,9 @@ HttpResponse PatchEvent(auth::AuthService& auth, ConsentService& consent,
   HttpResponse error;
   auto scope = Scope(auth, request, Body::kJson, &error);
   if (!scope) return error;
-  auto quiet = Quiet(request);
-  if (!quiet.ok()) return Fail(quiet.status(), request);
-  return Answer(consent.PatchEvent(scope->organization_id, params.at("id"), scope->body, *quiet),
+  auto options = Options(request);
+  if (!options.ok()) return Fail(options.status(), request);
+  return Answer(consent.PatchEvent(scope->organization_id, params.at("id"), scope->body, *options),
                 request, Same);
 }
 
@@ -86,9 +94,9 @@ HttpResponse DeleteEvent(auth::AuthService& auth, ConsentService& consent,
   HttpResponse error;
   auto scope = Scope(auth, request, Body::kNone, &error);
   if (!scope) return error;
-  auto quiet = Quiet(request);
-  if (!quiet.ok()) return Fail(quiet.status(), request);
-  return Answer(consent.DeleteEvent(scope->organization_id, params.at("id"), *quiet), request,
+  auto options = Options(request);
+  if (!options.ok()) return Fail(options.status(), request);
+  return Answer(consent.DeleteEvent(scope->organization_id, params.at("id"), *options), request,
                 Same);
 }
 
@@ -120,10 +128,10 @@ HttpResponse PatchUser(auth::AuthService& auth, ConsentService& consent, const H
   HttpResponse error;
   auto scope = Scope(auth, request, Body::kJson, &error);
   if (!scope) return error;
-  auto quiet = Quiet(request);
-  if (!quiet.ok()) return Fail(quiet.status(), request);
+  auto options = Options(request);
+  if (!options.ok()) return Fail(options.status(), request);
   return Answer(consent.PatchUser(scope->organization_id, params.at("id"), scope->body,
-                                  QueryOr(request, "regulation", "gdpr"), *quiet),
+                                  QueryOr(request, "regulation", "gdpr"), *options),
                 request, Same);
 }
 
@@ -132,10 +140,10 @@ HttpResponse DeleteUser(auth::AuthService& auth, ConsentService& consent,
   HttpResponse error;
   auto scope = Scope(auth, request, Body::kNone, &error);
   if (!scope) return error;
-  auto quiet = Quiet(request);
-  if (!quiet.ok()) return Fail(quiet.status(), request);
+  auto options = Options(request);
+  if (!options.ok()) return Fail(options.status(), request);
   return Answer(consent.DeleteUser(scope->organization_id, params.at("id"),
-                                   QueryOr(request, "regulation", "gdpr"), *quiet),
+                                   QueryOr(request, "regulation", "gdpr"), *options),
                 request, Same);
 }
 

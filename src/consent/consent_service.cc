@@ -339,14 +339,15 @@ Status AtIndex(size_t index, const Status& s) {
 
 Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const json::value& body,
                                                  const std::string& raw_body,
-                                                 const std::string& idempotency_key, bool quiet) {
+                                                 const std::string& idempotency_key,
+                                                 const WriteOptions& options) {
   if (idempotency_key.size() > kMaxIdempotencyKeyLength) {
     return InvalidArgument("Idempotency-Key must be at most 255 characters");
   }
   std::string request_hash =
-      crypto::Sha256(quiet ? raw_body + "\n$disable_integrations" : raw_body);
+      crypto::Sha256(options.quiet ? raw_body + "\n$disable_integrations" : raw_body);
   if (body.is_array())
-    return CreateBatch(org, body.as_array(), request_hash, idempotency_key, quiet);
+    return CreateBatch(org, body.as_array(), request_hash, idempotency_key, options);
   if (!body.is_object()) {
     return InvalidArgument("the request body must be a JSON object, or an array of 1 to 100");
   }
@@ -388,9 +389,10 @@ Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const j
     }
     if (plan->user_written) RELAY_RETURN_IF_ERROR(txn.PutUser(plan->user));
     RELAY_RETURN_IF_ERROR(txn.InsertEvent(plan->event));
-    if (!quiet) {
-      RELAY_RETURN_IF_ERROR(
-          Publish(txn, org, plan->user.id, plan->messages, plan->event.updated_at).status());
+    if (!options.quiet) {
+      RELAY_RETURN_IF_ERROR(Publish(txn, org, plan->user.id, plan->messages, plan->event.updated_at,
+                                    options.traceparent)
+                                .status());
     }
 
     result.body = plan->event.entity_json;
@@ -406,7 +408,8 @@ Result<CreatedEvent> ConsentService::CreateEvent(const std::string& org, const j
 
 Result<CreatedEvent> ConsentService::CreateBatch(const std::string& org, const json::array& bodies,
                                                  const std::string& request_hash,
-                                                 const std::string& idempotency_key, bool quiet) {
+                                                 const std::string& idempotency_key,
+                                                 const WriteOptions& options) {
   if (bodies.empty() || bodies.size() > kMaxBatchEvents) {
     return InvalidArgument("a batch holds 1 to 100 events; this one holds " +
                            std::to_string(bodies.size()));
@@ -458,9 +461,10 @@ Result<CreatedEvent> ConsentService::CreateBatch(const std::string& org, const j
       }
       if (plan->user_written) RELAY_RETURN_IF_ERROR(txn.PutUser(plan->user));
       RELAY_RETURN_IF_ERROR(txn.InsertEvent(plan->event));
-      if (!quiet) {
-        RELAY_RETURN_IF_ERROR(
-            Publish(txn, org, plan->user.id, plan->messages, plan->event.updated_at).status());
+      if (!options.quiet) {
+        RELAY_RETURN_IF_ERROR(Publish(txn, org, plan->user.id, plan->messages,
+                                      plan->event.updated_at, options.traceparent)
+                                  .status());
       }
       if (!plan->user.organization_user_id.empty()) {
         by_organization_id[plan->user.organization_user_id] = plan->user.id;
@@ -510,7 +514,8 @@ Result<store::Page<json::object>> ConsentService::ListEvents(
 }
 
 Result<json::object> ConsentService::PatchEvent(const std::string& org, const std::string& id,
-                                                const json::value& patch, bool quiet) {
+                                                const json::value& patch,
+                                                const WriteOptions& options) {
   RELAY_RETURN_IF_ERROR(CheckPatchFields(
       patch, {"status", "metadata"},
       "cannot be changed: an event's choices are history; only status and metadata change"));
@@ -570,7 +575,9 @@ Result<json::object> ConsentService::PatchEvent(const std::string& org, const st
         if (changed.state_json != user->state_json) RELAY_RETURN_IF_ERROR(txn.PutUser(changed));
       }
     }
-    if (!quiet) RELAY_RETURN_IF_ERROR(Publish(txn, org, row->user_id, messages, now).status());
+    if (!options.quiet)
+      RELAY_RETURN_IF_ERROR(
+          Publish(txn, org, row->user_id, messages, now, options.traceparent).status());
     result = updated.as_object();
     return Status::Ok();
   });
@@ -579,7 +586,7 @@ Result<json::object> ConsentService::PatchEvent(const std::string& org, const st
 }
 
 Result<json::object> ConsentService::DeleteEvent(const std::string& org, const std::string& id,
-                                                 bool quiet) {
+                                                 const WriteOptions& options) {
   json::object result;
   Status s = store_.Write([&](store::WriteTransaction& txn) -> Status {
     const int64_t now = clock_.NowMillis();
@@ -587,10 +594,10 @@ Result<json::object> ConsentService::DeleteEvent(const std::string& org, const s
     if (!row) return NotFound("event not found: " + id);
     RELAY_ASSIGN_OR_RETURN(result, ParseEntity(*row));
     RELAY_RETURN_IF_ERROR(txn.DeleteEvent(org, id));
-    if (quiet) return Status::Ok();
+    if (options.quiet) return Status::Ok();
     std::vector<OutgoingMessage> messages = {
         {"event.deleted", row->regulation, json::object{{"entity", result}}}};
-    return Publish(txn, org, row->user_id, messages, now).status();
+    return Publish(txn, org, row->user_id, messages, now, options.traceparent).status();
   });
   if (!s.ok()) return s;
   return result;
@@ -622,7 +629,8 @@ Result<store::Page<json::object>> ConsentService::ListUsers(const std::string& o
 
 Result<json::object> ConsentService::PatchUser(const std::string& org, const std::string& id,
                                                const json::value& patch,
-                                               const std::string& regulation, bool quiet) {
+                                               const std::string& regulation,
+                                               const WriteOptions& options) {
   RELAY_RETURN_IF_ERROR(CheckRegulation(regulation));
   RELAY_RETURN_IF_ERROR(
       CheckPatchFields(patch, {"metadata", "organization_user_id"},
@@ -664,7 +672,8 @@ Result<json::object> ConsentService::PatchUser(const std::string& org, const std
                                        {"old_entity", UserView(*row, state, reg)},
                                        {"new_entity", UserView(updated, new_state, reg)}}});
     }
-    if (!quiet) RELAY_RETURN_IF_ERROR(Publish(txn, org, id, messages, now).status());
+    if (!options.quiet)
+      RELAY_RETURN_IF_ERROR(Publish(txn, org, id, messages, now, options.traceparent).status());
     result = UserView(updated, new_state, regulation);
     return Status::Ok();
   });
@@ -673,7 +682,8 @@ Result<json::object> ConsentService::PatchUser(const std::string& org, const std
 }
 
 Result<json::object> ConsentService::DeleteUser(const std::string& org, const std::string& id,
-                                                const std::string& regulation, bool quiet) {
+                                                const std::string& regulation,
+                                                const WriteOptions& options) {
   RELAY_RETURN_IF_ERROR(CheckRegulation(regulation));
   json::object result;
   Status s = store_.Write([&](store::WriteTransaction& txn) -> Status {
@@ -687,7 +697,8 @@ Result<json::object> ConsentService::DeleteUser(const std::string& org, const st
       messages.push_back(
           {"user.deleted", reg, json::object{{"entity", UserView(*row, state, reg)}}});
     }
-    if (!quiet) RELAY_RETURN_IF_ERROR(Publish(txn, org, id, messages, now).status());
+    if (!options.quiet)
+      RELAY_RETURN_IF_ERROR(Publish(txn, org, id, messages, now, options.traceparent).status());
     result = UserView(*row, state, regulation);
     return Status::Ok();
   });

@@ -17,6 +17,14 @@ namespace relay::consent {
 inline constexpr int64_t kIdempotencyWindowMillis = 24LL * 3600 * 1000;
 inline constexpr size_t kMaxBatchEvents = 100;
 
+// How a write is made: `quiet` (Didomi's `$disable_integrations=true`) stores the change without
+// webhooks; `traceparent` (a valid W3C trace context, or empty for a new trace) is kept with the
+// messages the change produces, and their webhooks continue it.
+struct WriteOptions {
+  bool quiet = false;
+  std::string traceparent;
+};
+
 struct CreatedEvent {
   std::string body;       // the 201 answer: the stored event
   bool replayed = false;  // true when an Idempotency-Key returned an earlier answer
@@ -39,7 +47,8 @@ class ConsentService {
   // event's index ("[3].consents.purposes[0].enabled"), and the key covers the whole batch.
   Result<CreatedEvent> CreateEvent(const std::string& organization_id,
                                    const boost::json::value& body, const std::string& raw_body,
-                                   const std::string& idempotency_key, bool quiet = false);
+                                   const std::string& idempotency_key,
+                                   const WriteOptions& options = {});
   Result<boost::json::object> GetEvent(const std::string& organization_id, const std::string& id);
   // Newest first. Filters by user (Didomi id or organization_user_id) and regulation when given.
   Result<store::Page<boost::json::object>> ListEvents(const std::string& organization_id,
@@ -49,9 +58,10 @@ class ConsentService {
                                                       const store::PageRequest& page);
   // Only `status` (confirmed or pending_approval) and `metadata` (merge patch) may change.
   Result<boost::json::object> PatchEvent(const std::string& organization_id, const std::string& id,
-                                         const boost::json::value& patch, bool quiet = false);
+                                         const boost::json::value& patch,
+                                         const WriteOptions& options = {});
   Result<boost::json::object> DeleteEvent(const std::string& organization_id, const std::string& id,
-                                          bool quiet = false);
+                                          const WriteOptions& options = {});
 
   // Users are shown for one regulation (default gdpr): their merged consents for it.
   Result<boost::json::object> GetUser(const std::string& organization_id, const std::string& id,
@@ -63,16 +73,18 @@ class ConsentService {
   // Only `metadata` (merge patch) and `organization_user_id` may change.
   Result<boost::json::object> PatchUser(const std::string& organization_id, const std::string& id,
                                         const boost::json::value& patch,
-                                        const std::string& regulation, bool quiet = false);
+                                        const std::string& regulation,
+                                        const WriteOptions& options = {});
   // Erasure: the user and its events are removed; user.deleted is sent (unless quiet).
   Result<boost::json::object> DeleteUser(const std::string& organization_id, const std::string& id,
-                                         const std::string& regulation, bool quiet = false);
+                                         const std::string& regulation,
+                                         const WriteOptions& options = {});
 
  private:
   Result<CreatedEvent> CreateBatch(const std::string& organization_id,
                                    const boost::json::array& bodies,
                                    const std::string& request_hash,
-                                   const std::string& idempotency_key, bool quiet);
+                                   const std::string& idempotency_key, const WriteOptions& options);
 
   store::ConsentStore& store_;
   const Clock& clock_;

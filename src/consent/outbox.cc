@@ -7,6 +7,7 @@
 
 #include "common/ids.h"
 #include "common/json.h"
+#include "common/trace_context.h"
 #include "integrations/features.h"
 #include "integrations/stored_properties.h"
 
@@ -60,7 +61,8 @@ json::object FlattenEnvelope(const json::object& envelope) {
 
 Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organization_id,
                        const std::string& ordering_key,
-                       const std::vector<OutgoingMessage>& messages, int64_t now) {
+                       const std::vector<OutgoingMessage>& messages, int64_t now,
+                       const std::string& traceparent) {
   RELAY_ASSIGN_OR_RETURN(auto features, txn.GetOrganizationFeatures(organization_id));
   if (!features.count(integrations::kFeatureWebhooks)) return size_t{0};
   bool multi_regulation = features.count(integrations::kFeatureMultiRegulation) > 0;
@@ -76,6 +78,8 @@ Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organiza
     targets.push_back(Target{row.id, std::move(properties)});
   }
   size_t written = 0;
+  // One trace per change: its messages share it.
+  std::string trace = traceparent;
   for (const auto& m : messages) {
     if (m.regulation != "gdpr" && !multi_regulation) continue;
     std::vector<store::DeliveryRow> deliveries;
@@ -113,6 +117,8 @@ Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organiza
     row.ordering_key = ordering_key;
     row.payload = m.payload.empty() ? ToJsonString(Envelope(m)) : m.payload;
     row.created_at = now;
+    if (trace.empty()) trace = NewTraceparent();
+    row.traceparent = trace;
     RELAY_RETURN_IF_ERROR(txn.InsertMessage(row, deliveries));
     written += deliveries.size();
   }

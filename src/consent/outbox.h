@@ -14,10 +14,11 @@ namespace relay::consent {
 
 // One webhook message before it is stored: {"type", "regulation", "parameters"}.
 struct OutgoingMessage {
-  std::string type;        // event.created, ..., user.deleted
-  std::string regulation;  // the regulation it concerns
+  std::string type;                // event.created, ..., user.deleted
+  std::string regulation;          // the regulation it concerns
   boost::json::object parameters;  // may be left empty when `payload` is given
-  std::string payload = {};  // the envelope rendered, when the caller already did; else Publish does
+  std::string payload =
+      {};  // the envelope rendered, when the caller already did; else Publish does
 };
 
 // The envelope exactly as Didomi documents it.
@@ -32,9 +33,11 @@ boost::json::object FlattenEnvelope(const boost::json::object& envelope);
 // Writes `messages` (in order, all with `ordering_key`) and one pending delivery per enabled
 // integration of the organization whose filters match. Nothing fans out while the organization
 // lacks the `webhooks` feature, and non-GDPR messages only with `multi-regulation`. A message
-// that matches no integration is not stored. Returns the number of deliveries written.
+// that matches no integration is not stored. Each message keeps `traceparent` (a W3C trace
+// context), or one of a new trace when it is empty. Returns the number of deliveries written.
 Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organization_id,
                        const std::string& ordering_key,
-                       const std::vector<OutgoingMessage>& messages, int64_t now);
+                       const std::vector<OutgoingMessage>& messages, int64_t now,
+                       const std::string& traceparent = {});
 
 }  // namespace relay::consent

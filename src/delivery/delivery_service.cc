@@ -5,6 +5,7 @@
 
 #include "common/json.h"
 #include "common/time_format.h"
+#include "common/trace_context.h"
 
 namespace relay::delivery {
 namespace json = boost::json;
@@ -35,6 +36,8 @@ json::object DeliveryToJson(const store::DeliveryRow& d) {
                    {"payload", std::move(shown_payload)},
                    {"erased", d.erased},
                    {"created_at", FormatTimestamp(d.created_at)},
+                   {"trace_id", d.traceparent.empty() ? json::value(nullptr)
+                                                      : json::value(TraceIdOf(d.traceparent))},
                    {"attempts", std::move(attempts)}};
   if (d.status == store::DeliveryStatus::kPending) {
     out["next_attempt_at"] = FormatTimestamp(d.next_attempt_at);

@@ -13,7 +13,8 @@ namespace relay::delivery {
 
 // A delivery as the API shows it: {"id", "message_id", "integration_id", "type", "regulation",
 // "status", "payload" (the exact JSON object that is POSTed), "created_at", "attempts",
-// "next_attempt_at" (while pending)}.
+// "next_attempt_at" (while pending), "trace_id" (of the change's W3C trace, which the webhook
+// requests continue; null for messages older than traces)}.
 boost::json::object DeliveryToJson(const store::DeliveryRow& row);
 
 // Thread-safe; scoped to an organization and one of its integrations (kNotFound otherwise).

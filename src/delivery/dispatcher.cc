@@ -12,6 +12,7 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/trace_context.h"
 #include "delivery/dispatcher_metrics.h"
 #include "delivery/http_client.h"
 #include "delivery/oauth.h"
@@ -423,7 +424,9 @@ class Dispatcher::Engine {
     call.headers = {"Content-Type: application/json", "webhook-id: " + job.d.message_id,
                     "webhook-timestamp: " + std::to_string(timestamp),
                     "webhook-signature: " +
-                        SignatureHeader(target.keys, job.d.message_id, timestamp, job.d.payload)};
+                        SignatureHeader(target.keys, job.d.message_id, timestamp, job.d.payload),
+                    // This hop's span in the change's trace (W3C Trace Context).
+                    "traceparent: " + ChildTraceparent(job.d.traceparent)};
     for (const auto& [name, value] : spec.properties.headers)
       call.headers.push_back(name + ": " + value);
     if (!token.empty()) call.headers.push_back("Authorization: Bearer " + token);
@@ -515,6 +518,7 @@ class Dispatcher::Engine {
                                                       : "delivery ended",
           {{"delivery", d.id},
            {"integration", d.integration_id},
+           {"trace_id", TraceIdOf(d.traceparent)},
            {"attempt", attempt ? std::to_string(attempt->attempt) : "none"},
            {"http_status",
             attempt && attempt->http_status ? std::to_string(*attempt->http_status) : "none"},

@@ -31,6 +31,9 @@ class OutboxStore {
   virtual Result<std::optional<DeliveryRow>> GetDelivery(const std::string& organization_id,
                                                          const std::string& integration_id,
                                                          const std::string& id) = 0;
+  // Where a delivery belongs, found by its id alone (the operator's commands, which are given
+  // only the id): its organization and integration, or nullopt.
+  virtual Result<std::optional<DeliveryScope>> LocateDelivery(const std::string& id) = 0;
 
   // --- the delivery engine ---
   // Claims up to `limit` due deliveries (pending with next_attempt_at <= now, or in flight with an

@@ -103,6 +103,9 @@ struct MessageRow {
   std::string ordering_key;  // the consent user's id: deliveries of one key form a lane
   std::string payload;       // the envelope, as sent when not flattened
   int64_t created_at = 0;
+  // The W3C trace context of the change ("00-<trace id>-<parent id>-<flags>"): the webhook
+  // requests continue its trace. Empty on rows written before it was kept.
+  std::string traceparent;
 };
 
 enum class DeliveryStatus { kPending, kInFlight, kSucceeded, kDead, kCancelled };
@@ -141,6 +144,7 @@ struct DeliveryRow {
   int64_t updated_at = 0;
   // Its user was erased: payload and response bodies are gone (payload reads as "").
   bool erased = false;
+  std::string traceparent;           // its message's (MessageRow::traceparent)
   std::vector<AttemptRow> attempts;  // filled by reads, oldest first
 };
 
@@ -158,7 +162,8 @@ struct ClaimedDelivery {
   int64_t cycle_attempts = 0;  // attempts since it was last (re)queued: its place in the schedule
   int64_t message_created_at = 0;
   int64_t lease_token = 0;
-  bool probe = false;  // the one delivery a half-open breaker lets through
+  bool probe = false;       // the one delivery a half-open breaker lets through
+  std::string traceparent;  // its message's (MessageRow::traceparent)
 };
 
 struct ClaimRequest {
@@ -219,6 +224,11 @@ struct RoundTripResult {
 struct HeldLease {
   int64_t seq = 0;
   int64_t lease_token = 0;
+};
+
+struct DeliveryScope {
+  std::string organization_id;
+  std::string integration_id;
 };
 
 struct ReplayFilter {

@@ -30,7 +30,7 @@ inline constexpr char kDeliveryColumns[] =
     "d.id, d.organization_id, d.integration_id, m.id, d.type, m.regulation, d.ordering_key, "
     "d.sequence, d.status, CASE WHEN d.erased_at IS NULL THEN coalesce(d.payload, m.payload) ELSE "
     "'' END, d.attempt_count, d.next_attempt_at, d.created_at, d.updated_at, d.seq, d.erased_at "
-    "IS NOT NULL";
+    "IS NOT NULL, coalesce(m.traceparent, '')";
 
 // The write CheckWritable probes with: one small row in settings, replaced.
 inline constexpr char kHealthProbeSql[] =
@@ -227,7 +227,7 @@ inline constexpr char kDeleteEventSql[] =
 // A webhook message.
 inline constexpr char kInsertMessageSql[] =
     "INSERT INTO messages (id, organization_id, type, regulation, ordering_key, payload, "
-    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    "created_at, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 
 // An Idempotency-Key's stored answer.
 inline constexpr char kSelectIdempotencySql[] =

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "e2e/delivery_fixture.h"
@@ -68,6 +69,61 @@ TEST_F(DeliveryTest, PostsSignedPayloadsWithEveryHeader) {
     EXPECT_TRUE(attempts[0].at("error").is_null());
     EXPECT_EQ(attempts[0].at("response_body"), "ok");
     EXPECT_FALSE(match->contains("next_attempt_at"));
+  }
+}
+
+// W3C Trace Context across the hop: a change's webhooks continue the trace of the request that
+// made it (same trace id and flags, a span of their own), and start one when it had none (or an
+// invalid one). The delivery shows its trace id.
+TEST_F(DeliveryTest, WebhooksContinueTheTraceOfTheChangeThatCausedThem) {
+  StartRelay();
+  auto integration = CreateIntegration(receiver_.Url("/consents"));
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string incoming = "00-" + trace + "-00f067aa0ba902b7-00";
+  const std::string body =
+      R"({"user":{"organization_user_id":"traced"},"consents":{"purposes":[{"id":"p","enabled":true}]}})";
+  ASSERT_EQ(Call("POST", Path("/v1/consents/events"), token_, body, {"traceparent: " + incoming})
+                .status,
+            201);
+  ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", 2));
+  auto requests = receiver_.Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  std::set<std::string> spans;
+  for (const auto& r : requests) {
+    const std::string header = r.Header("traceparent");
+    ASSERT_EQ(header.size(), 55u) << header;
+    EXPECT_EQ(header.substr(0, 36), "00-" + trace + "-") << "the same trace";
+    EXPECT_EQ(header.substr(52), "-00") << "its flags (not sampled) kept";
+    EXPECT_NE(header.substr(36, 16), "00f067aa0ba902b7") << "a span of its own";
+    spans.insert(header.substr(36, 16));
+  }
+  EXPECT_EQ(spans.size(), 2u) << "each request is a span";
+  for (const auto& d : Deliveries(integration.id)) EXPECT_EQ(d.at("trace_id"), trace.c_str());
+
+  // No traceparent, or one that is not valid (upper-case hex): a new trace per change.
+  for (const std::string& header : {std::string(), "00-" + std::string(32, 'A') +
+                                                       "-00f067aa0ba902b7-01"}) {
+    std::vector<std::string> headers;
+    if (!header.empty()) headers.push_back("traceparent: " + header);
+    size_t before = receiver_.Count();
+    ASSERT_EQ(Call("POST", Path("/v1/consents/events"), token_, body, headers).status, 201);
+    ASSERT_TRUE(receiver_.WaitForCount(before + 1, seconds(10)));
+    const ReceivedRequest r = receiver_.Requests()[before];
+    const std::string sent = r.Header("traceparent");
+    ASSERT_EQ(sent.size(), 55u) << sent;
+    const std::string sent_trace = sent.substr(3, 32);
+    EXPECT_EQ(sent_trace.find_first_not_of("0123456789abcdef"), std::string::npos) << sent;
+    EXPECT_NE(sent_trace, trace);
+    EXPECT_NE(sent_trace, std::string(32, 'a'));
+    ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", before + 1));
+    bool found = false;
+    for (const auto& d : Deliveries(integration.id)) {
+      if (d.at("message_id") == r.Header("webhook-id").c_str()) {
+        EXPECT_EQ(d.at("trace_id"), sent_trace.c_str());
+        found = true;
+      }
+    }
+    EXPECT_TRUE(found);
   }
 }
 

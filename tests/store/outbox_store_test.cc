@@ -7,6 +7,8 @@
 namespace relay::store {
 namespace {
 
+constexpr char kTrace[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 class OutboxStoreTest : public relay::testing::StoreTest {
  protected:
   void SetUp() override {
@@ -30,7 +32,7 @@ class OutboxStoreTest : public relay::testing::StoreTest {
   void AddMessage(const std::string& key, int64_t due, std::vector<std::string> integrations) {
     static int n = 0;
     MessageRow m{"msg_" + std::to_string(++n),        "org", "event.created", "gdpr", key,
-                 "{\"n\":" + std::to_string(n) + "}", due};
+                 "{\"n\":" + std::to_string(n) + "}", due,  kTrace};
     std::vector<DeliveryRow> deliveries;
     for (const auto& i : integrations) {
       DeliveryRow d;
@@ -86,6 +88,22 @@ TEST_P(OutboxStoreTest, AClaimHoldsUntilItsLeaseRunsOut) {
   auto again = Claim(1101, 10, 3);
   EXPECT_EQ(again.size(), 2u) << "an expired lease makes them claimable";
   EXPECT_EQ(again[0].lease_token, 3);
+}
+
+// The operator's commands find a delivery by its id alone; every read carries its message's trace.
+TEST_P(OutboxStoreTest, ADeliveryIsFoundByItsIdAloneAndCarriesItsMessagesTrace) {
+  AddMessage("u1", 100, {"int_a", "int_b"});
+  auto claimed = Claim(100, 10, 1);
+  ASSERT_EQ(claimed.size(), 2u);
+  EXPECT_EQ(claimed[0].traceparent, kTrace);
+  auto scope = store_->LocateDelivery(claimed[1].id);
+  ASSERT_TRUE(scope.ok() && scope->has_value());
+  EXPECT_EQ((*scope)->organization_id, "org");
+  EXPECT_EQ((*scope)->integration_id, claimed[1].integration_id);
+  EXPECT_EQ(Get(claimed[1].integration_id, claimed[1].id).traceparent, kTrace);
+  auto missing = store_->LocateDelivery("dlv_nope");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
 }
 
 TEST_P(OutboxStoreTest, ClaimsOnlyDueDeliveriesOfEnabledNotExcludedIntegrations) {

@@ -63,7 +63,7 @@ void StoreTest::PutMessage(const std::string& org, const std::string& message_id
                            const std::vector<std::string>& integrations, int64_t due,
                            const std::string& ordering_key) {
   Status s = store_->Write([&](store::WriteTransaction& txn) {
-    store::MessageRow m{message_id, org, "event.created", "gdpr", ordering_key, "{}", due};
+    store::MessageRow m{message_id, org, "event.created", "gdpr", ordering_key, "{}", due, ""};
     std::vector<store::DeliveryRow> deliveries;
     for (const auto& integration : integrations) {
       store::DeliveryRow d;

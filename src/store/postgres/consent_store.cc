@@ -137,9 +137,10 @@ class PgWriteTransaction final : public WriteTransaction {
     // The deliveries take the message's number with currval (same session, right after its
     // insert), so nothing waits for a RETURNING. It orders one user's messages: their writes hold
     // the user's row lock, so they take their numbers in commit order.
-    queued_.push_back({kInsertMessageSql,
-                       {P(m.id), P(m.organization_id), P(m.type), P(m.regulation),
-                        P(m.ordering_key), P(m.payload), P(m.created_at)}});
+    queued_.push_back(
+        {kInsertMessageSql,
+         {P(m.id), P(m.organization_id), P(m.type), P(m.regulation), P(m.ordering_key),
+          P(m.payload), P(m.created_at), m.traceparent.empty() ? Null() : P(m.traceparent)}});
     for (const auto& d : deliveries) {
       queued_.push_back(
           {"INSERT INTO deliveries (id, organization_id, integration_id, message_seq, type, "

@@ -62,7 +62,8 @@ const std::string kClaimSql =
     "d.next_attempt_at, picked.probe) "
     "SELECT u.seq, u.id, u.organization_id, u.integration_id, i.version, m.id, u.type, "
     "coalesce(u.payload, m.payload), u.attempt_count, u.attempt_count - u.cycle_start, "
-    "m.created_at, u.probe FROM upd u JOIN messages m ON m.seq = u.message_seq JOIN integrations "
+    "m.created_at, u.probe, coalesce(m.traceparent, '') FROM upd u JOIN messages m ON m.seq = "
+    "u.message_seq JOIN integrations "
     "i ON i.id = u.integration_id ORDER BY u.next_attempt_at, u.seq";
 
 // Before the claim, in one round trip: expired leases given back, and the integrations whose
@@ -124,6 +125,15 @@ Result<std::optional<DeliveryRow>> PgStore::GetDelivery(const std::string& org,
   return std::optional<DeliveryRow>(std::move(one[0]));
 }
 
+Result<std::optional<DeliveryScope>> PgStore::LocateDelivery(const std::string& id) {
+  RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
+  RELAY_ASSIGN_OR_RETURN(
+      auto r,
+      db->Query("SELECT organization_id, integration_id FROM deliveries WHERE id = ?", {P(id)}));
+  if (r.rows() == 0) return std::optional<DeliveryScope>();
+  return std::optional<DeliveryScope>(DeliveryScope{r.Text(0, 0), r.Text(0, 1)});
+}
+
 // --- the delivery engine ---------------------------------------------------------------------
 
 // A claim in two round trips: the cluster-wide claim lock with the lease expiry, then one
@@ -161,6 +171,7 @@ Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
     c.message_created_at = r.Int(i, 10);
     c.lease_token = request.lease_token;
     c.probe = r.Text(i, 11) == "t";
+    c.traceparent = r.Text(i, 12);
     claimed.push_back(std::move(c));
   }
   return Status::Ok();

@@ -97,6 +97,7 @@ inline DeliveryRow ReadDelivery(const PgResult& r, int i) {
   d.updated_at = r.Int(i, 13);
   d.seq = r.Int(i, 14);
   d.erased = r.Text(i, 15) == "t";
+  d.traceparent = r.Text(i, 16);
   return d;
 }
 

@@ -179,6 +179,10 @@ CREATE INDEX integration_health_open ON integration_health (open_until)
   WHERE open_until IS NOT NULL;
 INSERT INTO integration_health (integration_id) SELECT id FROM integrations;
 )sql",
+    // 6: trace context, as the SQLite store's migration 8.
+    R"sql(
+ALTER TABLE messages ADD COLUMN traceparent TEXT;
+)sql",
 };
 
 }  // namespace

@@ -85,6 +85,7 @@ class PgStore final : public Store {
                                                  const std::string& id) override;
 
   Result<std::vector<ClaimedDelivery>> ClaimDeliveries(const ClaimRequest& request) override;
+  Result<std::optional<DeliveryScope>> LocateDelivery(const std::string& id) override;
   Result<std::vector<HealthReport>> RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes,
                                                    int64_t now,
                                                    const HealthPolicy& policy) override;

@@ -192,6 +192,11 @@ class SqliteWriteTransaction final : public WriteTransaction {
       RELAY_ASSIGN_OR_RETURN(auto stmt, db_.Prepare(kInsertMessageSql));
       stmt->Bind(1, m.id).Bind(2, m.organization_id).Bind(3, m.type).Bind(4, m.regulation);
       stmt->Bind(5, m.ordering_key).Bind(6, m.payload).Bind(7, m.created_at);
+      if (m.traceparent.empty()) {
+        stmt->BindNull(8);
+      } else {
+        stmt->Bind(8, m.traceparent);
+      }
       RELAY_RETURN_IF_ERROR(stmt->Run());
     }
     // The message's rowid increases in commit order (one writer), so it orders each lane.

@@ -46,7 +46,8 @@ constexpr char kBreakerClosedSql[] =
 constexpr char kClaimedDeliveriesSql[] =
     "SELECT d.seq, d.id, d.organization_id, d.integration_id, i.version, m.id, d.type, "
     "coalesce(d.payload, m.payload), d.attempt_count, d.attempt_count - d.cycle_start, "
-    "m.created_at FROM deliveries d JOIN messages m ON m.seq = d.message_seq JOIN "
+    "m.created_at, coalesce(m.traceparent, '') FROM deliveries d JOIN messages m ON m.seq = "
+    "d.message_seq JOIN "
     "integrations i ON i.id = d.integration_id WHERE d.status = 'in_flight' AND d.lease_until "
     "= ? AND d.lease_token = ? ORDER BY d.next_attempt_at";
 
@@ -68,6 +69,7 @@ DeliveryRow ReadDelivery(const SqliteStatement& s) {
   d.updated_at = s.ColumnInt(13);
   d.seq = s.ColumnInt(14);
   d.erased = s.ColumnInt(15) != 0;
+  d.traceparent = s.ColumnText(16);
   return d;
 }
 
@@ -147,6 +149,17 @@ Result<std::optional<DeliveryRow>> SqliteStore::GetDelivery(const std::string& o
   std::vector<DeliveryRow> one = {ReadDelivery(*stmt)};
   RELAY_RETURN_IF_ERROR(AttachAttempts(*db_, one));
   return std::optional<DeliveryRow>(std::move(one[0]));
+}
+
+Result<std::optional<DeliveryScope>> SqliteStore::LocateDelivery(const std::string& id) {
+  auto db_ = BorrowReader();
+  RELAY_ASSIGN_OR_RETURN(
+      auto stmt,
+      db_->Prepare("SELECT organization_id, integration_id FROM deliveries WHERE id = ?"));
+  stmt->Bind(1, id);
+  RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return std::optional<DeliveryScope>();
+  return std::optional<DeliveryScope>(DeliveryScope{stmt->ColumnText(0), stmt->ColumnText(1)});
 }
 
 Result<std::vector<ClaimedDelivery>> SqliteStore::ClaimDeliveries(const ClaimRequest& request) {
@@ -273,6 +286,7 @@ Status SqliteStore::ClaimOnWriter(const ClaimRequest& request, std::vector<Claim
     c.message_created_at = stmt->ColumnInt(10);
     c.lease_token = request.lease_token;
     c.probe = probes.count(c.seq) > 0;
+    c.traceparent = stmt->ColumnText(11);
     claimed.push_back(std::move(c));
   }
   return Status::Ok();

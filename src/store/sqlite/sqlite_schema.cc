@@ -187,6 +187,10 @@ CREATE INDEX integration_health_open ON integration_health (open_until)
   WHERE open_until IS NOT NULL;
 INSERT INTO integration_health (integration_id) SELECT id FROM integrations;
 )sql",
+    // 8: the W3C trace context of the change that produced each message.
+    R"sql(
+ALTER TABLE messages ADD COLUMN traceparent TEXT;
+)sql",
 };
 
 }  // namespace

@@ -78,6 +78,7 @@ class SqliteStore final : public Store {
                                                  const std::string& id) override;
 
   Result<std::vector<ClaimedDelivery>> ClaimDeliveries(const ClaimRequest& request) override;
+  Result<std::optional<DeliveryScope>> LocateDelivery(const std::string& id) override;
   Result<std::vector<HealthReport>> RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes,
                                                    int64_t now,
                                                    const HealthPolicy& policy) override;
