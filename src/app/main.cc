@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "app/admin.h"
+#include "app/operator.h"
 #include "app/serve.h"
 #include "app/store_options.h"
 
@@ -189,6 +190,50 @@ int Main(int argc, char** argv) {
   auto* orgs_list = orgs->add_subcommand("list", "List organizations and their features");
   AddStoreOptions(orgs_list, &store_options[orgs_list]);
 
+  auto* deliveries =
+      app.add_subcommand("deliveries", "See, retry and replay deliveries")->require_subcommand(1);
+  DeliveryQuery query;
+  std::string delivery_id;
+  auto* deliveries_list =
+      deliveries->add_subcommand("list", "Print an integration's deliveries as JSON lines");
+  auto* deliveries_replay = deliveries->add_subcommand(
+      "replay",
+      "Re-queue an integration's dead (or succeeded) deliveries; prints {\"requeued\": N}");
+  for (auto* cmd : {deliveries_list, deliveries_replay}) {
+    AddStoreOptions(cmd, &store_options[cmd]);
+    cmd->add_option("--organization", query.organization, "Organization id")->required();
+    cmd->add_option("--integration", query.integration, "Integration id")->required();
+    cmd->add_option("--since", query.since, "Created at or after (ISO 8601)");
+    cmd->add_option("--until", query.until, "Created before (ISO 8601)");
+  }
+  deliveries_list->add_option("--status", query.status,
+                              "pending, in_flight, succeeded, dead or cancelled");
+  deliveries_replay->add_option("--status", query.status, "dead or succeeded")
+      ->check(CLI::IsMember({"dead", "succeeded"}))
+      ->required();
+  auto* deliveries_retry =
+      deliveries->add_subcommand("retry", "Re-queue one delivery now, with a fresh schedule");
+  AddStoreOptions(deliveries_retry, &store_options[deliveries_retry]);
+  deliveries_retry->add_option("id", delivery_id, "The delivery id (dlv_...)")->required();
+
+  DoctorOptions doctor_options;
+  auto* doctor = app.add_subcommand(
+      "doctor",
+      "Check the store, master key, disk, clock and listen address; exit 0 when all is well");
+  AddStoreOptions(doctor, &store_options[doctor]);
+  doctor
+      ->add_option("--master-key-file", doctor_options.master_key_file,
+                   "Master key file (default <data-dir>/master.key)")
+      ->envname("CONSENT_RELAY_MASTER_KEY_FILE");
+  doctor->add_option("--listen", doctor_options.listen, "HOST:PORT serve would listen on")
+      ->envname("CONSENT_RELAY_LISTEN")
+      ->capture_default_str();
+  doctor
+      ->add_option("--min-free-mib", doctor_options.min_free_mib,
+                   "Free space (MiB) the data directory needs")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   if (*serve) return Serve(argv[0], store_options[serve], serve_options);
@@ -198,6 +243,10 @@ int Main(int argc, char** argv) {
   if (*orgs_enable) return OrgsSetFeatures(store_options[orgs_enable], org_id, features, true);
   if (*orgs_disable) return OrgsSetFeatures(store_options[orgs_disable], org_id, features, false);
   if (*orgs_list) return OrgsList(store_options[orgs_list]);
+  if (*deliveries_list) return DeliveriesList(store_options[deliveries_list], query);
+  if (*deliveries_retry) return DeliveriesRetry(store_options[deliveries_retry], delivery_id);
+  if (*deliveries_replay) return DeliveriesReplay(store_options[deliveries_replay], query);
+  if (*doctor) return Doctor(store_options[doctor], doctor_options);
   return 1;
 }
 }  // namespace

@@ -62,6 +62,8 @@ Result<std::vector<Cidr>> ParseCidrs(const std::vector<std::string>& texts, cons
   return out;
 }
 
+}  // namespace
+
 bool SplitHostPort(const std::string& listen, std::string* host, uint16_t* port) {
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos) return false;
@@ -78,7 +80,6 @@ bool SplitHostPort(const std::string& listen, std::string* host, uint16_t* port)
   *port = static_cast<uint16_t>(v);
   return true;
 }
-}  // namespace
 
 int Serve(const std::string& program, const StoreOptions& store_options,
           const ServeOptions& options) {

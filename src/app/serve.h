@@ -1,6 +1,7 @@
 // `consent-relay serve`: every part wired together, serving until SIGTERM or SIGINT.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,9 @@ struct ServeOptions {
   int idle_timeout_seconds = 60;
   int max_connections = 4096;
 };
+
+// "HOST:PORT" or "[V6]:PORT"; false when malformed.
+bool SplitHostPort(const std::string& listen, std::string* host, uint16_t* port);
 
 // Runs the server; returns the process's exit code.
 int Serve(const std::string& program, const StoreOptions& store_options,

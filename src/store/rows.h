@@ -226,6 +226,12 @@ struct HeldLease {
   int64_t lease_token = 0;
 };
 
+struct StoreFacts {
+  int64_t schema_version = 0;
+  int64_t supported_schema_version = 0;        // this build's
+  std::optional<int64_t> server_clock_millis;  // the database server's clock (PostgreSQL)
+};
+
 struct DeliveryScope {
   std::string organization_id;
   std::string integration_id;
@@ -235,6 +241,8 @@ struct ReplayFilter {
   DeliveryStatus status = DeliveryStatus::kDead;
   std::optional<int64_t> since;
   std::optional<int64_t> until;
+  // Called after each batch with how many were re-queued so far (a progress bar); may be empty.
+  std::function<void(int64_t)> on_batch;
 };
 
 struct DeliveryCounts {

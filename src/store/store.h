@@ -27,6 +27,9 @@ class Store : public AccountStore,
   // is down, the writer has been stuck for seconds). The last write's outcome answers; when it is
   // older than a second, a small write probes the store. For /healthz; thread-safe.
   virtual Status CheckWritable() = 0;
+  // What `consent-relay doctor` reports: the schema's version against this build's, and the
+  // database server's clock where there is one.
+  virtual Result<StoreFacts> Facts() = 0;
 };
 
 }  // namespace relay::store

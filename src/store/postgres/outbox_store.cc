@@ -432,6 +432,7 @@ Result<int64_t> PgStore::RequeueDeliveries(const std::string& org,
       return Status::Ok();
     }));
     total += changed;
+    if (filter.on_batch) filter.on_batch(total);
     if (changed < batch) return total;
   }
 }

@@ -95,6 +95,18 @@ bool PgStore::Fault(std::string_view point) {
   return hook && hook(point);
 }
 
+Result<StoreFacts> PgStore::Facts() {
+  RELAY_ASSIGN_OR_RETURN(auto db, Borrow());
+  RELAY_ASSIGN_OR_RETURN(
+      auto r, db->Query("SELECT coalesce(max(version), 0), (extract(epoch FROM clock_timestamp()) "
+                        "* 1000)::bigint FROM relay_schema"));
+  StoreFacts facts;
+  facts.schema_version = r.Int(0, 0);
+  facts.supported_schema_version = PgSchemaVersion();
+  facts.server_clock_millis = r.Int(0, 1);
+  return facts;
+}
+
 Status PgStore::CheckWritable() {
   if (auto recent = write_health_.Recent()) return *recent;
   const int64_t now = SystemClock::Instance().NowMillis();

@@ -36,6 +36,7 @@ class PgStore final : public Store {
                                          const std::string& value) override;
 
   Status CheckWritable() override;
+  Result<StoreFacts> Facts() override;
   // Called at named points of a transaction ("after_commit": COMMIT succeeded); returning true
   // injects the fault of that point (after_commit: the connection drops before the answer
   // arrives). For fault tests only.

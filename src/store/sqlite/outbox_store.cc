@@ -503,6 +503,7 @@ Result<int64_t> SqliteStore::RequeueDeliveries(const std::string& org,
     });
     if (!s.ok()) return s;
     total += changed;
+    if (filter.on_batch) filter.on_batch(total);
     if (changed < batch) return total;
   }
 }

@@ -159,6 +159,16 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
   return store;
 }
 
+Result<StoreFacts> SqliteStore::Facts() {
+  auto db = BorrowReader();
+  RELAY_ASSIGN_OR_RETURN(auto stmt, db->Prepare("PRAGMA user_version"));
+  RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  StoreFacts facts;
+  facts.schema_version = row ? stmt->ColumnInt(0) : 0;
+  facts.supported_schema_version = SqliteSchemaVersion();
+  return facts;
+}
+
 Status SqliteStore::CheckWritable() {
   const auto now = std::chrono::steady_clock::now();
   {

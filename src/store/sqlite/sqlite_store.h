@@ -33,6 +33,7 @@ class SqliteStore final : public Store {
                                          const std::string& value) override;
 
   Status CheckWritable() override;
+  Result<StoreFacts> Facts() override;
 
   Status CreateApiKey(const ApiKeyRow& key) override;
   Result<ApiKeyRow> GetApiKey(const std::string& id) override;
