@@ -32,6 +32,7 @@ class Api {
  public:
   explicit Api(ApiServices services);
   HttpResponse Handle(const HttpRequest& request) const { return router_.Dispatch(request); }
+  const Router& router() const { return router_; }
 
  private:
   Router router_;

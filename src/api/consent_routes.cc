@@ -147,6 +147,18 @@ HttpResponse DeleteUser(auth::AuthService& auth, ConsentService& consent,
                 request, Same);
 }
 
+// The console's "Send test event": 202 with {"type", "event_id"}; its webhook follows.
+HttpResponse SendTestEvent(auth::AuthService& auth, ConsentService& consent,
+                           const HttpRequest& request, const PathParams& params) {
+  HttpResponse error;
+  auto scope = Scope(auth, request, Body::kNone, &error);
+  if (!scope) return error;
+  auto options = Options(request);
+  if (!options.ok()) return Fail(options.status(), request);
+  return Answer(consent.SendTestEvent(scope->organization_id, params.at("id"), *options), request,
+                Same, 202);
+}
+
 }  // namespace
 
 void AddConsentRoutes(Router& router, auth::AuthService& auth, ConsentService& consent) {
@@ -159,6 +171,7 @@ void AddConsentRoutes(Router& router, auth::AuthService& auth, ConsentService& c
   router.Add("GET", "/v1/consents/users/{id}", Bind(auth, consent, GetUser));
   router.Add("PATCH", "/v1/consents/users/{id}", Bind(auth, consent, PatchUser));
   router.Add("DELETE", "/v1/consents/users/{id}", Bind(auth, consent, DeleteUser));
+  router.Add("POST", "/v1/marketplace/integrations/{id}/test", Bind(auth, consent, SendTestEvent));
 }
 
 }  // namespace relay::api

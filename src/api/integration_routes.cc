@@ -55,9 +55,12 @@ HttpResponse CreateSession(auth::AuthService& auth, IntegrationService&, const H
   return NoStore(Answer(
       session, request,
       [](const auth::Session& s) {
+        json::array organizations;
+        for (const auto& o : s.organizations) organizations.emplace_back(o);
         return json::object{{"access_token", s.access_token},
                             {"token_type", "Bearer"},
-                            {"expires_in", s.expires_in}};
+                            {"expires_in", s.expires_in},
+                            {"organizations", std::move(organizations)}};
       },
       201));
 }

@@ -36,6 +36,12 @@ bool Match(const std::vector<std::string>& pattern, const std::vector<std::strin
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::string>> Router::Routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : routes_) out.emplace_back(r.method, r.pattern);
+  return out;
+}
+
 void Router::Add(const std::string& method, const std::string& pattern, RouteHandler handler) {
   routes_.push_back(Route{method, pattern, SplitPath(pattern), std::move(handler)});
 }

@@ -23,6 +23,9 @@ class Router {
   void Wrap(const std::function<bool(const std::string& pattern)>& which,
             const std::function<RouteHandler(RouteHandler)>& wrap);
   HttpResponse Dispatch(const HttpRequest& request) const;
+  // Every route as (method, pattern), in the order added: for the test that holds the OpenAPI
+  // document to the router.
+  std::vector<std::pair<std::string, std::string>> Routes() const;
 
  private:
   struct Route {

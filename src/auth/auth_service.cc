@@ -72,7 +72,8 @@ Result<Session> AuthService::CreateSession(const std::string& key, const std::st
   claims.key_id = row->id;
   claims.issued_at = clock_.NowSeconds();
   claims.expires_at = claims.issued_at + kSessionLifetimeSeconds;
-  return Session{SignSessionToken(claims, keyring_.session_signing_key()), kSessionLifetimeSeconds};
+  return Session{SignSessionToken(claims, keyring_.session_signing_key()), kSessionLifetimeSeconds,
+                 row->organizations};
 }
 
 Result<Principal> AuthService::Authenticate(std::string_view header) {

@@ -35,6 +35,7 @@ struct NewApiKey {
 struct Session {
   std::string access_token;
   int64_t expires_in = 0;
+  std::vector<std::string> organizations;  // the organizations the key may act for
 };
 
 // Thread-safe; holds references to objects that outlive it.

@@ -706,4 +706,34 @@ Result<json::object> ConsentService::DeleteUser(const std::string& org, const st
   return result;
 }
 
+Result<json::object> ConsentService::SendTestEvent(const std::string& org,
+                                                   const std::string& integration_id,
+                                                   const WriteOptions& options) {
+  const int64_t now = clock_.NowMillis();
+  const std::string event_id = NewId("test_", now);
+  const std::string at = FormatTimestamp(now);
+  OutgoingMessage message;
+  message.type = "event.created";
+  message.regulation = "gdpr";
+  message.parameters = json::object{
+      {"entity",
+       json::object{
+           {"id", event_id},
+           {"organization_id", org},
+           {"user",
+            json::object{{"id", "test-user"}, {"organization_user_id", "consent-relay-test"}}},
+           {"consents", json::object{{"purposes", json::array{json::object{{"id", "test_purpose"},
+                                                                           {"enabled", true}}}},
+                                     {"vendors", json::object{}}}},
+           {"status", "confirmed"},
+           {"regulation", "gdpr"},
+           {"created_at", at},
+           {"updated_at", at},
+           {"test", true}}}};
+  RELAY_RETURN_IF_ERROR(store_.Write([&](store::WriteTransaction& txn) {
+    return PublishTest(txn, org, integration_id, message, now, options.traceparent);
+  }));
+  return json::object{{"type", "event.created"}, {"event_id", event_id}};
+}
+
 }  // namespace relay::consent

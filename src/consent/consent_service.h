@@ -60,6 +60,13 @@ class ConsentService {
   Result<boost::json::object> PatchEvent(const std::string& organization_id, const std::string& id,
                                          const boost::json::value& patch,
                                          const WriteOptions& options = {});
+
+  // The console's "Send test event": a synthetic event.created (of a made-up user, marked
+  // "test": true, stored nowhere but in the outbox) sent to one integration only, whatever its
+  // filters. Returns {"type", "event_id"}.
+  Result<boost::json::object> SendTestEvent(const std::string& organization_id,
+                                            const std::string& integration_id,
+                                            const WriteOptions& options = {});
   Result<boost::json::object> DeleteEvent(const std::string& organization_id, const std::string& id,
                                           const WriteOptions& options = {});
 

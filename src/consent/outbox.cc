@@ -59,24 +59,31 @@ json::object FlattenEnvelope(const json::object& envelope) {
   return out;
 }
 
-Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organization_id,
-                       const std::string& ordering_key,
-                       const std::vector<OutgoingMessage>& messages, int64_t now,
-                       const std::string& traceparent) {
-  RELAY_ASSIGN_OR_RETURN(auto features, txn.GetOrganizationFeatures(organization_id));
-  if (!features.count(integrations::kFeatureWebhooks)) return size_t{0};
-  bool multi_regulation = features.count(integrations::kFeatureMultiRegulation) > 0;
-  RELAY_ASSIGN_OR_RETURN(auto rows, txn.ListFanOutIntegrations(organization_id));
-  struct Target {
-    std::string id;
-    std::shared_ptr<const integrations::IntegrationProperties> properties;
-  };
+namespace {
+
+struct Target {
+  std::string id;
+  std::shared_ptr<const integrations::IntegrationProperties> properties;
+};
+
+// The organization's webhook integrations that take new messages.
+Result<std::vector<Target>> FanOutTargets(store::WriteTransaction& txn, const std::string& org) {
+  RELAY_ASSIGN_OR_RETURN(auto rows, txn.ListFanOutIntegrations(org));
   std::vector<Target> targets;
   for (const auto& row : rows) {
     if (row.type_id != integrations::kWebhookTypeId) continue;
     RELAY_ASSIGN_OR_RETURN(auto properties, integrations::StoredProperties(row));
     targets.push_back(Target{row.id, std::move(properties)});
   }
+  return targets;
+}
+
+// Writes each message with one delivery per target (whose filters match, when `filter`).
+Result<size_t> WriteMessages(store::WriteTransaction& txn, const std::string& organization_id,
+                             const std::string& ordering_key,
+                             const std::vector<OutgoingMessage>& messages,
+                             const std::vector<Target>& targets, bool multi_regulation, bool filter,
+                             int64_t now, const std::string& traceparent) {
   size_t written = 0;
   // One trace per change: its messages share it.
   std::string trace = traceparent;
@@ -85,7 +92,7 @@ Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organiza
     std::vector<store::DeliveryRow> deliveries;
     std::string flat_payload;
     for (const auto& t : targets) {
-      if (!integrations::Matches(*t.properties, m.type, m.regulation)) continue;
+      if (filter && !integrations::Matches(*t.properties, m.type, m.regulation)) continue;
       store::DeliveryRow d;
       d.id = NewId("dlv_", now);
       d.organization_id = organization_id;
@@ -123,6 +130,31 @@ Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organiza
     written += deliveries.size();
   }
   return written;
+}
+
+}  // namespace
+
+Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organization_id,
+                       const std::string& ordering_key,
+                       const std::vector<OutgoingMessage>& messages, int64_t now,
+                       const std::string& traceparent) {
+  RELAY_ASSIGN_OR_RETURN(auto features, txn.GetOrganizationFeatures(organization_id));
+  if (!features.count(integrations::kFeatureWebhooks)) return size_t{0};
+  bool multi_regulation = features.count(integrations::kFeatureMultiRegulation) > 0;
+  RELAY_ASSIGN_OR_RETURN(auto targets, FanOutTargets(txn, organization_id));
+  return WriteMessages(txn, organization_id, ordering_key, messages, targets, multi_regulation,
+                       /*filter=*/true, now, traceparent);
+}
+
+Status PublishTest(store::WriteTransaction& txn, const std::string& organization_id,
+                   const std::string& integration_id, const OutgoingMessage& message, int64_t now,
+                   const std::string& traceparent) {
+  RELAY_ASSIGN_OR_RETURN(auto targets, FanOutTargets(txn, organization_id));
+  std::erase_if(targets, [&](const Target& t) { return t.id != integration_id; });
+  if (targets.empty()) return NotFound("no enabled integration " + integration_id);
+  return WriteMessages(txn, organization_id, kTestOrderingKey, {message}, targets,
+                       /*multi_regulation=*/true, /*filter=*/false, now, traceparent)
+      .status();
 }
 
 }  // namespace relay::consent

@@ -40,4 +40,13 @@ Result<size_t> Publish(store::WriteTransaction& txn, const std::string& organiza
                        const std::vector<OutgoingMessage>& messages, int64_t now,
                        const std::string& traceparent = {});
 
+// The ordering key (lane) of test messages: they never wait behind, nor hold up, a real user's.
+inline constexpr char kTestOrderingKey[] = "consent-relay:test";
+
+// "Send test event": `message` to the one integration, whatever its filters and the
+// organization's features (the integration must take new messages: kNotFound otherwise).
+Status PublishTest(store::WriteTransaction& txn, const std::string& organization_id,
+                   const std::string& integration_id, const OutgoingMessage& message, int64_t now,
+                   const std::string& traceparent);
+
 }  // namespace relay::consent
