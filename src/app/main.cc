@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "app/admin.h"
+#include "app/demo.h"
 #include "app/operator.h"
 #include "app/serve.h"
 #include "app/store_options.h"
@@ -234,6 +235,18 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
       ->capture_default_str();
 
+  DemoOptions demo_options;
+  auto* demo = app.add_subcommand(
+      "demo",
+      "A first look: a temporary server, a receiver that verifies and prints webhooks, an "
+      "integration, synthetic consent changes, and the console's URL with a key; Ctrl-C ends it");
+  demo->add_option("--listen", demo_options.listen, "HOST:PORT for the server and console")
+      ->capture_default_str();
+  demo->add_option("--interval-ms", demo_options.interval_ms,
+                   "Milliseconds between two synthetic consent changes")
+      ->check(CLI::Range(50, 600000))
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   if (*serve) return Serve(argv[0], store_options[serve], serve_options);
@@ -247,6 +260,7 @@ int Main(int argc, char** argv) {
   if (*deliveries_retry) return DeliveriesRetry(store_options[deliveries_retry], delivery_id);
   if (*deliveries_replay) return DeliveriesReplay(store_options[deliveries_replay], query);
   if (*doctor) return Doctor(store_options[doctor], doctor_options);
+  if (*demo) return Demo(argv[0], demo_options);
   return 1;
 }
 }  // namespace

@@ -243,12 +243,14 @@ int Serve(const std::string& program, const StoreOptions& store_options,
   std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   const bool shared = IsPostgresUrl(store_options.database);
   std::string where = DescribeStore(store_options);
-  std::printf("consent-relay %s listening on http://%s:%u (data in %s)\n", RELAY_VERSION,
-              shown_host.c_str(), (*server)->port(), where.c_str());
-  std::printf("create the first API key with: %s keys create %s %s --organization YOUR_ORG_ID\n",
-              program.c_str(), shared ? "--database" : "--data-dir",
-              shared ? "YOUR_DATABASE_URL" : store_options.data_dir.c_str());
-  std::fflush(stdout);
+  if (options.banner) {
+    std::printf("consent-relay %s listening on http://%s:%u (data in %s)\n", RELAY_VERSION,
+                shown_host.c_str(), (*server)->port(), where.c_str());
+    std::printf("create the first API key with: %s keys create %s %s --organization YOUR_ORG_ID\n",
+                program.c_str(), shared ? "--database" : "--data-dir",
+                shared ? "YOUR_DATABASE_URL" : store_options.data_dir.c_str());
+    std::fflush(stdout);
+  }
   log::Info("listening", {{"address", shown_host + ":" + std::to_string((*server)->port())}});
 
   int signal_number = 0;

@@ -34,6 +34,7 @@ struct ServeOptions {
   int header_timeout_seconds = 10;
   int idle_timeout_seconds = 60;
   int max_connections = 4096;
+  bool banner = true;  // print where it listens and how to create a key (demo prints its own)
 };
 
 // "HOST:PORT" or "[V6]:PORT"; false when malformed.
