@@ -17,7 +17,7 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: bench all deps configure build run test test-plain test-sanitized sanitized-build tsan fuzz \
-        format clean
+        format clean install package
 
 all: build
 
@@ -65,6 +65,18 @@ fuzz: sanitized-build
 	    -artifact_prefix=$(SAN_DIR)/fuzz/found/ \
 	    -print_final_stats=1 $(SAN_DIR)/fuzz/found/$$t fuzz/corpus/$$t || exit 1; \
 	done
+
+# As a service: the binary, a hardened systemd unit and /etc/consent-relay/consent-relay.env
+# (PREFIX=/usr/local; DESTDIR for staging). Then: systemctl daemon-reload && systemctl enable
+# --now consent-relay.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+	@echo "installed; start it with: systemctl daemon-reload && systemctl enable --now consent-relay"
+
+# A Debian package of the same (CPack): $(BUILD_DIR)/consent-relay_<version>_<arch>.deb.
+package: build
+	cd $(BUILD_DIR) && cpack -G DEB
 
 # The benchmark (not part of make test): prints a table and writes bench/results/latest.md.
 bench: build
