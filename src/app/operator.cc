@@ -26,8 +26,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr char kMasterKeySetting[] = "master_key_fingerprint";
-
 // The query's status and time window; false (having printed why) when one is malformed.
 bool ParseQuery(const DeliveryQuery& q, std::optional<store::DeliveryStatus>* status,
                 std::optional<int64_t>* since, std::optional<int64_t>* until) {

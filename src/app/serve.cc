@@ -34,7 +34,6 @@
 namespace relay::app {
 namespace {
 
-constexpr char kMasterKeySetting[] = "master_key_fingerprint";
 // Past both grace periods (requests, then deliveries), how long a stop may still take.
 constexpr int kStopWatchdogMarginSeconds = 10;
 

@@ -18,6 +18,10 @@ struct StoreOptions {
   int db_connections = 4;
 };
 
+// The setting that records the master key's fingerprint (serve refuses another key; doctor
+// checks it).
+inline constexpr char kMasterKeySetting[] = "master_key_fingerprint";
+
 // Prints "consent-relay: MESSAGE" on stderr; returns the exit code 1.
 int Fail(const std::string& message);
 

@@ -50,6 +50,7 @@ TEST_F(IsolationTest, AnotherOrganizationsIdsGiveOnly403Or404) {
       {"GET", I + "/deliveries/" + delivery_id, ""},
       {"POST", I + "/deliveries/" + delivery_id + "/retry", ""},
       {"POST", I + "/replay", R"({"status":"dead"})"},
+      {"POST", I + "/test", ""},
       {"GET", "/v1/consents/events/" + event_id, ""},
       {"PATCH", "/v1/consents/events/" + event_id, R"({"metadata":{"x":1}})"},
       {"DELETE", "/v1/consents/events/" + event_id, ""},

@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test, before, after } = require('node:test');
 const { chromium } = require('playwright-core');
-const { startRelay, startReceiver, apiClient, waitFor } = require('./support');
+const { startRelay, startReceiver, apiClient, waitFor, HOSTILE_BODY } = require('./support');
 
 const shots = process.env.SCREENSHOT_DIR || path.join(__dirname, 'screenshots');
 fs.mkdirSync(shots, { recursive: true });
@@ -124,7 +124,10 @@ test('the console signs in, manages an integration and its deliveries', async ()
   const payload = JSON.parse(await detail.locator('pre.payload').textContent());
   assert.ok(['event.created', 'user.created'].includes(payload.type));
   const answers = await detail.locator('pre.response').allTextContents();
-  assert.deepEqual(answers, ['down', 'down', 'ok']);
+  // The endpoint's answers are shown as text: its markup is not run (nor blocked by the CSP,
+  // which would report a violation).
+  assert.deepEqual(answers, [HOSTILE_BODY, HOSTILE_BODY, 'ok']);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
   const trace = await detail.locator('.trace').textContent();
   assert.match(trace, /^[0-9a-f]{32}$/);
   await shot('7-delivery-detail');

@@ -67,7 +67,12 @@ async function startRelay(extraArgs = []) {
   };
 }
 
-// A webhook receiver on loopback: answers `status()` and records every request.
+// What a failing receiver answers: markup that would run script if the console rendered a
+// response body as HTML instead of text.
+const HOSTILE_BODY = '<img src=x onerror="window.__pwned=1">down';
+
+// A webhook receiver on loopback: answers `status` (200 "ok", else HOSTILE_BODY) and records
+// every request.
 async function startReceiver() {
   const received = [];
   let status = 200;
@@ -77,7 +82,7 @@ async function startReceiver() {
     req.on('end', () => {
       received.push({ method: req.method, url: req.url, headers: req.headers, body });
       res.writeHead(status, { 'Content-Type': 'text/plain' });
-      res.end(status === 200 ? 'ok' : 'down');
+      res.end(status === 200 ? 'ok' : HOSTILE_BODY);
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -111,4 +116,4 @@ async function apiClient(relay, organization) {
   };
 }
 
-module.exports = { startRelay, startReceiver, apiClient, waitFor, freePort };
+module.exports = { startRelay, startReceiver, apiClient, waitFor, freePort, HOSTILE_BODY };
