@@ -9,9 +9,10 @@ namespace relay {
 namespace {
 constexpr char kCrockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 constexpr size_t kUlidLength = 26;
+}  // namespace
 
-// Random bytes for ids, drawn from the CSPRNG 1 KiB at a time per thread: one call per id showed
-// in profiles (every event makes several ids). Ids need to be unguessable, not secret.
+// Drawn from the CSPRNG 1 KiB at a time per thread: one call per id showed in profiles (every
+// event makes several ids).
 void FillRandom(unsigned char* out, size_t n) {
   thread_local std::string pool;
   thread_local size_t used = 0;
@@ -22,7 +23,6 @@ void FillRandom(unsigned char* out, size_t n) {
   std::memcpy(out, pool.data() + used, n);
   used += n;
 }
-}  // namespace
 
 std::string NewId(std::string_view prefix, int64_t unix_millis) {
   // 128 bits: 48 of time then 80 of randomness, written as 26 base32 digits (2 leading pad bits).

@@ -12,6 +12,10 @@ namespace relay {
 // Thread-safe. Contains no '.', so it is a valid Standard Webhooks webhook-id.
 std::string NewId(std::string_view prefix, int64_t unix_millis);
 
+// `n` (at most 1024) random bytes for identifiers: unguessable, not secret (never for keys or
+// secrets: use crypto::RandomBytes). Cheap: the CSPRNG is read 1 KiB at a time per thread.
+void FillRandom(unsigned char* out, size_t n);
+
 // True when `id` is `prefix` followed by 26 Crockford base32 characters.
 bool IsWellFormedId(std::string_view id, std::string_view prefix);
 
