@@ -6,14 +6,13 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
 const path = require('node:path');
 const { test, before, after } = require('node:test');
 const { chromium } = require('playwright-core');
-const { startRelay, startReceiver, apiClient, waitFor, HOSTILE_BODY } = require('./support');
+const { startRelay, startReceiver, apiClient, waitFor, screenshotDir, HOSTILE_BODY } =
+  require('./support');
 
-const shots = process.env.SCREENSHOT_DIR || path.join(__dirname, 'screenshots');
-fs.mkdirSync(shots, { recursive: true });
+const shots = screenshotDir();
 
 let relay;
 let receiver;

@@ -10,10 +10,9 @@ const os = require('node:os');
 const path = require('node:path');
 const { test, before, after } = require('node:test');
 const puppeteer = require('puppeteer-core');
-const { startRelay, startReceiver, waitFor } = require('./support');
+const { startRelay, startReceiver, waitFor, screenshotDir } = require('./support');
 
-const shots = process.env.SCREENSHOT_DIR || path.join(__dirname, 'screenshots');
-fs.mkdirSync(shots, { recursive: true });
+const shots = screenshotDir();
 
 let relay;
 let receiver;

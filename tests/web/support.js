@@ -116,4 +116,11 @@ async function apiClient(relay, organization) {
   };
 }
 
-module.exports = { startRelay, startReceiver, apiClient, waitFor, freePort, HOSTILE_BODY };
+// Where the browser tests leave their screenshots: $SCREENSHOT_DIR, else ./screenshots.
+function screenshotDir() {
+  const dir = process.env.SCREENSHOT_DIR || path.join(__dirname, 'screenshots');
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+module.exports = { startRelay, startReceiver, apiClient, waitFor, freePort, screenshotDir, HOSTILE_BODY };
