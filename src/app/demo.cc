@@ -1,7 +1,6 @@
 // `consent-relay demo`.
 #include "app/demo.h"
 
-#include <curl/curl.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -11,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -19,8 +19,10 @@
 #include "app/store_options.h"
 #include "auth/auth_service.h"
 #include "common/clock.h"
+#include "common/json.h"
 #include "common/keyring.h"
 #include "common/trace_context.h"
+#include "delivery/http_client.h"
 #include "delivery/signer.h"
 #include "integrations/features.h"
 #include "integrations/integration_service.h"
@@ -32,31 +34,32 @@ namespace {
 
 constexpr char kOrganization[] = "demo";
 
-// One blocking request to the demo's server; returns the status (0 when it did not answer).
-int Call(const std::string& method, const std::string& url, const std::string& body,
-         const std::vector<std::string>& headers, std::string* answer) {
-  CURL* curl = curl_easy_init();
-  if (!curl) return 0;
-  curl_slist* list = nullptr;
-  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  if (!body.empty()) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(
-      curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t n, void* out) {
-        static_cast<std::string*>(out)->append(data, size * n);
-        return size * n;
-      });
-  std::string ignored;
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, answer ? answer : &ignored);
-  long status = 0;
-  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(list);
-  curl_easy_cleanup(curl);
-  return static_cast<int>(status);
+// One POST to the demo's server through the delivery engine's client, waited for.
+delivery::HttpCallResult Post(delivery::HttpClient& http, const std::string& url,
+                              const std::string& body, std::vector<std::string> headers) {
+  delivery::HttpCall call;
+  call.url = url;
+  call.body = body;
+  call.headers = std::move(headers);
+  call.headers.push_back("Content-Type: application/json");
+  call.timeout_ms = 5000;
+  std::optional<delivery::HttpCallResult> result;
+  http.Start(std::move(call), [&result](delivery::HttpCallResult r) { result = std::move(r); });
+  while (!result) http.Poll(100);
+  return std::move(*result);
+}
+
+// A session token for the demo's key, or "" while the server does not answer yet.
+std::string SignIn(delivery::HttpClient& http, const std::string& base,
+                   const auth::NewApiKey& key) {
+  json::object session{{"type", "api-key"}, {"key", key.key}, {"secret", key.secret}};
+  auto answer = Post(http, base + "/v1/sessions", json::serialize(session), {});
+  if (answer.status != 201) return "";
+  auto parsed = ParseJson(answer.body);
+  const json::value* token = parsed.ok() && parsed->is_object()
+                                 ? parsed->as_object().if_contains("access_token")
+                                 : nullptr;
+  return token && token->is_string() ? std::string(token->as_string()) : "";
 }
 
 // Prints each webhook the receiver gets, with whether its Standard Webhooks signature verifies.
@@ -73,10 +76,9 @@ api::HttpResponse Receive(const api::HttpRequest& request, const std::string& ke
     verified = false;
   }
   std::string type = "?", user = "?";
-  boost::system::error_code ec;
-  json::value body = json::parse(request.body, ec);
-  if (!ec && body.is_object()) {
-    const auto& o = body.as_object();
+  auto body = ParseJson(request.body);
+  if (body.ok() && body->is_object()) {
+    const auto& o = body->as_object();
     if (auto* t = o.if_contains("type"); t && t->is_string()) type = std::string(t->as_string());
     if (auto* p = o.if_contains("parameters"); p && p->is_object()) {
       for (const char* name : {"entity", "new_entity", "source"}) {
@@ -103,21 +105,15 @@ api::HttpResponse Receive(const api::HttpRequest& request, const std::string& ke
   return r;
 }
 
-// Sends a synthetic consent change every interval until `stop`.
-void StreamChanges(const std::string& base, const auth::NewApiKey& key, int interval_ms,
-                   const std::atomic<bool>& stop, std::mutex& print_mu) {
+// Sends a synthetic consent change every interval until `stop`, signing in again when `token`
+// expires.
+void StreamChanges(delivery::HttpClient& http, const std::string& base, const auth::NewApiKey& key,
+                   std::string token, int interval_ms, const std::atomic<bool>& stop,
+                   std::mutex& print_mu) {
   std::mt19937 random(std::random_device{}());
   const std::vector<std::string> purposes = {"analytics", "advertising", "personalization"};
-  std::string token;
-  for (int n = 0; !stop.load(); ++n) {
-    if (token.empty()) {
-      std::string answer;
-      json::object session{{"type", "api-key"}, {"key", key.key}, {"secret", key.secret}};
-      if (Call("POST", base + "/v1/sessions", json::serialize(session),
-               {"Content-Type: application/json"}, &answer) == 201) {
-        token = std::string(json::parse(answer).at("access_token").as_string());
-      }
-    }
+  while (!stop.load()) {
+    if (token.empty()) token = SignIn(http, base, key);
     if (!token.empty()) {
       json::array consents;
       for (const auto& p : purposes) {
@@ -126,11 +122,10 @@ void StreamChanges(const std::string& base, const auth::NewApiKey& key, int inte
       std::string user = "demo-user-" + std::to_string(random() % 5 + 1);
       json::object event{{"user", json::object{{"organization_user_id", user}}},
                          {"consents", json::object{{"purposes", std::move(consents)}}}};
-      int status = Call("POST", base + "/v1/consents/events?organization_id=" + kOrganization,
+      int status = Post(http, base + "/v1/consents/events?organization_id=" + kOrganization,
                         json::serialize(event),
-                        {"Content-Type: application/json", "Authorization: Bearer " + token,
-                         "traceparent: " + NewTraceparent()},
-                        nullptr);
+                        {"Authorization: Bearer " + token, "traceparent: " + NewTraceparent()})
+                       .status.value_or(0);
       if (status == 401) token.clear();
       std::lock_guard<std::mutex> lock(print_mu);
       std::printf("change   consent event for %s: HTTP %d\n", user.c_str(), status);
@@ -191,12 +186,10 @@ int Demo(const std::string& program, const DemoOptions& options) {
     auto store = OpenStore(store_options);
     if (!store.ok()) return cleanup(Fail(store.status().message()));
     const Clock& clock = SystemClock::Instance();
-    for (const char* feature : {integrations::kFeatureWebhooks}) {
-      if (Status s =
-              (*store)->SetOrganizationFeature(kOrganization, feature, true, clock.NowMillis());
-          !s.ok()) {
-        return cleanup(Fail(s.message()));
-      }
+    if (Status s = (*store)->SetOrganizationFeature(kOrganization, integrations::kFeatureWebhooks,
+                                                    true, clock.NowMillis());
+        !s.ok()) {
+      return cleanup(Fail(s.message()));
     }
     auth::AuthService auth(**store, *keyring, clock);
     auto created_key = auth.CreateApiKey({kOrganization}, "demo");
@@ -218,10 +211,19 @@ int Demo(const std::string& program, const DemoOptions& options) {
   const std::string base = "http://" + shown_host + ":" + std::to_string(port);
   std::atomic<bool> stop{false};
   std::thread stream([&] {
-    // Once the server answers: the banner, then the stream of changes.
-    for (int i = 0; i < 200 && !stop.load(); ++i) {
-      if (Call("GET", base + "/healthz", "", {}, nullptr) == 200) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // The server on loopback (or on the address it listens on) is this client's only destination.
+    std::vector<Cidr> allowed = {*ParseCidr("127.0.0.0/8"), *ParseCidr("::1/128")};
+    if (auto own = ParseCidr(host + (host.find(':') != std::string::npos ? "/128" : "/32"))) {
+      allowed.push_back(*own);
+    }
+    DestinationGuard guard(std::move(allowed));
+    delivery::HttpClient http(guard, {std::string("consent-relay-demo/") + RELAY_VERSION, ""});
+    // Once the server answers (a session is the first thing signed in): the banner, then the
+    // stream of changes.
+    std::string token;
+    for (int i = 0; i < 200 && !stop.load() && token.empty(); ++i) {
+      token = SignIn(http, base, key);
+      if (token.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (stop.load()) return;
     {
@@ -239,7 +241,7 @@ int Demo(const std::string& program, const DemoOptions& options) {
           dir.c_str());
       std::fflush(stdout);
     }
-    StreamChanges(base, key, options.interval_ms, stop, print_mu);
+    StreamChanges(http, base, key, token, options.interval_ms, stop, print_mu);
   });
 
   ServeOptions serve;
