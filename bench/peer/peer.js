@@ -4,11 +4,16 @@
 // one, signed the Standard Webhooks way, through an undici keep-alive pool, retrying on failure.
 //
 // node peer.js --port P --redis-port R --target http://127.0.0.1:N/hook --secret whsec_...
-//              [--no-worker] [--no-ingest] [--concurrency 64]
-// Prints "peer listening on P" when ready. Counts go to stdout on SIGTERM as JSON.
+//              [--no-worker] [--no-ingest] [--concurrency 64] [--processes N]
+// At its best on the machine: --processes (default: one per core) node:cluster processes, each
+// with the HTTP ingest (sharing the port) and a worker of --concurrency. Prints "peer listening
+// on P" when every process is ready. Counts (summed over the processes) go to stdout on SIGTERM
+// as JSON.
 // node peer.js --redis-port R --seed N --payload JSON: enqueues N jobs with that payload (the
 // benchmark's backlog, as the relay's is seeded with SQL), prints "seeded N" and exits.
 'use strict';
+const cluster = require('node:cluster');
+const os = require('node:os');
 const http = require('node:http');
 const crypto = require('node:crypto');
 const { Queue, Worker } = require('bullmq');
@@ -26,6 +31,38 @@ const secret = Buffer.from(flag('--secret', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaL
 const concurrency = Number(flag('--concurrency', '64'));
 const withWorker = !args.includes('--no-worker');
 const withIngest = !args.includes('--no-ingest');
+const processes = Number(flag('--processes', String(os.availableParallelism())));
+const seedCount = Number(flag('--seed', '0'));
+
+if (cluster.isPrimary && seedCount === 0 && processes > 1) {
+  // The primary only starts the processes, and sums their counts at the end.
+  const total = { accepted: 0, refused: 0, enqueued: 0, delivered: 0, failed: 0, delivered_bytes: 0 };
+  let ready = 0;
+  let reported = 0;
+  let listening = 0;
+  for (let i = 0; i < processes; i++) {
+    const child = cluster.fork();
+    child.on('message', (m) => {
+      if (m.ready !== undefined) {
+        listening = m.ready;
+        if (++ready === processes) console.log(`peer listening on ${listening}`);
+      } else if (m.counts) {
+        for (const k of Object.keys(total)) total[k] += m.counts[k] || 0;
+        if (++reported === processes) {
+          process.stdout.write(JSON.stringify(total) + '\n', () => process.exit(0));
+        }
+      }
+    });
+  }
+  const stopAll = () => {
+    setTimeout(() => process.exit(0), 4000).unref();
+    for (const child of Object.values(cluster.workers)) child.process.kill('SIGTERM');
+  };
+  process.on('SIGTERM', stopAll);
+  process.on('SIGINT', stopAll);
+  return;
+}
+const announce = (p) => (cluster.isWorker ? process.send({ ready: p }) : console.log(`peer listening on ${p}`));
 
 const queue = new Queue('webhooks', { connection });
 const jobOptions = {
@@ -105,9 +142,9 @@ if (seed > 0) {
     });
   });
   server.keepAliveTimeout = 60000;
-  server.listen(port, '127.0.0.1', () => console.log(`peer listening on ${server.address().port}`));
+  server.listen(port, '127.0.0.1', () => announce(server.address().port));
 } else {
-  console.log('peer listening on 0');
+  announce(0);
 }
 
 let worker = null;
@@ -154,7 +191,11 @@ async function stop() {
     if (worker) await worker.close(true);
     await queue.close();
   } finally {
-    process.stdout.write(JSON.stringify(counts) + '\n', () => process.exit(0));
+    if (cluster.isWorker) {
+      process.send({ counts }, () => process.exit(0));
+    } else {
+      process.stdout.write(JSON.stringify(counts) + '\n', () => process.exit(0));
+    }
   }
 }
 process.on('SIGTERM', stop);

@@ -99,6 +99,7 @@ Result<size_t> WriteMessages(store::WriteTransaction& txn, const std::string& or
       d.integration_id = t.id;
       d.next_attempt_at = now;
       d.created_at = now;
+      d.unordered = t.properties->ordering == "none";
       if (t.properties->flatten) {
         if (flat_payload.empty()) {
           // A pre-rendered payload (the hot path's) is parsed back: flatten is the rare case.

@@ -15,6 +15,7 @@
 #include "common/trace_context.h"
 #include "delivery/dispatcher_metrics.h"
 #include "delivery/http_client.h"
+#include "delivery/lease_heartbeat.h"
 #include "delivery/oauth.h"
 #include "delivery/retry_policy.h"
 #include "delivery/signer.h"
@@ -61,6 +62,7 @@ class Dispatcher::Engine {
         targets_(integrations, clock),
         tokens_(clock),
         round_trips_(store, options_.health, [this] { http_.Wakeup(); }),
+        heartbeat_(store, clock, options_.lease_millis),
         m_(metrics),
         state_changes_(metrics) {}
 
@@ -90,13 +92,12 @@ class Dispatcher::Engine {
           break;
         }
         if (!round_trips_.busy() && !outcomes_.empty() && now >= backoff_until_) {
-          Submit(std::nullopt, Renewals(now));
+          Submit(std::nullopt);
         }
       } else if (!round_trips_.busy() && now >= backoff_until_) {
-        // One store round trip at a time, carrying every outcome recorded since the last one
-        // and, every quarter lease, the heartbeat of the leases held. Claim when told that work
-        // may be due, when the last claim was full, when finished deliveries freed capacity, or
-        // every poll.
+        // One store round trip at a time, carrying every outcome recorded since the last one.
+        // Claim when told that work may be due, when the last claim was full, when finished
+        // deliveries freed capacity, or every poll.
         auto since = now - last_claim;
         std::optional<store::ClaimRequest> claim;
         if (woken.exchange(false) || last_claim_full || !outcomes_.empty() ||
@@ -104,10 +105,9 @@ class Dispatcher::Engine {
           claim = NextClaim();
           last_claim = now;
         }
-        std::vector<store::HeldLease> renew = RenewalsIfDue(now);
-        if (claim || !outcomes_.empty() || !renew.empty())
-          Submit(std::move(claim), std::move(renew));
+        if (claim || !outcomes_.empty()) Submit(std::move(claim));
       }
+      PublishHeld(now);
       if (!stopping.load()) StartReady();  // after a stop, nothing new starts
       int timeout = jobs_.empty() && !round_trips_.busy() ? options_.idle_poll_millis : 5;
       if (round_trips_.has_reply()) timeout = 0;
@@ -115,34 +115,27 @@ class Dispatcher::Engine {
     }
   }
 
-  // The heartbeat: every lease this node holds, extended a full lease from now. Sent every
-  // quarter lease, so a lease never runs out under a live holder even if a round trip is slow.
-  std::vector<store::HeldLease> RenewalsIfDue(SteadyClock::time_point now) {
-    if (jobs_.empty() ||
-        now - last_renewal_ < std::chrono::milliseconds(options_.lease_millis / 4)) {
-      return {};
-    }
-    return Renewals(now);
-  }
-  std::vector<store::HeldLease> Renewals(SteadyClock::time_point now) {
+  // What this node holds, for the heartbeat (its own thread: a slow store round trip never delays
+  // a renewal). Told every eighth of a lease, so what was claimed since is renewed in time.
+  void PublishHeld(SteadyClock::time_point now) {
+    if (now - last_renewal_ < std::chrono::milliseconds(options_.lease_millis / 8)) return;
     last_renewal_ = now;
     std::vector<store::HeldLease> held;
     held.reserve(jobs_.size());
-    for (const auto& [seq, job] : jobs_) held.push_back({seq, job->d.lease_token});
-    return held;
+    for (const auto& [seq, job] : jobs_) held.push_back({seq, job->d.lease_token, job->d.lane_id});
+    heartbeat_.Hold(std::move(held));
   }
 
   void Wakeup() { http_.Wakeup(); }
 
  private:
   // Starts a store round trip with every outcome recorded since the last one.
-  void Submit(std::optional<store::ClaimRequest> claim, std::vector<store::HeldLease> renew) {
+  void Submit(std::optional<store::ClaimRequest> claim) {
     for (auto& [id, b] : breakers_) {
       b.submitted += b.unreported;
       b.unreported = 0;
     }
-    round_trips_.Submit(std::move(outcomes_), clock_.NowMillis(), std::move(claim),
-                        std::move(renew), clock_.NowMillis() + options_.lease_millis);
+    round_trips_.Submit(std::move(outcomes_), clock_.NowMillis(), std::move(claim));
     outcomes_.clear();
   }
 
@@ -214,6 +207,7 @@ class Dispatcher::Engine {
     int expected = per_integration * std::max(1, last_claim_integrations_);
     req.limit = std::min({free, options_.claim_batch, std::max(expected, 1)});
     req.integration_cap = options_.max_in_flight_per_integration;
+    req.lane_depth = options_.lane_depth;
     for (const auto& [integration, count] : claimed_) {
       if (count >= per_integration) req.excluded_integrations.push_back(integration);
     }
@@ -254,6 +248,7 @@ class Dispatcher::Engine {
     if (!reply.claim) return false;
     const int per_integration = options_.max_in_flight_per_integration * kPrefetch;
     std::unordered_set<std::string> seen;
+    std::unordered_set<int64_t> handed_back;  // lanes whose head this batch handed back
     for (auto& d : reply.claimed) {
       seen.insert(d.integration_id);
       if (auto held = jobs_.find(d.seq); held != jobs_.end()) {
@@ -262,13 +257,22 @@ class Dispatcher::Engine {
         held->second->d.lease_token = d.lease_token;
         continue;
       }
+      if (auto lane = lanes_.find(d.lane_id); lane != lanes_.end()) {
+        // Behind a delivery of its lane held here: it starts when the one before it succeeds.
+        lane->second.push_back(d.seq);
+        jobs_[d.seq] = std::make_unique<Job>(Job{std::move(d)});
+        continue;
+      }
       int& count = claimed_[d.integration_id];
-      if (count >= per_integration) {
-        // Over the cap within one batch: hand it back untried, it is claimed again later.
+      if (count >= per_integration || handed_back.count(d.lane_id)) {
+        // Over the cap within one batch: hand it back untried (and what follows it in its lane),
+        // it is claimed again later.
+        handed_back.insert(d.lane_id);
         Record(d, std::nullopt, store::DeliveryStatus::kPending, reply.claim->now);
         continue;
       }
       ++count;
+      lanes_[d.lane_id];  // the lane's head: its followers queue behind it
       auto job = std::make_unique<Job>();
       job->d = std::move(d);
       int64_t seq = job->d.seq;
@@ -533,9 +537,51 @@ class Dispatcher::Engine {
     // Dead is counted when the store says so: it holds the failures of an integration whose
     // breaker is open, or which is disabled, instead (OnHealth).
     if (status == store::DeliveryStatus::kCancelled) m_.cancelled.Add();
-    Forget(it->second->d.integration_id, /*was_sending=*/true);
+    const int64_t lane = it->second->d.lane_id;
+    const std::string integration = it->second->d.integration_id;
+    Forget(integration, /*was_sending=*/true);
     jobs_.erase(it);
+    // After a success (or a cancellation) the lane goes on here. After a failure what follows goes
+    // back untried: a retry holds the lane, and a delivery out of retries may yet be held by the
+    // store (a 410 disables its integration); the store moves the lane on from a dead head.
+    if (status == store::DeliveryStatus::kSucceeded ||
+        status == store::DeliveryStatus::kCancelled) {
+      AdvanceLane(lane, integration);
+    } else {
+      ReleaseLane(lane);
+    }
     in_flight_gauge_.store(static_cast<int64_t>(jobs_.size()));
+  }
+
+  // The next delivery of a lane held here starts now, without a claim: the lane's lease covers it.
+  void AdvanceLane(int64_t lane, const std::string& integration) {
+    auto it = lanes_.find(lane);
+    if (it == lanes_.end()) return;
+    while (!it->second.empty()) {
+      const int64_t next = it->second.front();
+      it->second.pop_front();
+      if (!jobs_.count(next)) continue;
+      ++claimed_[integration];
+      ready_[integration].push_front(next);
+      m_.lane_chained.Add();
+      return;
+    }
+    lanes_.erase(it);
+  }
+
+  // What follows in a lane goes back untried (pending, due now: the lane is due at its head's
+  // time), and the lane is no longer held here.
+  void ReleaseLane(int64_t lane) {
+    auto it = lanes_.find(lane);
+    if (it == lanes_.end()) return;
+    const int64_t now = clock_.NowMillis();
+    for (int64_t seq : it->second) {
+      auto job = jobs_.find(seq);
+      if (job == jobs_.end()) continue;
+      Record(job->second->d, std::nullopt, store::DeliveryStatus::kPending, now);
+      jobs_.erase(job);
+    }
+    lanes_.erase(it);
   }
 
   void Record(const store::ClaimedDelivery& d, std::optional<store::AttemptRow> attempt,
@@ -576,7 +622,9 @@ class Dispatcher::Engine {
       }
       Record(job->second->d, std::nullopt, store::DeliveryStatus::kPending, now);
       Forget(integration, /*was_sending=*/false);
+      const int64_t lane = job->second->d.lane_id;
       jobs_.erase(job);
+      ReleaseLane(lane);
     }
     if (keep.empty()) {
       ready_.erase(it);
@@ -595,7 +643,9 @@ class Dispatcher::Engine {
         if (it == jobs_.end()) continue;
         Record(it->second->d, std::nullopt, store::DeliveryStatus::kPending, now);
         Forget(integration, /*was_sending=*/false);
+        const int64_t lane = it->second->d.lane_id;
         jobs_.erase(it);
+        ReleaseLane(lane);
       }
     }
     ready_.clear();
@@ -609,6 +659,7 @@ class Dispatcher::Engine {
     for (auto& [seq, job] : jobs_)
       Record(job->d, std::nullopt, store::DeliveryStatus::kPending, now);
     jobs_.clear();
+    lanes_.clear();
     sending_.clear();
     claimed_.clear();
     sending_total_ = 0;
@@ -628,9 +679,11 @@ class Dispatcher::Engine {
   std::chrono::milliseconds backoff_{0};
   SteadyClock::time_point backoff_until_;
   int last_claim_integrations_ = 8;
-  std::unordered_map<int64_t, std::unique_ptr<Job>> jobs_;  // claimed: ready or sending
-  std::map<std::string, std::deque<int64_t>> ready_;        // claimed, not started, per integration
-  std::unordered_map<std::string, int> sending_;            // started, per integration
+  std::unordered_map<int64_t, std::unique_ptr<Job>> jobs_;  // claimed: ready, sending or behind
+  // The lanes held here: the deliveries claimed behind the one ready or sending, in lane order.
+  std::unordered_map<int64_t, std::deque<int64_t>> lanes_;
+  std::map<std::string, std::deque<int64_t>> ready_;  // claimed, not started, per integration
+  std::unordered_map<std::string, int> sending_;      // started, per integration
   struct RateBucket {
     double tokens;
     int64_t at;  // when tokens was last brought up to date
@@ -642,6 +695,7 @@ class Dispatcher::Engine {
   TokenCache tokens_;
   std::vector<store::DeliveryOutcome> outcomes_;  // recorded by the next store round trip
   StoreRoundTrips round_trips_;
+  LeaseHeartbeat heartbeat_;
   std::unordered_map<std::string, Breaker> breakers_;  // integrations with recent failures here
   DispatcherMetrics m_;
   integrations::StateChanges state_changes_;

@@ -42,6 +42,9 @@ struct DispatcherOptions {
   // a dead node's deliveries come back within one lease.
   int64_t lease_millis = 20'000;
   int claim_batch = 256;
+  // Deliveries of one lane claimed together (dispatcher.cc: the next starts when the one before it
+  // succeeds, without another claim).
+  int lane_depth = 16;
   // Endpoint health: the circuit breaker, 410 and auto-disable (store/health.h).
   store::HealthPolicy health;
   int idle_poll_millis = 50;

@@ -27,6 +27,9 @@ DispatcherMetrics::DispatcherMetrics(MetricsRegistry& m)
           LatencyBuckets())),
       claimed(m.GetCounter("relay_deliveries_claimed_total",
                            "Deliveries claimed by this node's dispatcher")),
+      lane_chained(m.GetCounter("relay_lane_chained_total",
+                                "Deliveries started right after the one before them in their lane "
+                                "succeeded, without a claim")),
       token_fetches(m.GetCounter("relay_oauth_token_fetches_total", "OAuth token requests made")),
       token_failures(
           m.GetCounter("relay_oauth_token_failures_total", "OAuth token requests that failed")) {}

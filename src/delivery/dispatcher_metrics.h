@@ -20,6 +20,7 @@ struct DispatcherMetrics {
   Histogram& duration;    // one attempt
   Histogram& round_trip;  // one store round trip
   Counter& claimed;
+  Counter& lane_chained;  // started right after the one before it in its lane, unclaimed
   Counter& token_fetches;
   Counter& token_failures;
 };

@@ -50,6 +50,12 @@ class OutboxStore {
   // of each integration an attempt (or a probe) touched.
   virtual Result<std::vector<HealthReport>> RecordOutcomes(
       const std::vector<DeliveryOutcome>& outcomes, int64_t now, const HealthPolicy& policy) = 0;
+  // The work one claim does, measured and undone: the claim runs in a transaction that is rolled
+  // back, so nothing changes. PostgreSQL counts the table rows it read (the transaction's
+  // pg_stat_get_xact_tuples_* of the outbox's tables); SQLite, the virtual machine steps of the
+  // writer's statements. Either grows with the rows the claim visits: a diagnostic that a claim
+  // costs its batch, not the backlog.
+  virtual Result<int64_t> MeasureClaim(const ClaimRequest& request) = 0;
   // RecordOutcomes then ClaimDeliveries, in one round trip where the backend can (the
   // dispatcher's steady state). Fails as a whole: nothing recorded, nothing claimed.
   virtual Result<RoundTripResult> RecordAndClaim(const std::vector<DeliveryOutcome>& outcomes,

@@ -146,11 +146,15 @@ struct DeliveryRow {
   bool erased = false;
   std::string traceparent;           // its message's (MessageRow::traceparent)
   std::vector<AttemptRow> attempts;  // filled by reads, oldest first
+  // On insert: its integration's ordering is "none", so the delivery is a lane of its own
+  // rather than a follower in its user's lane.
+  bool unordered = false;
 };
 
 // A delivery handed to the dispatcher by a claim, with everything needed to send it.
 struct ClaimedDelivery {
-  int64_t seq = 0;  // the store's key for the delivery
+  int64_t seq = 0;      // the store's key for the delivery
+  int64_t lane_id = 0;  // its lane: deliveries of one lane are claimed in order, sent in turn
   std::string id;
   std::string organization_id;
   std::string integration_id;
@@ -174,8 +178,13 @@ struct ClaimRequest {
   std::vector<std::string> excluded_integrations;  // at their in-flight cap
   // The most deliveries of one integration in flight at once across every node sharing the
   // database (0: no limit). A backend several nodes share enforces it when claiming; the
-  // embedded store has one node, whose dispatcher keeps its own count.
+  // embedded store has one node, whose dispatcher keeps its own count. It counts lanes in flight:
+  // a lane sends one delivery at a time.
   int integration_cap = 0;
+  // Deliveries of one lane handed out together (its head and the followers behind it, in order):
+  // the holder sends each right after the one before succeeds, without another claim. `limit`
+  // counts lanes.
+  int lane_depth = 1;
 };
 
 // What became of a claimed delivery.
@@ -224,6 +233,7 @@ struct RoundTripResult {
 struct HeldLease {
   int64_t seq = 0;
   int64_t lease_token = 0;
+  int64_t lane_id = 0;  // the lane's lease is extended with its deliveries'
 };
 
 struct StoreFacts {

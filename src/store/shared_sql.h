@@ -7,7 +7,7 @@
 namespace relay::store {
 
 // Replay (OutboxStore::RequeueDeliveries): one batch of the integration's matching deliveries
-// after a seq, re-queued with a fresh cycle. Takes now, now, integration, organization, status,
+// after a seq, re-joined with a fresh cycle. Takes now, now, integration, organization, status,
 // after, then since and until when the filter has them, then the batch size. `lock_clause` is
 // what the backend appends to the inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED).
 inline std::string RequeueBatchSql(bool since, bool until, const char* lock_clause) {
@@ -127,6 +127,48 @@ inline constexpr char kFanOutSql[] =
     "deleted_at IS NULL AND (enabled = 1 OR EXISTS (SELECT 1 FROM integration_health h WHERE "
     "h.integration_id = integrations.id AND h.disabled_reason IS NOT NULL))";
 
+// --- the ready queue: lanes (store/outbox_store.h) ---
+// A lane is one row per (integration, user) with unfinished deliveries, or one per delivery of an
+// integration whose ordering is "none" (ordering_key NULL). It is ready (due at `due_at`, its
+// head's time) or in flight (a claim holds it under a lease); `joined` counts the deliveries that
+// joined it since it was created (1: just created). The upsert that joins one holds the lane's
+// row lock to its commit, and whoever removes an empty lane locks it first and then looks: so a
+// lane is never removed under a delivery that is joining it (the race of Solid Queue PR 689). Its
+// integration's `integration_health.next_due_at` is at most the earliest due_at of its ready lanes,
+// so a claim reads integrations that have due work, then at most its batch of their lanes:
+// followers, parked integrations and finished work are never visited.
+
+// A user's lane gains a delivery (created ready when it had none): integration, user, due.
+// Returns the lane and `joined` (1: it was just created, and is due).
+inline constexpr char kUpsertLaneSql[] =
+    "INSERT INTO lanes (integration_id, ordering_key, state, due_at, joined) VALUES (?1, ?2, "
+    "'ready', ?3, 1) ON CONFLICT (integration_id, ordering_key) WHERE ordering_key IS NOT NULL "
+    "DO UPDATE SET joined = lanes.joined + 1 RETURNING lane_id, joined";
+// A lane of one delivery (ordering "none"), with the same parameters: integration, NULL, due.
+inline constexpr char kInsertSoloLaneSql[] =
+    "INSERT INTO lanes (integration_id, ordering_key, state, due_at, joined) VALUES (?1, ?2, "
+    "'ready', ?3, 1) RETURNING lane_id, joined";
+// An integration has a lane due at ?2 (?1: integration): its claimable time moves earlier, never
+// later. No write (and no lock) when it already has earlier work.
+inline constexpr char kIntegrationDueSql[] =
+    "UPDATE integration_health SET next_due_at = ?2 WHERE integration_id = ?1 AND (next_due_at "
+    "IS NULL OR next_due_at > ?2)";
+// After an integration is updated (enabled again, say): its claimable time is its earliest ready
+// lane's. Takes the integration.
+inline constexpr char kRecomputeIntegrationDueSql[] =
+    "UPDATE integration_health SET next_due_at = (SELECT min(l.due_at) FROM lanes l WHERE "
+    "l.integration_id = ?1 AND l.state = 'ready') WHERE integration_id = ?1";
+// Lanes whose lease ran out go back, due now: now. (Their deliveries by kExpireLeasesSql.)
+inline constexpr char kExpireLanesSql[] =
+    "UPDATE lanes SET state = 'ready', due_at = ?1, lease_until = NULL, lease_token = NULL WHERE "
+    "state = 'in_flight' AND lease_until < ?1 RETURNING integration_id";
+// One lane's lease extended with its deliveries': lease_until, lane, token.
+inline constexpr char kRenewLaneSql[] =
+    "UPDATE lanes SET lease_until = ? WHERE lane_id = ? AND lease_token = ? AND state = "
+    "'in_flight'";
+// A deleted integration's lanes (its waiting deliveries are cancelled): integration.
+inline constexpr char kDeleteLanesOfIntegrationSql[] = "DELETE FROM lanes WHERE integration_id = ?";
+
 // --- statements both backends run as they are ---
 
 // A user's events (its history): organization, user. The columns are the backends' kEventColumns.
@@ -151,7 +193,7 @@ inline constexpr char kCancelPendingOfIntegrationSql[] =
     "UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE integration_id = ? AND "
     "status = 'pending'";
 
-// One finished delivery re-queued with a fresh cycle.
+// One finished delivery re-joined with a fresh cycle.
 inline constexpr char kRequeueOneSql[] =
     "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = "
     "attempt_count, updated_at = ? WHERE organization_id = ? AND integration_id = ? AND id = "

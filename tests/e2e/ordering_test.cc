@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "e2e/delivery_fixture.h"
@@ -65,6 +66,52 @@ TEST_F(OrderingTest, EachUsersChangesArriveInOrderThroughAFlakySlowEndpoint) {
       << "each accepted once";
   EXPECT_EQ(receiver.Overlaps(), 0);
   EXPECT_EQ(receiver.Accepted(), made);
+}
+
+// A hot lane: one user's 40 changes wait behind their first, which fails once, then go out. The
+// dispatcher holds the lane and sends each next delivery right after the one before it succeeds,
+// without a claim (relay_lane_chained_total). The order is the order of the changes, one request
+// at a time.
+TEST_F(OrderingTest, AHotLaneGoesOnWithoutAClaimAfterEachSuccessAndKeepsItsOrder) {
+  StartRelay({"--retry-schedule", "1s"});
+  std::mutex mu;
+  std::vector<std::string> accepted;
+  int calls = 0, at_once = 0, overlaps = 0;
+  TestReceiver receiver;
+  receiver.SetHandler([&](const ReceivedRequest& r) {
+    std::unique_lock<std::mutex> lock(mu);
+    if (++at_once > 1) ++overlaps;
+    const bool fail = ++calls == 1;
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    lock.lock();
+    --at_once;
+    if (fail) return ReplyWith(503, "{}");
+    accepted.push_back(EventAndUser(r).first);
+    return ReplyWith(200, "{}");
+  });
+  CreateIntegration(receiver.Url(), R"("events":["event.created"])");
+  std::vector<std::string> made;
+  for (int c = 0; c < 40; ++c) {
+    json::object event = PostEvent("hot-user", "purpose-" + std::to_string(c));
+    made.push_back(std::string(event.at("id").as_string()));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  std::unique_lock<std::mutex> lock(mu);
+  while (accepted.size() < made.size() && std::chrono::steady_clock::now() < deadline) {
+    lock.unlock();
+    receiver.WaitForCount(static_cast<size_t>(calls) + 1, std::chrono::milliseconds(100));
+    lock.lock();
+  }
+  ASSERT_EQ(accepted.size(), made.size());
+  for (size_t i = 0; i < made.size(); ++i) EXPECT_EQ(accepted[i], made[i]) << "change " << i;
+  EXPECT_EQ(overlaps, 0);
+  HttpResult metrics = HttpRequest("GET", Url("/metrics"));
+  const std::string line = "\nrelay_lane_chained_total ";
+  const size_t at = metrics.body.find(line);
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GE(std::stoll(metrics.body.substr(at + line.size())), 10)
+      << "most successes were followed at once by the next change";
 }
 
 // A user whose webhook keeps failing holds only their own lane: the next change of that user

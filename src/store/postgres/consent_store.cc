@@ -142,14 +142,21 @@ class PgWriteTransaction final : public WriteTransaction {
          {P(m.id), P(m.organization_id), P(m.type), P(m.regulation), P(m.ordering_key),
           P(m.payload), P(m.created_at), m.traceparent.empty() ? Null() : P(m.traceparent)}});
     for (const auto& d : deliveries) {
+      // Its lane (the user's, or its own) and the delivery in one statement; a lane just
+      // created makes its integration due. The lane's row lock (the upsert's) is held to the
+      // commit: whoever empties the lane locks it first, so sees this delivery (shared_sql.h).
       queued_.push_back(
-          {"INSERT INTO deliveries (id, organization_id, integration_id, message_seq, type, "
-           "ordering_key, sequence, status, payload, next_attempt_at, created_at, updated_at) "
-           "VALUES (?, ?, ?, currval(pg_get_serial_sequence('messages', 'seq')), ?, ?, "
-           "currval(pg_get_serial_sequence('messages', 'seq')), 'pending', ?, ?, ?, ?)",
-           {P(d.id), P(d.organization_id), P(d.integration_id), P(m.type), P(m.ordering_key),
-            d.payload.empty() ? Null() : P(d.payload), P(d.next_attempt_at), P(d.created_at),
-            P(d.created_at)}});
+          {std::string("WITH lane AS (") + (d.unordered ? kInsertSoloLaneSql : kUpsertLaneSql) +
+               "), ins AS (INSERT INTO deliveries (id, organization_id, integration_id, "
+               "message_seq, type, ordering_key, sequence, status, payload, next_attempt_at, "
+               "created_at, updated_at, lane_id) SELECT ?4, ?5, ?1, currval(pg_get_serial_"
+               "sequence('messages', 'seq')), ?6, ?7, currval(pg_get_serial_sequence('messages', "
+               "'seq')), 'pending', ?8, ?3, ?9, ?9, lane.lane_id FROM lane) UPDATE "
+               "integration_health SET next_due_at = ?3 WHERE integration_id = ?1 AND (SELECT "
+               "joined FROM lane) = 1 AND (next_due_at IS NULL OR next_due_at > ?3)",
+           {P(d.integration_id), d.unordered ? Null() : P(m.ordering_key), P(d.next_attempt_at),
+            P(d.id), P(d.organization_id), P(m.type), P(m.ordering_key),
+            d.payload.empty() ? Null() : P(d.payload), P(d.created_at)}});
     }
     return Status::Ok();
   }

@@ -75,7 +75,8 @@ Status PgStore::UpdateIntegration(const IntegrationRow& row, int64_t expected_ve
     if (r.affected() == 0) {
       return Conflict("integration " + row.id + " was changed or deleted concurrently");
     }
-    return Status::Ok();
+    // Enabled again, it is claimable from its earliest ready lane.
+    return db.Query(kRecomputeIntegrationDueSql, {P(row.id)}).status();
   });
 }
 
@@ -86,7 +87,8 @@ Status PgStore::DeleteIntegration(const std::string& organization_id, const std:
         auto r, db.Query(kDeleteIntegrationSql, {P(now), P(now), P(id), P(organization_id)}));
     if (r.affected() == 0) return NotFound("integration not found: " + id);
     // Its waiting deliveries will never be sent: they become cancelled (kept as history).
-    return db.Query(kCancelPendingOfIntegrationSql, {P(now), P(id)}).status();
+    RELAY_RETURN_IF_ERROR(db.Query(kCancelPendingOfIntegrationSql, {P(now), P(id)}).status());
+    return db.Query(kDeleteLanesOfIntegrationSql, {P(id)}).status();
   });
 }
 

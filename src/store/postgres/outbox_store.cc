@@ -1,4 +1,5 @@
-// The OutboxStore role on PostgreSQL: deliveries, claims, outcomes, leases, re-queues, purges.
+// The OutboxStore role on PostgreSQL: deliveries, outcomes, leases, re-queues, purges. The ready
+// queue's claims are in ready_queue.cc.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -14,63 +15,40 @@
 namespace relay::store {
 
 namespace {
-// Per-user ordering: a delivery is claimable only at the head of its lane (see the SQLite
-// store's kLaneHeadSql, which differs only in how it reads the JSON).
-constexpr char kLaneHeadSql[] =
-    "(coalesce(i.properties::json ->> 'ordering', 'per_user') = 'none' OR NOT EXISTS (SELECT 1 "
-    "FROM deliveries e WHERE e.integration_id = d.integration_id AND e.ordering_key = "
-    "d.ordering_key AND e.status IN ('pending', 'in_flight') AND e.sequence < d.sequence))";
+// The lanes an outcome batch (or a claim that found them empty) touched, after they were locked:
+// a lane whose holder still has deliveries in flight stays held; one with a pending head is ready
+// again, due at the head's time; one with nothing left is removed. The integrations of the lanes
+// made ready become due as early as them. Takes the lanes (bigint[]).
+const std::string kRefreshLanesSql =
+    "WITH st AS (SELECT l.lane_id, EXISTS (SELECT 1 FROM deliveries d WHERE d.lane_id = "
+    "l.lane_id AND d.status = 'in_flight') AS busy, (SELECT d.next_attempt_at FROM deliveries d "
+    "WHERE d.lane_id = l.lane_id AND d.status = 'pending' ORDER BY d.sequence LIMIT 1) AS head "
+    "FROM lanes l WHERE l.lane_id = ANY(?1::bigint[])), "
+    "gone AS (DELETE FROM lanes l USING st WHERE l.lane_id = st.lane_id AND NOT st.busy AND "
+    "st.head IS NULL), "
+    "rdy AS (UPDATE lanes l SET state = 'ready', due_at = st.head, lease_until = NULL, "
+    "lease_token = NULL FROM st WHERE l.lane_id = st.lane_id AND NOT st.busy AND st.head IS NOT "
+    "NULL RETURNING l.integration_id, l.due_at) "
+    "UPDATE integration_health h SET next_due_at = m.due FROM (SELECT integration_id, "
+    "min(due_at) AS due FROM rdy GROUP BY integration_id) m WHERE h.integration_id = "
+    "m.integration_id AND (h.next_due_at IS NULL OR h.next_due_at > m.due)";
 
-// The claim after the lock and the lease expiry, in one statement: counts what is in flight;
-// gives each integration whose breaker's open period is over one probe (its oldest due delivery;
-// the breaker stays open until the probe's lease ends: its outcome moves it); picks the due
-// deliveries of the others within the caps (SKIP LOCKED: rows another transaction holds, a replay,
-// a purge or a node recording health, are passed over; integrations at their cap are left out
-// before the LIMIT; within the batch, each integration's rank plus what it has in flight stays
-// within the cap); marks them and returns them with their payloads. Takes ?1 now, ?2 excluded
-// integrations (those at their cap, and those whose breaker is open, read by the statement
-// before: as an array rather than a subquery of the candidates, their scan keeps the plan it had
-// before there were breakers), ?3 the cap, ?4 the limit, ?5 lease_until, ?6 lease_token.
-const std::string kClaimSql =
-    std::string(
-        "WITH counts AS (SELECT integration_id, count(*) AS n FROM deliveries WHERE status = "
-        "'in_flight' GROUP BY integration_id), "
-        "half AS (SELECT integration_id FROM integration_health WHERE open_until <= ?1::bigint "
-        "ORDER BY integration_id LIMIT ?4::bigint FOR UPDATE SKIP LOCKED), "
-        "probe AS (SELECT p.seq, p.integration_id FROM half CROSS JOIN LATERAL (SELECT d.seq, "
-        "d.integration_id FROM deliveries d JOIN integrations i ON i.id = d.integration_id WHERE "
-        "d.integration_id = half.integration_id AND d.status = 'pending' AND d.next_attempt_at <= "
-        "?1::bigint AND i.enabled = 1 AND i.deleted_at IS NULL AND ") +
-    kLaneHeadSql +
-    " ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED) p), "
-    "marked AS (UPDATE integration_health h SET open_until = ?5::bigint FROM probe WHERE "
-    "h.integration_id = probe.integration_id), "
-    "cand AS (SELECT d.seq, d.integration_id, d.next_attempt_at FROM deliveries d JOIN "
-    "integrations i ON i.id = d.integration_id WHERE d.status = 'pending' AND d.next_attempt_at "
-    "<= ?1::bigint AND i.enabled = 1 AND i.deleted_at IS NULL AND " +
-    kLaneHeadSql +
-    " AND NOT (d.integration_id = ANY(?2::text[])) AND (?3::bigint <= 0 OR d.integration_id NOT "
-    "IN (SELECT integration_id FROM counts WHERE n >= ?3::bigint)) ORDER BY d.next_attempt_at "
-    "LIMIT ?4::bigint FOR UPDATE OF d SKIP LOCKED), "
-    "picked AS (SELECT c.seq, false AS probe FROM (SELECT cand.*, row_number() OVER (PARTITION BY "
-    "integration_id ORDER BY next_attempt_at, seq) AS rn FROM cand) c LEFT JOIN counts k ON "
-    "k.integration_id = c.integration_id WHERE ?3::bigint <= 0 OR coalesce(k.n, 0) + c.rn <= "
-    "?3::bigint UNION ALL SELECT seq, true FROM probe), "
-    "upd AS (UPDATE deliveries d SET status = 'in_flight', lease_until = ?5::bigint, lease_token "
-    "= ?6::bigint FROM picked WHERE d.seq = picked.seq RETURNING d.seq, d.id, d.organization_id, "
-    "d.integration_id, d.message_seq, d.type, d.payload, d.attempt_count, d.cycle_start, "
-    "d.next_attempt_at, picked.probe) "
-    "SELECT u.seq, u.id, u.organization_id, u.integration_id, i.version, m.id, u.type, "
-    "coalesce(u.payload, m.payload), u.attempt_count, u.attempt_count - u.cycle_start, "
-    "m.created_at, u.probe, coalesce(m.traceparent, '') FROM upd u JOIN messages m ON m.seq = "
-    "u.message_seq JOIN integrations "
-    "i ON i.id = u.integration_id ORDER BY u.next_attempt_at, u.seq";
-
-// Before the claim, in one round trip: expired leases given back, and the integrations whose
-// breaker is open (excluded from the claim). Takes now.
-const std::string kExpireAndListOpenSql =
-    std::string("WITH expired AS (") + kExpireLeasesSql +
-    ") SELECT integration_id FROM integration_health WHERE open_until IS NOT NULL";
+// A re-queued delivery joins a lane as its integration orders now: its user's, or one of its own.
+// An older delivery re-queued into a ready lane becomes its head: the lane is due as early. Takes
+// the delivery's seq.
+const std::string kJoinLaneSql =
+    "WITH r AS (SELECT d.integration_id, CASE WHEN coalesce(i.properties::json ->> 'ordering', "
+    "'per_user') = 'none' THEN NULL ELSE d.ordering_key END AS key, d.next_attempt_at AS due FROM "
+    "deliveries d JOIN integrations i ON i.id = d.integration_id WHERE d.seq = ?1 AND d.status = "
+    "'pending'), "
+    "lane AS (INSERT INTO lanes (integration_id, ordering_key, state, due_at, joined) SELECT "
+    "integration_id, key, 'ready', due, 1 FROM r ON CONFLICT (integration_id, ordering_key) WHERE "
+    "ordering_key IS NOT NULL DO UPDATE SET joined = lanes.joined + 1, due_at = CASE WHEN "
+    "lanes.state = 'ready' THEN least(lanes.due_at, excluded.due_at) ELSE lanes.due_at END "
+    "RETURNING lane_id, integration_id, due_at), "
+    "upd AS (UPDATE deliveries SET lane_id = (SELECT lane_id FROM lane) WHERE seq = ?1) "
+    "UPDATE integration_health h SET next_due_at = lane.due_at FROM lane WHERE h.integration_id "
+    "= lane.integration_id AND (h.next_due_at IS NULL OR h.next_due_at > lane.due_at)";
 
 // The health of the integrations an outcome batch touches (a text[] of ids): read first without a
 // lock, then locked when the batch changes something (RecordOn).
@@ -135,47 +113,6 @@ Result<std::optional<DeliveryScope>> PgStore::LocateDelivery(const std::string& 
 }
 
 // --- the delivery engine ---------------------------------------------------------------------
-
-// A claim in two round trips: the cluster-wide claim lock with the lease expiry, then one
-// statement that counts what is in flight, picks the due deliveries within the caps, marks them
-// and returns them with their payloads. (It was five statements, each a round trip to a server
-// that shares the machine's cores with its clients.)
-Status PgStore::ClaimOn(PgConn& db, const ClaimRequest& request,
-                        std::vector<ClaimedDelivery>* out) {
-  std::vector<ClaimedDelivery>& claimed = *out;
-  claimed.clear();
-  if (request.limit <= 0) return Status::Ok();
-  // Claims are serialized across the cluster (a transaction-scoped advisory lock, held for a few
-  // milliseconds), so that the per-integration cap counts every node's deliveries in flight.
-  RELAY_RETURN_IF_ERROR(db.Query("SELECT pg_advisory_xact_lock(?)", {P(kClaimLock)}).status());
-  // The expired leases given back, and the integrations whose breaker is open, in one round trip.
-  RELAY_ASSIGN_OR_RETURN(auto open, db.Query(kExpireAndListOpenSql, {P(request.now)}));
-  std::vector<std::string> excluded = request.excluded_integrations;
-  for (int i = 0; i < open.rows(); ++i) excluded.push_back(open.Text(i, 0));
-  RELAY_ASSIGN_OR_RETURN(
-      auto r, db.Query(kClaimSql, {P(request.now), TextArray(excluded),
-                                   P(int64_t{request.integration_cap}), P(int64_t{request.limit}),
-                                   P(request.lease_until), P(request.lease_token)}));
-  for (int i = 0; i < r.rows(); ++i) {
-    ClaimedDelivery c;
-    c.seq = r.Int(i, 0);
-    c.id = r.Text(i, 1);
-    c.organization_id = r.Text(i, 2);
-    c.integration_id = r.Text(i, 3);
-    c.integration_version = r.Int(i, 4);
-    c.message_id = r.Text(i, 5);
-    c.type = r.Text(i, 6);
-    c.payload = r.Text(i, 7);
-    c.attempt_count = r.Int(i, 8);
-    c.cycle_attempts = r.Int(i, 9);
-    c.message_created_at = r.Int(i, 10);
-    c.lease_token = request.lease_token;
-    c.probe = r.Text(i, 11) == "t";
-    c.traceparent = r.Text(i, 12);
-    claimed.push_back(std::move(c));
-  }
-  return Status::Ok();
-}
 
 // The health of the integrations the outcomes touch is loaded (locked: nodes recording outcomes
 // of one integration take turns), the batch applied to it (store/health.h), and both written back.
@@ -255,39 +192,34 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& given, 
                   IntArray(a_status), TextArray(a_error), TextArray(a_body), IntArray(a_token)})
             .status());
   }
-  // A lane's head that failed and waits for its retry: the deliveries behind it wait at least as
-  // long, so that claims do not scan them again and again while the head holds the lane (as the
-  // SQLite store's kHoldLaneBehindHeadSql). Before the update below, which ends the lease.
-  // Only when an attempt failed and waits for a retry: the statement is not free otherwise.
-  const bool any_retry = std::any_of(
-      outcomes.begin(), outcomes.end(),
-      [](const DeliveryOutcome& o) { return o.attempt && o.status == DeliveryStatus::kPending; });
-  if (any_retry) {
-    RELAY_RETURN_IF_ERROR(
-        db.Query("UPDATE deliveries s SET next_attempt_at = o.next FROM unnest(?::bigint[], "
-                 "?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS o(seq, status, next, inc, "
-                 "token) JOIN deliveries h ON h.seq = o.seq JOIN integrations i ON i.id = "
-                 "h.integration_id WHERE o.status = 'pending' AND o.inc = 1 AND h.status = "
-                 "'in_flight' AND h.lease_token = o.token AND coalesce(i.properties::json ->> "
-                 "'ordering', 'per_user') <> 'none' AND s.integration_id = h.integration_id AND "
-                 "s.ordering_key = h.ordering_key AND s.sequence > h.sequence AND s.status = "
-                 "'pending' AND s.next_attempt_at < o.next",
-                 {IntArray(o_seq), TextArray(o_status), IntArray(o_next), IntArray(o_inc),
-                  IntArray(o_token)})
-            .status());
-  }
   // A retry, or a release, of a delivery whose integration was deleted meanwhile ends it.
-  RELAY_RETURN_IF_ERROR(
+  RELAY_ASSIGN_OR_RETURN(
+      auto moved,
       db.Query("UPDATE deliveries d SET status = CASE WHEN o.status = 'pending' AND i.deleted_at "
                "IS NOT NULL THEN 'cancelled' ELSE o.status END, next_attempt_at = o.next, "
                "attempt_count = d.attempt_count + o.inc, cycle_start = d.cycle_start + o.unc, "
                "lease_until = NULL, lease_token = NULL, updated_at = ? FROM unnest(?::bigint[], "
                "?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[]) AS o(seq, status, "
                "next, inc, token, unc), integrations i WHERE d.seq = o.seq AND i.id = "
-               "d.integration_id AND d.status = 'in_flight' AND d.lease_token = o.token",
+               "d.integration_id AND d.status = 'in_flight' AND d.lease_token = o.token "
+               "RETURNING d.lane_id",
                {P(now), IntArray(o_seq), TextArray(o_status), IntArray(o_next), IntArray(o_inc),
-                IntArray(o_token), IntArray(o_uncounted)})
-          .status());
+                IntArray(o_token), IntArray(o_uncounted)}));
+  // The lanes of the held outcomes: locked first (in one order, so two nodes never wait on each
+  // other), which waits for any delivery joining one of them to commit; then each is held still,
+  // ready again, or removed (kRefreshLanesSql).
+  std::set<int64_t> lane_set;
+  for (int i = 0; i < moved.rows(); ++i) {
+    if (!moved.IsNull(i, 0)) lane_set.insert(moved.Int(i, 0));
+  }
+  if (!lane_set.empty()) {
+    const std::vector<int64_t> lanes(lane_set.begin(), lane_set.end());
+    RELAY_RETURN_IF_ERROR(db.Query("SELECT lane_id FROM lanes WHERE lane_id = ANY(?::bigint[]) "
+                                   "ORDER BY lane_id FOR UPDATE",
+                                   {IntArray(lanes)})
+                              .status());
+    RELAY_RETURN_IF_ERROR(RefreshLanesOn(db, lanes));
+  }
   if (effects.write && !effects.reports.empty()) {
     std::vector<std::string> ids;
     std::vector<int64_t> failures, cooldown;
@@ -325,12 +257,8 @@ Status PgStore::RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& given, 
   return Status::Ok();
 }
 
-Result<std::vector<ClaimedDelivery>> PgStore::ClaimDeliveries(const ClaimRequest& request) {
-  std::vector<ClaimedDelivery> claimed;
-  if (request.limit <= 0) return claimed;
-  RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) { return ClaimOn(db, request, &claimed); },
-                                      "", /*durable=*/false));
-  return claimed;
+Status PgStore::RefreshLanesOn(PgConn& db, const std::vector<int64_t>& lanes) {
+  return db.Query(kRefreshLanesSql, {IntArray(lanes)}).status();
 }
 
 Result<std::vector<HealthReport>> PgStore::RecordOutcomes(
@@ -358,10 +286,16 @@ Result<RoundTripResult> PgStore::RecordAndClaim(const std::vector<DeliveryOutcom
 Result<int64_t> PgStore::RenewLeases(const std::vector<HeldLease>& held, int64_t lease_until) {
   int64_t renewed = 0;
   if (held.empty()) return renewed;
-  std::vector<int64_t> seqs, tokens;
+  std::vector<int64_t> seqs, tokens, lanes, lane_tokens;
+  std::set<std::pair<int64_t, int64_t>> lane_set;
   for (const auto& h : held) {
     seqs.push_back(h.seq);
     tokens.push_back(h.lease_token);
+    if (h.lane_id) lane_set.insert({h.lane_id, h.lease_token});
+  }
+  for (const auto& [lane, token] : lane_set) {
+    lanes.push_back(lane);
+    lane_tokens.push_back(token);
   }
   RELAY_RETURN_IF_ERROR(InTransaction(
       [&](PgConn& db) -> Status {
@@ -372,7 +306,14 @@ Result<int64_t> PgStore::RenewLeases(const std::vector<HeldLease>& held, int64_t
                      "h.token AND d.status = 'in_flight'",
                      {P(lease_until), IntArray(seqs), IntArray(tokens)}));
         renewed = r.affected();
-        return Status::Ok();
+        if (lanes.empty()) return Status::Ok();
+        return db
+            .Query(
+                "UPDATE lanes l SET lease_until = ? FROM unnest(?::bigint[], ?::bigint[]) AS "
+                "h(lane, token) WHERE l.lane_id = h.lane AND l.lease_token = h.token AND "
+                "l.state = 'in_flight'",
+                {P(lease_until), IntArray(lanes), IntArray(lane_tokens)})
+            .status();
       },
       "", /*durable=*/false));
   return renewed;
@@ -399,7 +340,11 @@ Result<DeliveryRow> PgStore::RequeueDelivery(const std::string& org,
     if (status == "cancelled") {
       return FailedPrecondition("delivery " + id + " was cancelled with its integration");
     }
-    return db.Query(kRequeueOneSql, {P(now), P(now), P(org), P(integration_id), P(id)}).status();
+    RELAY_ASSIGN_OR_RETURN(auto q, db.Query(std::string(kRequeueOneSql) + " RETURNING seq",
+                                            {P(now), P(now), P(org), P(integration_id), P(id)}));
+    // A pending one is already in its lane.
+    if (status == "pending" || q.rows() == 0) return Status::Ok();
+    return db.Query(kJoinLaneSql, {P(q.Int(0, 0))}).status();
   }));
   RELAY_ASSIGN_OR_RETURN(auto row, GetDelivery(org, integration_id, id));
   if (!row) return NotFound("delivery not found: " + id);
@@ -429,6 +374,11 @@ Result<int64_t> PgStore::RequeueDeliveries(const std::string& org,
       RELAY_ASSIGN_OR_RETURN(auto r, db.Query(sql, params));
       changed = r.rows();
       for (int i = 0; i < r.rows(); ++i) after = std::max(after, r.Int(i, 0));
+      // Finished ones join their lanes again (pending ones are in theirs).
+      if (filter.status == DeliveryStatus::kPending) return Status::Ok();
+      for (int i = 0; i < r.rows(); ++i) {
+        RELAY_RETURN_IF_ERROR(db.Query(kJoinLaneSql, {P(r.Int(i, 0))}).status());
+      }
       return Status::Ok();
     }));
     total += changed;

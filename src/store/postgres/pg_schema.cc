@@ -183,6 +183,41 @@ INSERT INTO integration_health (integration_id) SELECT id FROM integrations;
     R"sql(
 ALTER TABLE messages ADD COLUMN traceparent TEXT;
 )sql",
+    // 7: the ready queue, as the SQLite store's migration 9.
+    R"sql(
+CREATE TABLE lanes (
+  lane_id BIGSERIAL PRIMARY KEY,
+  integration_id TEXT NOT NULL,
+  ordering_key TEXT,
+  state TEXT NOT NULL,
+  due_at BIGINT NOT NULL,
+  joined BIGINT NOT NULL,
+  lease_until BIGINT,
+  lease_token BIGINT
+);
+CREATE UNIQUE INDEX lanes_by_key ON lanes (integration_id, ordering_key)
+  WHERE ordering_key IS NOT NULL;
+CREATE INDEX lanes_due ON lanes (integration_id, due_at) WHERE state = 'ready';
+CREATE INDEX lanes_in_flight ON lanes (integration_id) WHERE state = 'in_flight';
+CREATE INDEX lanes_leased ON lanes (lease_until) WHERE state = 'in_flight';
+ALTER TABLE deliveries ADD COLUMN lane_id BIGINT;
+DROP INDEX deliveries_due;
+DROP INDEX deliveries_by_lane;
+UPDATE deliveries SET status = 'pending', lease_until = NULL, lease_token = NULL
+  WHERE status = 'in_flight';
+INSERT INTO lanes (integration_id, ordering_key, state, due_at, joined)
+  SELECT integration_id, ordering_key, 'ready', min(next_attempt_at), count(*) FROM deliveries
+  WHERE status = 'pending' GROUP BY integration_id, ordering_key;
+UPDATE deliveries d SET lane_id = l.lane_id FROM lanes l WHERE l.integration_id =
+  d.integration_id AND l.ordering_key = d.ordering_key AND d.status = 'pending';
+CREATE INDEX deliveries_by_lane ON deliveries (lane_id, sequence)
+  WHERE status IN ('pending', 'in_flight');
+ALTER TABLE integration_health ADD COLUMN next_due_at BIGINT;
+UPDATE integration_health h SET next_due_at = (SELECT min(l.due_at) FROM lanes l
+  WHERE l.integration_id = h.integration_id AND l.state = 'ready');
+CREATE INDEX integration_health_due ON integration_health (next_due_at)
+  WHERE open_until IS NULL AND next_due_at IS NOT NULL;
+)sql",
 };
 
 }  // namespace

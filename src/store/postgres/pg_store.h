@@ -86,6 +86,7 @@ class PgStore final : public Store {
                                                  const std::string& id) override;
 
   Result<std::vector<ClaimedDelivery>> ClaimDeliveries(const ClaimRequest& request) override;
+  Result<int64_t> MeasureClaim(const ClaimRequest& request) override;
   Result<std::optional<DeliveryScope>> LocateDelivery(const std::string& id) override;
   Result<std::vector<HealthReport>> RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes,
                                                    int64_t now,
@@ -144,6 +145,8 @@ class PgStore final : public Store {
   Result<bool> ReceiptExists(const std::string& receipt);
   bool Fault(std::string_view point);
   Status ClaimOn(PgConn& db, const ClaimRequest& request, std::vector<ClaimedDelivery>* claimed);
+  // The lanes given, locked by the caller, held still, ready again or removed (outbox_store.cc).
+  Status RefreshLanesOn(PgConn& db, const std::vector<int64_t>& lanes);
   Status RecordOn(PgConn& db, const std::vector<DeliveryOutcome>& outcomes, int64_t now,
                   const HealthPolicy& policy, std::vector<HealthReport>* health);
 

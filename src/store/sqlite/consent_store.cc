@@ -202,12 +202,34 @@ class SqliteWriteTransaction final : public WriteTransaction {
     // The message's rowid increases in commit order (one writer), so it orders each lane.
     int64_t message_seq = db_.LastInsertRowId();
     for (const auto& d : deliveries) {
+      // Its lane first: the user's (a follower when it has one), or its own.
+      int64_t lane_id = 0;
+      {
+        RELAY_ASSIGN_OR_RETURN(auto lane,
+                               db_.Prepare(d.unordered ? kInsertSoloLaneSql : kUpsertLaneSql));
+        lane->Bind(1, d.integration_id).Bind(3, d.next_attempt_at);
+        if (d.unordered) {
+          lane->BindNull(2);
+        } else {
+          lane->Bind(2, m.ordering_key);
+        }
+        RELAY_ASSIGN_OR_RETURN(bool row, lane->Step());
+        if (!row) return Internal("a lane upsert returned nothing");
+        lane_id = lane->ColumnInt(0);
+        const bool created = lane->ColumnInt(1) == 1;
+        RELAY_RETURN_IF_ERROR(lane->Run());  // steps it to its end
+        if (created) {
+          RELAY_ASSIGN_OR_RETURN(auto due, db_.Prepare(kIntegrationDueSql));
+          due->Bind(1, d.integration_id).Bind(2, d.next_attempt_at);
+          RELAY_RETURN_IF_ERROR(due->Run());
+        }
+      }
       RELAY_ASSIGN_OR_RETURN(
           auto stmt,
           db_.Prepare("INSERT INTO deliveries (id, organization_id, integration_id, message_seq, "
                       "type, ordering_key, sequence, status, payload, next_attempt_at, "
-                      "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, "
-                      "?)"));
+                      "created_at, updated_at, lane_id) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', "
+                      "?, ?, ?, ?, ?)"));
       stmt->Bind(1, d.id).Bind(2, d.organization_id).Bind(3, d.integration_id);
       stmt->Bind(4, message_seq).Bind(5, m.type).Bind(6, m.ordering_key).Bind(7, message_seq);
       if (d.payload.empty()) {
@@ -216,6 +238,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
         stmt->Bind(8, d.payload);
       }
       stmt->Bind(9, d.next_attempt_at).Bind(10, d.created_at).Bind(11, d.created_at);
+      stmt->Bind(12, lane_id);
       RELAY_RETURN_IF_ERROR(stmt->Run());
     }
     return Status::Ok();

@@ -81,7 +81,10 @@ Status SqliteStore::UpdateIntegration(const IntegrationRow& row, int64_t expecte
     if (db_->Changes() == 0) {
       return Conflict("integration " + row.id + " was changed or deleted concurrently");
     }
-    return Status::Ok();
+    // Enabled again, it is claimable from its earliest ready lane.
+    RELAY_ASSIGN_OR_RETURN(auto due, db_->Prepare(kRecomputeIntegrationDueSql));
+    due->Bind(1, row.id);
+    return due->Run();
   });
 }
 
@@ -96,8 +99,13 @@ Status SqliteStore::DeleteIntegration(const std::string& organization_id, const 
       if (db_->Changes() == 0) return NotFound("integration not found: " + id);
     }
     // Its waiting deliveries will never be sent: they become cancelled (kept as history).
-    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kCancelPendingOfIntegrationSql));
-    stmt->Bind(1, now).Bind(2, id);
+    {
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kCancelPendingOfIntegrationSql));
+      stmt->Bind(1, now).Bind(2, id);
+      RELAY_RETURN_IF_ERROR(stmt->Run());
+    }
+    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kDeleteLanesOfIntegrationSql));
+    stmt->Bind(1, id);
     return stmt->Run();
   });
 }

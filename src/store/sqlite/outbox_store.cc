@@ -1,5 +1,6 @@
-// The OutboxStore role on SQLite: deliveries as the API shows them, claims with leases, outcomes
-// in batches, re-queues, retention, erasure and counts.
+// The OutboxStore role on SQLite: deliveries as the API shows them, outcomes in batches, leases,
+// re-queues, retention, erasure and counts. The ready queue itself (claims, lanes) is in
+// ready_queue.cc.
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -16,40 +17,6 @@
 namespace relay::store {
 
 namespace {
-
-// Per-user ordering: a delivery is claimable only at the head of its lane (integration, user),
-// when no older delivery of the lane is waiting or in flight. A dead one no longer holds the lane.
-// Integrations with ordering "none" skip the test. (The PostgreSQL store's twin differs only in
-// how it reads the JSON.)
-constexpr char kLaneHeadSql[] =
-    "(coalesce(json_extract(i.properties, '$.ordering'), 'per_user') = 'none' OR NOT EXISTS "
-    "(SELECT 1 FROM deliveries e WHERE e.integration_id = d.integration_id AND e.ordering_key = "
-    "d.ordering_key AND e.status IN ('pending', 'in_flight') AND e.sequence < d.sequence))";
-
-// A lane's head failed and waits for its retry at ?1: the deliveries behind it (?2 = the head's
-// seq) wait at least as long, so that claims do not scan them again and again while the head
-// holds the lane (during an endpoint's outage that is every delivery of the integration).
-constexpr char kHoldLaneBehindHeadSql[] =
-    "UPDATE deliveries SET next_attempt_at = ?1 WHERE status IN ('pending', 'in_flight') AND "
-    "status = 'pending' AND next_attempt_at < ?1 AND integration_id = (SELECT integration_id FROM "
-    "deliveries WHERE seq = ?2) AND ordering_key = (SELECT ordering_key FROM deliveries WHERE seq "
-    "= ?2) AND sequence > (SELECT sequence FROM deliveries WHERE seq = ?2) AND (SELECT "
-    "coalesce(json_extract(properties, '$.ordering'), 'per_user') FROM integrations i WHERE i.id "
-    "= deliveries.integration_id) <> 'none'";
-
-// Claims leave out integrations whose breaker is open (a subquery computed once per claim).
-constexpr char kBreakerClosedSql[] =
-    "d.integration_id NOT IN (SELECT integration_id FROM integration_health WHERE open_until IS "
-    "NOT NULL)";
-
-// What a claim hands out: the deliveries claimed under one lease.
-constexpr char kClaimedDeliveriesSql[] =
-    "SELECT d.seq, d.id, d.organization_id, d.integration_id, i.version, m.id, d.type, "
-    "coalesce(d.payload, m.payload), d.attempt_count, d.attempt_count - d.cycle_start, "
-    "m.created_at, coalesce(m.traceparent, '') FROM deliveries d JOIN messages m ON m.seq = "
-    "d.message_seq JOIN "
-    "integrations i ON i.id = d.integration_id WHERE d.status = 'in_flight' AND d.lease_until "
-    "= ? AND d.lease_token = ? ORDER BY d.next_attempt_at";
 
 DeliveryRow ReadDelivery(const SqliteStatement& s) {
   DeliveryRow d;
@@ -162,136 +129,6 @@ Result<std::optional<DeliveryScope>> SqliteStore::LocateDelivery(const std::stri
   return std::optional<DeliveryScope>(DeliveryScope{stmt->ColumnText(0), stmt->ColumnText(1)});
 }
 
-Result<std::vector<ClaimedDelivery>> SqliteStore::ClaimDeliveries(const ClaimRequest& request) {
-  std::vector<ClaimedDelivery> claimed;
-  if (request.limit <= 0) return claimed;
-  // Claims do not wait for fsync (see RunInBatch): a forgotten claim is claimed again.
-  Status s = RunInBatch([&]() { return ClaimOnWriter(request, &claimed); }, /*durable=*/false);
-  if (!s.ok()) return s;
-  return claimed;
-}
-
-Result<RoundTripResult> SqliteStore::RecordAndClaim(const std::vector<DeliveryOutcome>& outcomes,
-                                                    int64_t now, const HealthPolicy& policy,
-                                                    const ClaimRequest& request) {
-  RoundTripResult result;
-  // Not durable (see RunInBatch): a forgotten outcome sends its delivery again.
-  Status s = RunInBatch(
-      [&]() -> Status {
-        RELAY_RETURN_IF_ERROR(RecordOnWriter(outcomes, now, policy, &result.health));
-        return ClaimOnWriter(request, &result.claimed);
-      },
-      /*durable=*/false);
-  if (!s.ok()) return s;
-  return result;
-}
-
-Status SqliteStore::ClaimOnWriter(const ClaimRequest& request, std::vector<ClaimedDelivery>* out) {
-  std::vector<ClaimedDelivery>& claimed = *out;
-  claimed.clear();
-  if (request.limit <= 0) return Status::Ok();
-  {
-    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kExpireLeasesSql));
-    stmt->Bind(1, request.now);
-    RELAY_RETURN_IF_ERROR(stmt->Run());
-  }
-  // The due deliveries, oldest due first: of one integration (a probe), or of every integration
-  // whose breaker is closed, less those excluded.
-  auto claim = [&](const std::string* probe_of, int64_t limit) -> Result<std::vector<int64_t>> {
-    std::string sql =
-        "UPDATE deliveries SET status = 'in_flight', lease_until = ?, lease_token = ? WHERE seq IN "
-        "(SELECT d.seq FROM deliveries d JOIN integrations i ON i.id = d.integration_id "
-        "WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND i.enabled = 1 AND "
-        "i.deleted_at IS NULL AND " +
-        std::string(kLaneHeadSql);
-    if (probe_of) {
-      sql += " AND d.integration_id = ?";
-    } else {
-      sql += std::string(" AND ") + kBreakerClosedSql;
-      if (!request.excluded_integrations.empty()) {
-        sql += " AND d.integration_id NOT IN (";
-        for (size_t i = 0; i < request.excluded_integrations.size(); ++i) sql += i ? ",?" : "?";
-        sql += ")";
-      }
-    }
-    sql += " ORDER BY d.next_attempt_at LIMIT ?) RETURNING seq";
-    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
-    int i = 1;
-    stmt->Bind(i++, request.lease_until);
-    stmt->Bind(i++, request.lease_token);
-    stmt->Bind(i++, request.now);
-    if (probe_of) {
-      stmt->Bind(i++, *probe_of);
-    } else {
-      for (const auto& id : request.excluded_integrations) stmt->Bind(i++, id);
-    }
-    stmt->Bind(i++, limit);
-    std::vector<int64_t> seqs;
-    while (true) {
-      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (!row) break;
-      seqs.push_back(stmt->ColumnInt(0));
-    }
-    return seqs;
-  };
-  // Breakers whose open period is over: one probe each, and the breaker stays open until the
-  // probe's outcome (or its lease's end).
-  std::vector<std::string> half_open;
-  {
-    RELAY_ASSIGN_OR_RETURN(auto stmt,
-                           db_->Prepare("SELECT integration_id FROM integration_health WHERE "
-                                        "open_until IS NOT NULL AND open_until <= ?"));
-    stmt->Bind(1, request.now);
-    while (true) {
-      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (!row) break;
-      half_open.push_back(stmt->ColumnText(0));
-    }
-  }
-  std::set<int64_t> probes;
-  for (const auto& integration : half_open) {
-    if (static_cast<int64_t>(probes.size()) >= request.limit) break;
-    RELAY_ASSIGN_OR_RETURN(auto seqs, claim(&integration, 1));
-    if (seqs.empty()) continue;
-    probes.insert(seqs[0]);
-    RELAY_ASSIGN_OR_RETURN(
-        auto stmt,
-        db_->Prepare("UPDATE integration_health SET open_until = ? WHERE integration_id = ?"));
-    stmt->Bind(1, request.lease_until).Bind(2, integration);
-    RELAY_RETURN_IF_ERROR(stmt->Run());
-  }
-  const int64_t rest = request.limit - static_cast<int64_t>(probes.size());
-  size_t taken = probes.size();
-  if (rest > 0) {
-    RELAY_ASSIGN_OR_RETURN(auto seqs, claim(nullptr, rest));
-    taken += seqs.size();
-  }
-  if (taken == 0) return Status::Ok();
-  RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kClaimedDeliveriesSql));
-  stmt->Bind(1, request.lease_until).Bind(2, request.lease_token);
-  while (true) {
-    RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (!row) break;
-    ClaimedDelivery c;
-    c.seq = stmt->ColumnInt(0);
-    c.id = stmt->ColumnText(1);
-    c.organization_id = stmt->ColumnText(2);
-    c.integration_id = stmt->ColumnText(3);
-    c.integration_version = stmt->ColumnInt(4);
-    c.message_id = stmt->ColumnText(5);
-    c.type = stmt->ColumnText(6);
-    c.payload = stmt->ColumnText(7);
-    c.attempt_count = stmt->ColumnInt(8);
-    c.cycle_attempts = stmt->ColumnInt(9);
-    c.message_created_at = stmt->ColumnInt(10);
-    c.lease_token = request.lease_token;
-    c.probe = probes.count(c.seq) > 0;
-    c.traceparent = stmt->ColumnText(11);
-    claimed.push_back(std::move(c));
-  }
-  return Status::Ok();
-}
-
 Result<std::vector<HealthReport>> SqliteStore::RecordOutcomes(
     const std::vector<DeliveryOutcome>& outcomes, int64_t now, const HealthPolicy& policy) {
   std::vector<HealthReport> health;
@@ -326,6 +163,7 @@ Status SqliteStore::RecordOnWriter(const std::vector<DeliveryOutcome>& given, in
     }
   }
   HealthEffects effects = ApplyHealth(given, current, policy, now);
+  std::set<int64_t> lanes;  // the lanes the held outcomes touch
   for (const auto& o : effects.outcomes) {
     bool held = false;
     {
@@ -336,17 +174,16 @@ Status SqliteStore::RecordOnWriter(const std::vector<DeliveryOutcome>& given, in
                        "NOT NULL THEN 'cancelled' ELSE ?1 END, next_attempt_at = ?, attempt_count "
                        "= attempt_count + ?, cycle_start = cycle_start + ?, lease_until = NULL, "
                        "lease_token = NULL, updated_at = ? WHERE seq = ? AND status = 'in_flight' "
-                       "AND lease_token = ?"));
+                       "AND lease_token = ? RETURNING lane_id"));
       stmt->Bind(1, DeliveryStatusName(o.status)).Bind(2, o.next_attempt_at);
       stmt->Bind(3, int64_t{o.attempt ? 1 : 0}).Bind(4, int64_t{o.uncounted ? 1 : 0});
       stmt->Bind(5, now).Bind(6, o.seq).Bind(7, o.lease_token);
-      RELAY_RETURN_IF_ERROR(stmt->Run());
-      held = db_->Changes() > 0;
-    }
-    if (held && o.attempt && o.status == DeliveryStatus::kPending) {
-      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kHoldLaneBehindHeadSql));
-      stmt->Bind(1, o.next_attempt_at).Bind(2, o.seq);
-      RELAY_RETURN_IF_ERROR(stmt->Run());
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (row) {
+        held = true;
+        lanes.insert(stmt->ColumnInt(0));
+        RELAY_RETURN_IF_ERROR(stmt->Run());
+      }
     }
     if (!o.attempt) continue;
     const AttemptRow& a = *o.attempt;
@@ -400,6 +237,7 @@ Status SqliteStore::RecordOnWriter(const std::vector<DeliveryOutcome>& given, in
     stmt->Bind(1, now).Bind(2, id);
     RELAY_RETURN_IF_ERROR(stmt->Run());
   }
+  RELAY_RETURN_IF_ERROR(RefreshLanesOnWriter(lanes));
   *health = std::move(effects.reports);
   return Status::Ok();
 }
@@ -410,11 +248,18 @@ Result<int64_t> SqliteStore::RenewLeases(const std::vector<HeldLease>& held, int
   Status s = RunInBatch(
       [&]() -> Status {
         renewed = 0;
+        std::set<std::pair<int64_t, int64_t>> lanes;
         for (const auto& h : held) {
           RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kRenewLeaseSql));
           stmt->Bind(1, lease_until).Bind(2, h.seq).Bind(3, h.lease_token);
           RELAY_RETURN_IF_ERROR(stmt->Run());
           renewed += db_->Changes();
+          if (h.lane_id) lanes.insert({h.lane_id, h.lease_token});
+        }
+        for (const auto& [lane, token] : lanes) {
+          RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kRenewLaneSql));
+          stmt->Bind(1, lease_until).Bind(2, lane).Bind(3, token);
+          RELAY_RETURN_IF_ERROR(stmt->Run());
         }
         return Status::Ok();
       },
@@ -432,7 +277,19 @@ Status SqliteStore::ReleaseAllClaims(int64_t now) {
                               "lease_until = NULL, lease_token = NULL, next_attempt_at = "
                               "min(next_attempt_at, ?) WHERE status = 'in_flight'"));
   stmt->Bind(1, now);
-  return stmt->Run();
+  RELAY_RETURN_IF_ERROR(stmt->Run());
+  // Every lane is ready again; each integration's due time is its earliest lane's.
+  return InTransaction(*db_, [&]() -> Status {
+    RELAY_ASSIGN_OR_RETURN(
+        auto lanes, db_->Prepare("UPDATE lanes SET state = 'ready', due_at = min(due_at, ?), "
+                                 "lease_until = NULL, lease_token = NULL WHERE state = "
+                                 "'in_flight'"));
+    lanes->Bind(1, now);
+    RELAY_RETURN_IF_ERROR(lanes->Run());
+    return db_->Exec(
+        "UPDATE integration_health SET next_due_at = (SELECT min(l.due_at) FROM lanes l WHERE "
+        "l.integration_id = integration_health.integration_id AND l.state = 'ready')");
+  });
 }
 
 Result<DeliveryRow> SqliteStore::RequeueDelivery(const std::string& org,
@@ -460,9 +317,18 @@ Result<DeliveryRow> SqliteStore::RequeueDelivery(const std::string& org,
       if (status == "cancelled") {
         return FailedPrecondition("delivery " + id + " was cancelled with its integration");
       }
-      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kRequeueOneSql));
-      stmt->Bind(1, now).Bind(2, now).Bind(3, org).Bind(4, integration_id).Bind(5, id);
-      return stmt->Run();
+      int64_t seq = 0;
+      {
+        RELAY_ASSIGN_OR_RETURN(auto stmt,
+                               db_->Prepare(std::string(kRequeueOneSql) + " RETURNING seq"));
+        stmt->Bind(1, now).Bind(2, now).Bind(3, org).Bind(4, integration_id).Bind(5, id);
+        RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (row) seq = stmt->ColumnInt(0);
+        RELAY_RETURN_IF_ERROR(stmt->Run());
+      }
+      // A pending one is already in its lane.
+      if (status != "pending") RELAY_RETURN_IF_ERROR(JoinLaneOnWriter(seq));
+      return Status::Ok();
     });
     if (!s.ok()) return s;
   }
@@ -482,22 +348,30 @@ Result<int64_t> SqliteStore::RequeueDeliveries(const std::string& org,
     std::lock_guard<std::mutex> lock(mu_);
     int64_t changed = 0;
     Status s = InTransaction(*db_, [&]() -> Status {
-      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
-      int i = 1;
-      stmt->Bind(i++, now);
-      stmt->Bind(i++, now);
-      stmt->Bind(i++, integration_id);
-      stmt->Bind(i++, org);
-      stmt->Bind(i++, DeliveryStatusName(filter.status));
-      stmt->Bind(i++, after);
-      if (filter.since) stmt->Bind(i++, *filter.since);
-      if (filter.until) stmt->Bind(i++, *filter.until);
-      stmt->Bind(i++, int64_t{batch});
-      while (true) {
-        RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-        if (!row) break;
-        after = std::max(after, stmt->ColumnInt(0));
-        ++changed;
+      std::vector<int64_t> seqs;
+      {
+        RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
+        int i = 1;
+        stmt->Bind(i++, now);
+        stmt->Bind(i++, now);
+        stmt->Bind(i++, integration_id);
+        stmt->Bind(i++, org);
+        stmt->Bind(i++, DeliveryStatusName(filter.status));
+        stmt->Bind(i++, after);
+        if (filter.since) stmt->Bind(i++, *filter.since);
+        if (filter.until) stmt->Bind(i++, *filter.until);
+        stmt->Bind(i++, int64_t{batch});
+        while (true) {
+          RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+          if (!row) break;
+          seqs.push_back(stmt->ColumnInt(0));
+          after = std::max(after, seqs.back());
+          ++changed;
+        }
+      }
+      // Finished ones join their lanes again (pending ones are in theirs).
+      if (filter.status != DeliveryStatus::kPending) {
+        for (int64_t seq : seqs) RELAY_RETURN_IF_ERROR(JoinLaneOnWriter(seq));
       }
       return Status::Ok();
     });

@@ -92,6 +92,16 @@ void SqliteStatement::Reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
+int64_t SqliteStatement::VmSteps() const {
+  return sqlite3_stmt_status(stmt_, SQLITE_STMTSTATUS_VM_STEP, 0);
+}
+
+int64_t SqliteDb::VmSteps() const {
+  int64_t steps = 0;
+  for (const auto& [sql, stmt] : statements_) steps += stmt->VmSteps();
+  return steps;
+}
+
 SqliteDb::~SqliteDb() {
   statements_.clear();  // finalize before closing
   sqlite3_close(db_);

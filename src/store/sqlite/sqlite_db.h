@@ -47,6 +47,8 @@ class SqliteStatement {
   bool ColumnIsNull(int index) const;
 
   void Reset();
+  // Virtual machine steps this statement has run, over every use (each row it visits is some).
+  int64_t VmSteps() const;
 
  private:
   sqlite3_stmt* stmt_;
@@ -97,6 +99,9 @@ class SqliteDb {
   // The rowid of the last INSERT.
   int64_t LastInsertRowId() const;
   sqlite3* handle() const { return db_; }
+  // Virtual machine steps of every cached statement so far: the work the connection did,
+  // which grows with the rows its statements visit (OutboxStore::MeasureClaim).
+  int64_t VmSteps() const;
 
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}

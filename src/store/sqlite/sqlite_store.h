@@ -3,8 +3,10 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -79,6 +81,7 @@ class SqliteStore final : public Store {
                                                  const std::string& id) override;
 
   Result<std::vector<ClaimedDelivery>> ClaimDeliveries(const ClaimRequest& request) override;
+  Result<int64_t> MeasureClaim(const ClaimRequest& request) override;
   Result<std::optional<DeliveryScope>> LocateDelivery(const std::string& id) override;
   Result<std::vector<HealthReport>> RecordOutcomes(const std::vector<DeliveryOutcome>& outcomes,
                                                    int64_t now,
@@ -138,6 +141,10 @@ class SqliteStore final : public Store {
   void RunBatch(const std::vector<PendingWrite*>& batch);
   // The SQL of claims and outcomes, run on db_ inside a batch.
   Status ClaimOnWriter(const ClaimRequest& request, std::vector<ClaimedDelivery>* claimed);
+  // The ready queue's bookkeeping (outbox_store.cc), on the writer.
+  Status MarkIntegrationDue(const std::string& integration, int64_t due);
+  Status RefreshLanesOnWriter(const std::set<int64_t>& lanes);
+  Status JoinLaneOnWriter(int64_t seq);
   Status RecordOnWriter(const std::vector<DeliveryOutcome>& outcomes, int64_t now,
                         const HealthPolicy& policy, std::vector<HealthReport>* health);
   void ReturnReader(SqliteDb* db);
