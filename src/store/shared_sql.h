@@ -64,6 +64,19 @@ inline constexpr char kEraseDeliveriesSql[] =
     "status = 'dead' THEN 'cancelled' ELSE status END WHERE message_seq IN (SELECT seq FROM "
     "messages WHERE organization_id = ?2 AND ordering_key = ?3) AND status IN ('succeeded', "
     "'dead', 'cancelled') AND erased_at IS NULL";
+// An erased user's deliveries that wait for an integration that is disabled: cancelled now (and
+// then erased with the finished ones), so its bytes do not wait for a re-enable that may never
+// come. Only lanes at rest: what a node still holds ends first. Takes now, organization, user.
+inline constexpr char kCancelErasedOfDisabledSql[] =
+    "UPDATE deliveries SET status = 'cancelled', updated_at = ?1 WHERE status = 'pending' AND "
+    "message_seq IN (SELECT seq FROM messages WHERE organization_id = ?2 AND ordering_key = ?3) "
+    "AND integration_id IN (SELECT id FROM integrations WHERE organization_id = ?2 AND enabled = "
+    "0) AND lane_id IN (SELECT lane_id FROM lanes WHERE state = 'ready')";
+// The lanes of the organization's disabled integrations left with nothing to send: organization.
+inline constexpr char kDeleteEmptyLanesOfDisabledSql[] =
+    "DELETE FROM lanes WHERE state = 'ready' AND integration_id IN (SELECT id FROM integrations "
+    "WHERE organization_id = ?1 AND enabled = 0) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
+    "d.lane_id = lanes.lane_id AND d.status IN ('pending', 'in_flight'))";
 // Takes organization, user.
 inline constexpr char kEraseAttemptsSql[] =
     "UPDATE delivery_attempts SET response_body = NULL WHERE response_body IS NOT NULL AND "

@@ -397,6 +397,15 @@ Result<int64_t> PgStore::EraseFinished(int64_t now) {
   int64_t erased = 0;
   for (const auto& [org, user] : erasures) {
     RELAY_RETURN_IF_ERROR(InTransaction([&, org = org, user = user](PgConn& db) -> Status {
+      // The disabled integrations stay disabled until this commits (an enable waits for the share
+      // lock), so no node claims the lanes whose deliveries are cancelled here.
+      RELAY_RETURN_IF_ERROR(db.Query("SELECT 1 FROM integrations WHERE organization_id = ? AND "
+                                     "enabled = 0 FOR SHARE",
+                                     {P(org)})
+                                .status());
+      RELAY_RETURN_IF_ERROR(
+          db.Query(kCancelErasedOfDisabledSql, {P(now), P(org), P(user)}).status());
+      RELAY_RETURN_IF_ERROR(db.Query(kDeleteEmptyLanesOfDisabledSql, {P(org)}).status());
       RELAY_ASSIGN_OR_RETURN(auto r, db.Query(kEraseDeliveriesSql, {P(now), P(org), P(user)}));
       erased += r.affected();
       for (const char* sql : {kEraseAttemptsSql, kEraseMessagesSql, kEraseDoneSql}) {

@@ -428,6 +428,16 @@ Result<int64_t> SqliteStore::EraseFinished(int64_t now) {
     // One user per transaction: an erasure of a busy user never holds the writer long.
     Status s = RunInBatch([&, org = org, user = user]() -> Status {
       {
+        RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kCancelErasedOfDisabledSql));
+        stmt->Bind(1, now).Bind(2, org).Bind(3, user);
+        RELAY_RETURN_IF_ERROR(stmt->Run());
+      }
+      {
+        RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kDeleteEmptyLanesOfDisabledSql));
+        stmt->Bind(1, org);
+        RELAY_RETURN_IF_ERROR(stmt->Run());
+      }
+      {
         RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kEraseDeliveriesSql));
         stmt->Bind(1, now).Bind(2, org).Bind(3, user);
         RELAY_RETURN_IF_ERROR(stmt->Run());
