@@ -46,12 +46,25 @@ HttpResponse ListDeliveries(auth::AuthService& auth, DeliveryService& deliveries
   if (!until.ok()) return Fail(until.status(), request);
   filter.since = *since;
   filter.until = *until;
-  return Answer(deliveries.List(scope->organization_id, filter, *page), request,
-                [&](const store::Page<store::DeliveryRow>& result) {
-                  json::array data;
-                  for (const auto& d : result.items) data.emplace_back(Render(d));
-                  return PageJson(result.total, *page, std::move(data));
-                });
+  // Keyset pages unless $skip asks for offset paging (which counts the matches, as it used to):
+  // `cursor` is the last delivery's id while more follow.
+  auto cursor = request.Query("$cursor");
+  if (request.Query("$skip")) {
+    if (cursor) return Fail(InvalidField("$cursor", "cannot be combined with $skip"), request);
+  } else {
+    page->keyset = true;
+    page->after = cursor.value_or("");
+  }
+  return Answer(
+      deliveries.List(scope->organization_id, filter, *page), request,
+      [&](const store::Page<store::DeliveryRow>& result) {
+        json::array data;
+        for (const auto& d : result.items) data.emplace_back(Render(d));
+        if (!page->keyset) return PageJson(result.total, *page, std::move(data));
+        json::value next = nullptr;
+        if (result.more && !result.items.empty()) next = result.items.back().id;
+        return json::object{{"limit", page->limit}, {"cursor", next}, {"data", std::move(data)}};
+      });
 }
 
 HttpResponse GetDelivery(auth::AuthService& auth, DeliveryService& deliveries,

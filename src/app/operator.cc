@@ -81,17 +81,18 @@ int DeliveriesList(const StoreOptions& store_options, const DeliveryQuery& q) {
   auto store = OpenStore(store_options);
   if (!store.ok()) return Fail(store.status().message());
   delivery::DeliveryService deliveries(**store, **store, SystemClock::Instance());
-  // Newest first, a page at a time.
+  // Newest first, a keyset page at a time: each costs its rows, however deep the listing.
   store::PageRequest page;
   page.limit = 500;
+  page.keyset = true;
   while (true) {
     auto result = deliveries.List(q.organization, filter, page);
     if (!result.ok()) return Fail(result.status().message());
     for (const auto& d : result->items) {
       std::cout << json::serialize(delivery::DeliveryToJson(d)) << "\n";
     }
-    page.skip += static_cast<int64_t>(result->items.size());
-    if (result->items.empty() || page.skip >= result->total) break;
+    if (!result->more || result->items.empty()) break;
+    page.after = result->items.back().id;
   }
   return 0;
 }

@@ -34,6 +34,22 @@ int64_t RetentionWorker::RunOnce() {
 }
 
 int64_t RetentionWorker::EraseOnce() {
+  // Deleted integrations' backlogs first (their cancelled deliveries may be erased users').
+  int64_t cancelled_lanes = 0;
+  while (true) {
+    auto chunk = store_.CancelDeletedBacklog(clock_.NowMillis(), options_.batch);
+    if (!chunk.ok()) {
+      log::Warn("cancelling deleted integrations' deliveries failed",
+                {{"error", chunk.status().message()}});
+      break;
+    }
+    cancelled_lanes += *chunk;
+    if (*chunk < options_.batch) break;
+  }
+  if (cancelled_lanes > 0) {
+    log::Info("cancelled deleted integrations' waiting deliveries",
+              {{"lanes", std::to_string(cancelled_lanes)}});
+  }
   auto erased = store_.EraseFinished(clock_.NowMillis());
   if (!erased.ok()) {
     log::Warn("erasing deleted users' deliveries failed", {{"error", erased.status().message()}});

@@ -25,6 +25,8 @@ class OutboxStore {
 
   // --- the outbox, as the API shows it ---
   // Newest first. Payloads are resolved (a delivery without its own payload shows the message's).
+  // Newest first. A keyset page (`page.keyset`) starts after the delivery `page.after` names, of
+  // the same organization and integration; one that names none is kNotFound.
   virtual Result<Page<DeliveryRow>> ListDeliveries(const std::string& organization_id,
                                                    const DeliveryFilter& filter,
                                                    const PageRequest& page) = 0;
@@ -85,6 +87,11 @@ class OutboxStore {
   // dead one becomes cancelled), and the payload of its messages with no delivery left to send;
   // an erasure with nothing left waiting is done. Returns how many deliveries were erased.
   virtual Result<int64_t> EraseFinished(int64_t now) = 0;
+  // The waiting deliveries of deleted integrations become cancelled (kept as history), with
+  // their lanes gone: up to `lanes` lanes in one transaction, so a backlog of millions never holds
+  // the writer long, and a crash resumes where it stopped. Returns how many lanes it emptied (0:
+  // nothing is left).
+  virtual Result<int64_t> CancelDeletedBacklog(int64_t now, int lanes) = 0;
   // Forgets Idempotency-Key answers created before `before` (and other bookkeeping as old).
   virtual Status PurgeExpiredRecords(int64_t before) = 0;
 };

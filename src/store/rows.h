@@ -286,12 +286,18 @@ struct DeliveryFilter {
 struct PageRequest {
   int64_t limit = 100;
   int64_t skip = 0;
+  // Keyset paging, where a listing offers it (deliveries): no total is counted, `skip` is unused,
+  // and the page starts after the item `after` names (empty: at the start). A page costs its
+  // rows, wherever it is in the listing.
+  bool keyset = false;
+  std::string after = "";
 };
 
 template <typename T>
 struct Page {
-  int64_t total = 0;
+  int64_t total = 0;  // not counted for a keyset page
   std::vector<T> items;
+  bool more = false;  // a keyset page: more items follow
 };
 
 }  // namespace relay::store

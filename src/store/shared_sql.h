@@ -179,8 +179,6 @@ inline constexpr char kExpireLanesSql[] =
 inline constexpr char kRenewLaneSql[] =
     "UPDATE lanes SET lease_until = ? WHERE lane_id = ? AND lease_token = ? AND state = "
     "'in_flight'";
-// A deleted integration's lanes (its waiting deliveries are cancelled): integration.
-inline constexpr char kDeleteLanesOfIntegrationSql[] = "DELETE FROM lanes WHERE integration_id = ?";
 
 // --- statements both backends run as they are ---
 
@@ -202,9 +200,13 @@ inline constexpr char kDeleteIntegrationSql[] =
     "? AND organization_id = ? AND deleted_at IS NULL";
 
 // A deleted integration's waiting deliveries cancelled.
-inline constexpr char kCancelPendingOfIntegrationSql[] =
-    "UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE integration_id = ? AND "
-    "status = 'pending'";
+// A deleted integration's backlog is cancelled a bounded chunk of lanes at a time
+// (OutboxStore::CancelDeletedBacklog), never in the delete's own transaction. The chunk: up to ?1
+// ready lanes of deleted integrations. (A lane in flight comes back ready with its outcome,
+// which a deleted integration's records as cancelled.)
+inline constexpr char kDeletedLanesChunkSql[] =
+    "SELECT lane_id FROM lanes WHERE state = 'ready' AND integration_id IN (SELECT id FROM "
+    "integrations WHERE deleted_at IS NOT NULL) ORDER BY lane_id LIMIT ?1";
 
 // One finished delivery re-joined with a fresh cycle.
 inline constexpr char kRequeueOneSql[] =

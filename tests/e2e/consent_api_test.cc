@@ -1,6 +1,7 @@
 // The Consents API and its outbox, end to end: the real binary over HTTP.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <map>
 #include <set>
@@ -680,12 +681,16 @@ TEST_F(ConsentApiTest, DeliveriesFilterByStatusTypeAndTime) {
   std::string integration = CreateIntegration();
   PostEvent(kFirstEvent);
   std::string base = "/v1/marketplace/integrations/" + integration + "/deliveries";
-  EXPECT_EQ(Count(base), 2);
-  EXPECT_EQ(Count(base + "?type=user.created"), 1);
-  EXPECT_EQ(Count(base + "?status=pending"), 2);
-  EXPECT_EQ(Count(base + "?status=dead"), 0);
-  EXPECT_EQ(Count(base + "?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z"), 2);
-  EXPECT_EQ(Count(base + "?until=2000-01-01T00:00:00Z"), 0);
+  // Offset paging ($skip) counts the matches.
+  auto count = [&](const std::string& filter) {
+    return Count(base + "?$skip=0" + (filter.empty() ? "" : "&" + filter));
+  };
+  EXPECT_EQ(count(""), 2);
+  EXPECT_EQ(count("type=user.created"), 1);
+  EXPECT_EQ(count("status=pending"), 2);
+  EXPECT_EQ(count("status=dead"), 0);
+  EXPECT_EQ(count("since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z"), 2);
+  EXPECT_EQ(count("until=2000-01-01T00:00:00Z"), 0);
   EXPECT_EQ(Call("GET", Q(base + "?status=lost"), token_).status, 400);
   EXPECT_EQ(Call("GET", Q(base + "?since=yesterday"), token_).status, 400);
   auto deliveries = Deliveries(integration);
@@ -694,6 +699,49 @@ TEST_F(ConsentApiTest, DeliveriesFilterByStatusTypeAndTime) {
   ASSERT_EQ(one.status, 200);
   EXPECT_EQ(one.Json(), json::value(deliveries[0]));
   EXPECT_EQ(Call("GET", Q(base + "/dlv_nope"), token_).status, 404);
+}
+
+// Keyset pages: each names the next with `cursor` (null on the last), counts nothing, and takes
+// the filters; a cursor of another integration, or with $skip, is a clear 400.
+TEST_F(ConsentApiTest, DeliveriesArePagedByCursorNewestFirst) {
+  std::string integration = CreateIntegration();
+  std::string other = CreateIntegration();
+  for (const char* user : {"u-1", "u-2", "u-3", "u-4"}) {
+    PostEvent(std::string(R"({"user":{"organization_user_id":")") + user +
+              R"("},"consents":{"purposes":[{"id":"analytics","enabled":true}]}})");
+  }
+  std::string base = "/v1/marketplace/integrations/" + integration + "/deliveries";
+  std::vector<std::string> paged;
+  json::value cursor = nullptr;
+  int pages = 0;
+  do {
+    std::string path = base + "?$limit=3";
+    if (cursor.is_string()) path += "&$cursor=" + std::string(cursor.as_string());
+    HttpResult r = Call("GET", Q(path), token_);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json::value body = r.Json();
+    const json::object& page = body.as_object();
+    EXPECT_FALSE(page.contains("total")) << "a keyset page counts nothing";
+    for (const auto& d : page.at("data").as_array()) paged.emplace_back(d.at("id").as_string());
+    cursor = page.at("cursor");
+    ASSERT_LT(++pages, 10);
+  } while (!cursor.is_null());
+  EXPECT_EQ(pages, 3) << "8 deliveries: 3, 3, 2";
+  std::vector<std::string> all;
+  for (const auto& d : Deliveries(integration)) all.emplace_back(d.at("id").as_string());
+  std::reverse(all.begin(), all.end());  // newest first
+  EXPECT_EQ(paged, all);
+  // With a filter, and a page that ends exactly at the last match.
+  HttpResult created = Call("GET", Q(base + "?$limit=4&type=user.created"), token_);
+  ASSERT_EQ(created.status, 200);
+  EXPECT_EQ(created.Json().at("data").as_array().size(), 4u);
+  EXPECT_TRUE(created.Json().at("cursor").is_null());
+  HttpResult wrong = Call("GET", Q(base + "?$cursor=" + all[0] + "&$skip=0"), token_);
+  EXPECT_EQ(wrong.status, 400) << wrong.body;
+  HttpResult foreign = Call(
+      "GET", Q("/v1/marketplace/integrations/" + other + "/deliveries?$cursor=" + all[0]), token_);
+  EXPECT_EQ(foreign.status, 400) << foreign.body;
+  EXPECT_NE(foreign.body.find("$cursor"), std::string::npos) << foreign.body;
 }
 
 }  // namespace

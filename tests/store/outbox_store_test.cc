@@ -231,7 +231,37 @@ TEST_P(OutboxStoreTest, ReleaseAllClaimsAndDeleteIntegrationCancel) {
   auto claimed = Claim(now, 10, 2);
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_EQ(claimed[0].integration_id, "int_a");
+  // On PostgreSQL int_b's came back with its lease, as cancelled; here it was released, pending,
+  // and is never claimed: it waits to be cancelled.
+  EXPECT_EQ(store_->CountDeliveries()->pending, postgres() ? 0 : 1);
+  EXPECT_EQ(*store_->CancelDeletedBacklog(now, 100), 1) << "its lane";
   EXPECT_EQ(store_->CountDeliveries()->pending, 0);
+  EXPECT_EQ(*store_->CancelDeletedBacklog(now, 100), 0);
+}
+
+// Deleting an integration with a large backlog holds the writer for one small transaction; the
+// backlog is cancelled a chunk of lanes at a time, and what another integration waits for stays.
+TEST_P(OutboxStoreTest, ADeletedIntegrationsBacklogIsCancelledInBoundedChunks) {
+  for (int i = 0; i < 25; ++i) {
+    std::string key = "u";
+    key += std::to_string(i);
+    AddMessage(key, 100, {"int_a", "int_b"});
+  }
+  AddMessage("u0", 101, {"int_b"});  // a lane of two
+  ASSERT_TRUE(store_->DeleteIntegration("org", "int_b", 150).ok());
+  EXPECT_EQ(store_->CountDeliveries()->pending, 51) << "the delete itself cancels nothing";
+  EXPECT_EQ(*store_->CancelDeletedBacklog(200, 10), 10);
+  EXPECT_EQ(store_->CountDeliveries()->pending, 51 - 11);
+  EXPECT_EQ(*store_->CancelDeletedBacklog(200, 10), 10);
+  EXPECT_EQ(*store_->CancelDeletedBacklog(200, 10), 5);
+  EXPECT_EQ(*store_->CancelDeletedBacklog(200, 10), 0);
+  EXPECT_EQ(Query("SELECT integration_id, status, count(*) FROM deliveries GROUP BY "
+                  "integration_id, status ORDER BY integration_id"),
+            (std::vector<std::vector<std::string>>{{"int_a", "pending", "25"},
+                                                   {"int_b", "cancelled", "26"}}));
+  EXPECT_EQ(Query("SELECT count(*) FROM lanes WHERE integration_id = 'int_b'"),
+            (std::vector<std::vector<std::string>>{{"0"}}));
+  EXPECT_EQ(Claim(300, 100, 1).size(), 25u);
 }
 
 TEST_P(OutboxStoreTest, RecordAndClaimRecordsFirstThenClaimsWhatIsDue) {

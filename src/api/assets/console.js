@@ -375,32 +375,51 @@
     const open = new Set();
     const secretBox = h('div', { id: 'secret-box' });
 
-    async function load() {
+    // Keyset pages of 50: the poll refreshes the newest; "Older deliveries" appends the next page
+    // (its cursor), and the poll then leaves the pages shown alone until a filter or an action.
+    let next = null;
+    let older = false;
+    const more = h('button', { type: 'button', text: 'Older deliveries', onclick: () => load(true) });
+    more.hidden = true;
+    async function load(append = false) {
+      if (append === true ? !next : older) return;
       const query = new URLSearchParams({ $limit: '50' });
       if (status.value) query.set('status', status.value);
       if (type.value) query.set('type', type.value);
+      if (append === true) query.set('$cursor', next);
       try {
         const answer = await api('GET', `${path}/deliveries?${query}`);
-        rows.replaceChildren();
-        if (!answer.data.length) {
-          rows.append(h('tr', {}, h('td', { colspan: 6, class: 'empty', text: 'No delivery matches.' })));
+        if (append === true) {
+          older = true;
+        } else {
+          rows.replaceChildren();
+          if (!answer.data.length) {
+            rows.append(h('tr', {}, h('td', { colspan: 6, class: 'empty', text: 'No delivery matches.' })));
+          }
         }
-        for (const d of answer.data) rows.append(...deliveryRows(d, open, load, path));
+        for (const d of answer.data) rows.append(...deliveryRows(d, open, reload, path));
+        next = answer.cursor;
+        more.hidden = !next;
       } catch (error) {
         if (error.status !== 401) flash(error.message, 'bad');
       }
+    }
+    // From the top again (a filter changed, or an action changed what is listed).
+    function reload() {
+      older = false;
+      return load();
     }
 
     async function act(method, suffix, done) {
       try {
         const answer = await api(method, path + suffix);
         done(answer);
-        load();
+        reload();
       } catch (error) { flash(error.message, 'bad'); }
     }
 
-    status.addEventListener('change', load);
-    type.addEventListener('change', load);
+    status.addEventListener('change', reload);
+    type.addEventListener('change', reload);
     show(h('section', {},
       h('p', {}, h('a', { href: '#', text: '← Integrations',
         onclick: (e) => { e.preventDefault(); integrationsPage(); } })),
@@ -423,7 +442,8 @@
       h('table', { class: 'list', 'aria-label': 'Deliveries' },
         h('thead', {}, h('tr', {},
           ['Status', 'Type', 'Created', 'Attempts', 'Trace', ''].map((t) => h('th', { text: t })))),
-        rows)));
+        rows),
+      more));
     load();
     poller = setInterval(load, 1500);
   }

@@ -1,6 +1,7 @@
 // The OutboxStore role on PostgreSQL: deliveries, outcomes, leases, re-queues, purges. The ready
 // queue's claims are in ready_queue.cc.
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -82,9 +83,33 @@ Result<Page<DeliveryRow>> PgStore::ListDeliveries(const std::string& org,
     where += " AND d.created_at < ?";
     params.push_back(P(*filter.until));
   }
-  auto result = SelectPage<DeliveryRow>(*db, where, kDeliveryColumns, "d.seq DESC",
-                                        std::move(params), page, ReadDelivery);
-  if (result.ok()) RELAY_RETURN_IF_ERROR(AttachAttempts(*db, result->items));
+  if (!page.keyset) {
+    auto result = SelectPage<DeliveryRow>(*db, where, kDeliveryColumns, "d.seq DESC",
+                                          std::move(params), page, ReadDelivery);
+    if (result.ok()) RELAY_RETURN_IF_ERROR(AttachAttempts(*db, result->items));
+    return result;
+  }
+  // By the index on (integration_id, seq): the page's rows and one more, whatever precedes them.
+  Page<DeliveryRow> result;
+  int64_t after = std::numeric_limits<int64_t>::max();
+  if (!page.after.empty()) {
+    RELAY_ASSIGN_OR_RETURN(auto r, db->Query("SELECT seq FROM deliveries WHERE id = ? AND "
+                                             "organization_id = ? AND integration_id = ?",
+                                             {P(page.after), P(org), P(filter.integration_id)}));
+    if (r.rows() == 0) return InvalidField("$cursor", "names no delivery of this integration");
+    after = r.Int(0, 0);
+  }
+  params.push_back(P(after));
+  params.push_back(P(page.limit + 1));
+  RELAY_ASSIGN_OR_RETURN(auto r, db->Query(std::string("SELECT ") + kDeliveryColumns + " " + where +
+                                               " AND d.seq < ? ORDER BY d.seq DESC LIMIT ?",
+                                           params));
+  for (int i = 0; i < r.rows(); ++i) result.items.push_back(ReadDelivery(r, i));
+  if (static_cast<int64_t>(result.items.size()) > page.limit) {
+    result.items.pop_back();
+    result.more = true;
+  }
+  RELAY_RETURN_IF_ERROR(AttachAttempts(*db, result.items));
   return result;
 }
 
@@ -415,6 +440,24 @@ Result<int64_t> PgStore::EraseFinished(int64_t now) {
     }));
   }
   return erased;
+}
+
+Result<int64_t> PgStore::CancelDeletedBacklog(int64_t now, int lanes) {
+  int64_t emptied = 0;
+  RELAY_RETURN_IF_ERROR(InTransaction([&](PgConn& db) -> Status {
+    // Lanes another node is refreshing are skipped: the next chunk takes them.
+    RELAY_ASSIGN_OR_RETURN(
+        auto r, db.Query(std::string("WITH chunk AS (") + kDeletedLanesChunkSql +
+                             " FOR UPDATE SKIP LOCKED), cancelled AS (UPDATE deliveries SET status "
+                             "= 'cancelled', updated_at = ?2 WHERE lane_id IN (SELECT lane_id FROM "
+                             "chunk) AND status = 'pending'), gone AS (DELETE FROM lanes WHERE "
+                             "lane_id IN (SELECT lane_id FROM chunk) RETURNING 1) SELECT count(*) "
+                             "FROM gone",
+                         {P(static_cast<int64_t>(lanes)), P(now)}));
+    emptied = r.Int(0, 0);
+    return Status::Ok();
+  }));
+  return emptied;
 }
 
 Status PgStore::PurgeExpiredRecords(int64_t before) {

@@ -218,6 +218,11 @@ UPDATE integration_health h SET next_due_at = (SELECT min(l.due_at) FROM lanes l
 CREATE INDEX integration_health_due ON integration_health (next_due_at)
   WHERE open_until IS NULL AND next_due_at IS NOT NULL;
 )sql",
+    // 8: deliveries listed by keyset, as the SQLite store's migration 10.
+    R"sql(
+DROP INDEX deliveries_by_integration;
+CREATE INDEX deliveries_by_integration ON deliveries (integration_id, seq);
+)sql",
 };
 
 }  // namespace

@@ -98,15 +98,9 @@ Status SqliteStore::DeleteIntegration(const std::string& organization_id, const 
       RELAY_RETURN_IF_ERROR(stmt->Run());
       if (db_->Changes() == 0) return NotFound("integration not found: " + id);
     }
-    // Its waiting deliveries will never be sent: they become cancelled (kept as history).
-    {
-      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kCancelPendingOfIntegrationSql));
-      stmt->Bind(1, now).Bind(2, id);
-      RELAY_RETURN_IF_ERROR(stmt->Run());
-    }
-    RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kDeleteLanesOfIntegrationSql));
-    stmt->Bind(1, id);
-    return stmt->Run();
+    // Its waiting deliveries will never be sent: no claim takes them from now on, and
+    // CancelDeletedBacklog cancels them in chunks (the retention worker runs it every second).
+    return Status::Ok();
   });
 }
 

@@ -2,6 +2,7 @@
 // re-queues, retention, erasure and counts. The ready queue itself (claims, lanes) is in
 // ready_queue.cc.
 #include <chrono>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -96,9 +97,44 @@ Result<Page<DeliveryRow>> SqliteStore::ListDeliveries(const std::string& org,
     where += " AND d.created_at < ?";
     ints.push_back(*filter.until);
   }
-  auto result = SelectPage<DeliveryRow>(*db_, where, kDeliveryColumns, "d.seq DESC", text, ints,
-                                        page, ReadDelivery);
-  if (result.ok()) RELAY_RETURN_IF_ERROR(AttachAttempts(*db_, result->items));
+  if (!page.keyset) {
+    auto result = SelectPage<DeliveryRow>(*db_, where, kDeliveryColumns, "d.seq DESC", text, ints,
+                                          page, ReadDelivery);
+    if (result.ok()) RELAY_RETURN_IF_ERROR(AttachAttempts(*db_, result->items));
+    return result;
+  }
+  // By the index on (integration_id, seq): the page's rows and one more, whatever precedes them.
+  Page<DeliveryRow> result;
+  Status s = InReadTransaction(*db_, [&]() -> Status {
+    int64_t after = std::numeric_limits<int64_t>::max();
+    if (!page.after.empty()) {
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT seq FROM deliveries WHERE id = ? AND "
+                                                     "organization_id = ? AND integration_id = ?"));
+      stmt->Bind(1, page.after).Bind(2, org).Bind(3, filter.integration_id);
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) return InvalidField("$cursor", "names no delivery of this integration");
+      after = stmt->ColumnInt(0);
+    }
+    RELAY_ASSIGN_OR_RETURN(auto stmt,
+                           db_->Prepare(std::string("SELECT ") + kDeliveryColumns + " " + where +
+                                        " AND d.seq < ? ORDER BY d.seq DESC LIMIT ?"));
+    int i = 1;
+    for (const auto& a : text) stmt->Bind(i++, a);
+    for (int64_t a : ints) stmt->Bind(i++, a);
+    stmt->Bind(i, after).Bind(i + 1, page.limit + 1);
+    while (true) {
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      result.items.push_back(ReadDelivery(*stmt));
+    }
+    return Status::Ok();
+  });
+  RELAY_RETURN_IF_ERROR(s);
+  if (static_cast<int64_t>(result.items.size()) > page.limit) {
+    result.items.pop_back();
+    result.more = true;
+  }
+  RELAY_RETURN_IF_ERROR(AttachAttempts(*db_, result.items));
   return result;
 }
 
@@ -453,6 +489,38 @@ Result<int64_t> SqliteStore::EraseFinished(int64_t now) {
     RELAY_RETURN_IF_ERROR(s);
   }
   return erased;
+}
+
+Result<int64_t> SqliteStore::CancelDeletedBacklog(int64_t now, int lanes) {
+  int64_t emptied = 0;
+  RELAY_RETURN_IF_ERROR(RunInBatch([&]() -> Status {
+    std::vector<int64_t> chunk;
+    {
+      RELAY_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(kDeletedLanesChunkSql));
+      stmt->Bind(1, static_cast<int64_t>(lanes));
+      while (true) {
+        RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (!row) break;
+        chunk.push_back(stmt->ColumnInt(0));
+      }
+    }
+    RELAY_ASSIGN_OR_RETURN(
+        auto cancel, db_->Prepare("UPDATE deliveries SET status = 'cancelled', updated_at = ?1 "
+                                  "WHERE lane_id = ?2 AND status IN ('pending', 'in_flight') AND "
+                                  "status = 'pending'"));
+    RELAY_ASSIGN_OR_RETURN(auto drop, db_->Prepare("DELETE FROM lanes WHERE lane_id = ?"));
+    for (int64_t lane : chunk) {
+      cancel->Reset();
+      cancel->Bind(1, now).Bind(2, lane);
+      RELAY_RETURN_IF_ERROR(cancel->Run());
+      drop->Reset();
+      drop->Bind(1, lane);
+      RELAY_RETURN_IF_ERROR(drop->Run());
+    }
+    emptied = static_cast<int64_t>(chunk.size());
+    return Status::Ok();
+  }));
+  return emptied;
 }
 
 Status SqliteStore::PurgeExpiredRecords(int64_t before) {

@@ -230,6 +230,12 @@ UPDATE integration_health SET next_due_at = (SELECT min(l.due_at) FROM lanes l
 CREATE INDEX integration_health_due ON integration_health (next_due_at)
   WHERE open_until IS NULL AND next_due_at IS NOT NULL;
 )sql",
+    // 10: deliveries are listed newest first by keyset (ListDeliveries), so their integration's
+    // index is by seq, not by creation time: a page reads its rows, and nothing is sorted.
+    R"sql(
+DROP INDEX deliveries_by_integration;
+CREATE INDEX deliveries_by_integration ON deliveries (integration_id, seq);
+)sql",
 };
 
 }  // namespace

@@ -100,6 +100,7 @@ class SqliteStore final : public Store {
   Result<int64_t> PurgeDeliveries(DeliveryStatus status, int64_t before, int batch) override;
   Result<DeliveryCounts> CountDeliveries() override;
   Result<int64_t> EraseFinished(int64_t now) override;
+  Result<int64_t> CancelDeletedBacklog(int64_t now, int lanes) override;
   Status PurgeExpiredRecords(int64_t before) override;
 
  private:
