@@ -15,7 +15,8 @@ std::pair<std::string, std::string> EventAndUser(const ReceivedRequest& r) {
           std::string(entity.at("user").at("organization_user_id").as_string())};
 }
 
-FlakyEventReceiver::FlakyEventReceiver(unsigned seed) : random_(seed) {
+FlakyEventReceiver::FlakyEventReceiver(unsigned seed, int fail_percent)
+    : random_(seed), fail_percent_(fail_percent) {
   receiver_.SetHandler([this](const ReceivedRequest& r) { return Handle(r); });
 }
 
@@ -27,7 +28,7 @@ Reply FlakyEventReceiver::Handle(const ReceivedRequest& r) {
     std::lock_guard<std::mutex> lock(mu_);
     if (++at_endpoint_[user] > 1) ++overlaps_;
     delay_ms = static_cast<int>(random_() % 15);
-    fail = random_() % 10 < 3;
+    fail = static_cast<int>(random_() % 100) < fail_percent_;
   }
   // Answered while counted at the endpoint: the relay sends the user's next only after this.
   std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));

@@ -1,6 +1,6 @@
-// A receiver for ordering tests: it fails 30% of requests at random, after a random delay of up to
-// 15 ms, and records per user the event.created webhooks it accepted, in order, and whether one
-// user ever had two requests at the endpoint at once.
+// A receiver for ordering tests: it fails a share of requests at random (30% unless told), after a
+// random delay of up to 15 ms, and records per user the event.created webhooks it accepted, in
+// order, and whether one user ever had two requests at the endpoint at once.
 #pragma once
 
 #include <chrono>
@@ -20,7 +20,7 @@ std::pair<std::string, std::string> EventAndUser(const ReceivedRequest& r);
 
 class FlakyEventReceiver {
  public:
-  explicit FlakyEventReceiver(unsigned seed);
+  explicit FlakyEventReceiver(unsigned seed, int fail_percent = 30);
   std::string Url() const { return receiver_.Url(); }
   // Waits until `n` webhooks were accepted (answered 2xx).
   bool WaitForAccepted(size_t n, std::chrono::milliseconds timeout) const;
@@ -35,6 +35,7 @@ class FlakyEventReceiver {
 
   mutable std::mutex mu_;
   std::mt19937 random_;
+  const int fail_percent_;
   std::map<std::string, int> at_endpoint_;
   int overlaps_ = 0;
   std::map<std::string, std::vector<std::string>> accepted_;
