@@ -36,6 +36,7 @@ cleanup() {
     while read -r p; do kill -9 "$p" 2>/dev/null || true; done < "$WORK/subshell.pids"
   fi
   scripts/pg-test-cluster stop "$WORK/pg" >/dev/null 2>&1 || true
+  for g in /sys/fs/cgroup/cpu/relay-bench-"$$"-*; do [[ -d "$g" ]] && rmdir "$g" 2>/dev/null; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -191,9 +192,15 @@ start_relay "$WORK/ingest" --no-dispatch --allow-destination 127.0.0.0/8
 export TOKEN ORG=bench ORGS=0 RATE=0 CONNECTIONS=32
 TOKEN=$(session "$KEY")
 create_integrations 1 bench
+# Bytes the server wrote to storage over the phase (/proc/PID/io write_bytes: the WAL, the
+# checkpoints into the database file), per event acknowledged.
+written_bytes() { awk '/^write_bytes/ {print $2}' "/proc/$1/io"; }
+WRITTEN_BEFORE=$(written_bytes "$RELAY_PID")
 wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/events.lua "$RELAY_URL/" > "$WORK/ingest.txt"
 check_wrk ingest "$WORK/ingest.txt"
 read -r INGEST INGEST_P50 INGEST_P99 INGEST_ERR < <(wrk_figures "$WORK/ingest.txt")
+INGEST_COUNT=$(awk '/requests in/ {print $1}' "$WORK/ingest.txt")
+BYTES_PER_EVENT=$(( ($(written_bytes "$RELAY_PID") - WRITTEN_BEFORE) / (INGEST_COUNT > 0 ? INGEST_COUNT : 1) ))
 ok
 # The same with Didomi's batch import: arrays of 100 events, each array one transaction.
 BATCH=100 wrk -t2 -c32 -d"${SECONDS_PER_PHASE}"s --latency -s bench/events.lua "$RELAY_URL/" \
@@ -368,6 +375,8 @@ ok
 PG_URL=$(scripts/pg-test-cluster start "$WORK/pg")
 head -c 32 /dev/urandom | base64 > "$WORK/pg-master.key"
 chmod 600 "$WORK/pg-master.key"
+# NODE_QUOTA (a share of one core, e.g. 0.25): each node runs in a cgroup of its own with that CPU
+# quota (cgroup v1 cpu.cfs_quota_us; a phase fails where the machine does not allow it).
 pg_phase() {  # $1 = name, $2 = nodes, $3 = dispatch (1/0); prints "rate p99 deliveries_per_s"
   local name=$1 nodes=$2 dispatch=$3
   local db="bench_$name"
@@ -382,6 +391,14 @@ pg_phase() {  # $1 = name, $2 = nodes, $3 = dispatch (1/0); prints "rate p99 del
     [[ "$dispatch" == 1 ]] || flags+=(--no-dispatch)
     start_relay "$WORK/$name-n$n" "${flags[@]}"
     urls+=("$RELAY_URL"); node_pids+=("$RELAY_PID")
+    if [[ -n "${NODE_QUOTA:-}" ]]; then
+      local group="/sys/fs/cgroup/cpu/relay-bench-$$-$name-$n"
+      mkdir "$group" || fail "phase $name: cannot create $group"
+      local quota_us; quota_us=$(python3 -c "print(int($NODE_QUOTA * 100000))")
+      echo "$quota_us" > "$group/cpu.cfs_quota_us"  # (python writing there directly gets EINVAL)
+      echo 100000 > "$group/cpu.cfs_period_us"
+      echo "$RELAY_PID" > "$group/cgroup.procs" || fail "phase $name: cannot move node $n into $group"
+    fi
   done
   RELAY_URL=${urls[0]}
   TOKEN=$(session "$key")
@@ -422,6 +439,23 @@ read -r PG2_E2E_EVENTS _ PG2_E2E PG2_PENDING < <(pg_phase e2e2 2 1)
 ok
 read -r PG3_E2E_EVENTS _ PG3_E2E PG3_PENDING < <(pg_phase e2e3 3 1)
 ok
+# Scaling out with a CPU share per node: 1, 2 and 3 nodes, each held to QUOTA of a core (so that
+# the machine's two cores are not what the nodes share), where cgroup v1's cpu controller is
+# writable here; otherwise these rows say "not allowed".
+QUOTA=${QUOTA:-0.25}
+quota_allowed() {
+  local probe="/sys/fs/cgroup/cpu/relay-bench-$$-probe"
+  mkdir "$probe" 2>/dev/null && echo 50000 > "$probe/cpu.cfs_quota_us" 2>/dev/null && rmdir "$probe"
+}
+if quota_allowed; then
+  for n in 1 2 3; do
+    read -r _ _ rate left < <(NODE_QUOTA=$QUOTA pg_phase "q$n" "$n" 1)
+    ok
+    declare "PGQ${n}=$rate" "PGQ${n}_LEFT=$left"
+  done
+else
+  PGQ1="not allowed"; PGQ2="not allowed"; PGQ3="not allowed"
+fi
 # PostgreSQL drains: a backlog seeded with SQL into a stopped node's database, then one node. The
 # rate is from the attempts' end times, the 200th success to the 2,000th.
 pg_drain() {  # $1 = name, $2 = deliveries, $3 = lanes (users); prints the rate
@@ -594,6 +628,7 @@ ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
   echo "| ceiling before the run: wrk POST 1.2 KB to nginx, 32 connections (req/s, p50/p99 ms) | $CEIL ($CEIL_P50 / $CEIL_P99) | 1 |"
   echo "| ceiling after the run, the same (req/s, p50/p99 ms) | $CEIL_AFTER ($CEIL_AFTER_P50 / $CEIL_AFTER_P99) | $(ratio "$CEIL_AFTER") |"
   echo "| ingest: consent events acknowledged 201, durable (events/s, p50/p99 ms, errors) | $INGEST ($INGEST_P50 / $INGEST_P99, $INGEST_ERR) | $(ratio "$INGEST") |"
+  echo "| ingest: bytes written to storage per event acknowledged (the server's write_bytes over the phase) | $BYTES_PER_EVENT | |"
   echo "| ingest in batches of 100 events (events/s; p99 ms per batch) | $INGEST_BATCH ($BATCH_P99) | $(ratio "$INGEST_BATCH") |"
   echo "| end to end, 1 integration: deliveries/s counted by nginx while ingesting ($E2E_INGEST events/s) | $E2E | $(ratio "$E2E") |"
   echo "| the same with \"ordering\": \"none\" ($E2EN_INGEST events/s; created -> delivered p50 / p99 $E2EN_P50 / $E2EN_P99 ms) | $E2EN | $(ratio "$E2EN") |"
@@ -611,6 +646,8 @@ ratio() { python3 -c "print(f'{$1 / $CEIL:.3f}')"; }
   echo "| PostgreSQL, 1 node: end to end, 1 integration (deliveries/s by nginx; $PG1_E2E_EVENTS events/s; $PG1_PENDING left unsent when the load stopped) | $PG1_E2E | $(ratio "$PG1_E2E") |"
   echo "| PostgreSQL, 2 nodes: end to end, 1 integration (deliveries/s by nginx; $PG2_E2E_EVENTS events/s; $PG2_PENDING left unsent when the load stopped) | $PG2_E2E | $(ratio "$PG2_E2E") |"
   echo "| PostgreSQL, 3 nodes: end to end, 1 integration (deliveries/s by nginx; $PG3_E2E_EVENTS events/s; $PG3_PENDING left unsent when the load stopped) | $PG3_E2E | $(ratio "$PG3_E2E") |"
+  echo "| PostgreSQL, nodes held to $QUOTA of a core each: end to end with 1 / 2 / 3 nodes (deliveries/s by nginx) | $PGQ1 / $PGQ2 / $PGQ3 | |"
+  echo "| PostgreSQL, nodes held to $QUOTA of a core each: 2 nodes / 1, 3 nodes / 1 | $(python3 -c "print(f'{$PGQ2 / max(1, $PGQ1):.2f} / {$PGQ3 / max(1, $PGQ1):.2f}')" 2>/dev/null || echo n/a) | |"
   echo "| PostgreSQL, 1 node: drain of a backlog of 2000 in 2000 lanes (deliveries/s, 200th to 2,000th) | $PG_DRAIN_SMALL | $(ratio "$PG_DRAIN_SMALL") |"
   echo "| PostgreSQL, 1 node: the first 2000 of a backlog of $PG_DRAIN_BIG_ROWS in $PG_DRAIN_BIG_LANES lanes (deliveries/s) | $PG_DRAIN_BIG | $(ratio "$PG_DRAIN_BIG") |"
   echo "| PostgreSQL: large backlog / small (1.00 = claim cost flat) | $(python3 -c "print(f'{$PG_DRAIN_BIG / max(1, $PG_DRAIN_SMALL):.2f}')") | |"
