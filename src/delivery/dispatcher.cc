@@ -16,6 +16,7 @@
 #include "common/trace_context.h"
 #include "delivery/attempt.h"
 #include "delivery/dispatcher_metrics.h"
+#include "delivery/handoff_inbox.h"
 #include "delivery/http_client.h"
 #include "delivery/lease_heartbeat.h"
 #include "delivery/retry_policy.h"
@@ -48,7 +49,8 @@ class Dispatcher::Engine {
          integrations::IntegrationService& integrations, const DestinationGuard& guard,
          const Clock& clock, Random& random, MetricsRegistry& metrics,
          std::atomic<int64_t>& in_flight_gauge)
-      : options_(std::move(options)),
+      : store_(store),
+        options_(std::move(options)),
         clock_(clock),
         retry_(options_.retry_schedule.empty() ? DefaultRetrySchedule() : options_.retry_schedule,
                random),
@@ -70,6 +72,25 @@ class Dispatcher::Engine {
         m_(metrics),
         state_changes_(metrics) {}
 
+  // Fresh deliveries come straight from the store's writer (as it starts: a dispatcher that does
+  // not run must not take them).
+  void OpenHandoff() {
+    if (!options_.handoff || inbox_) return;
+    // Claims use the seed plus a count from 1: the seed itself is the handoff's lease token.
+    inbox_ = std::make_shared<HandoffInbox>(
+        HandoffInbox::Options{options_.max_in_flight * kPrefetch, PerIntegration(),
+                              lease_token_seed_, options_.lease_millis},
+        [this] { http_.Wakeup(); });
+    store_.SetHandoff(inbox_);
+  }
+
+  // No more handoffs (before the engine goes): the store forgets the inbox.
+  void CloseHandoff() {
+    if (!inbox_) return;
+    store_.SetHandoff(nullptr);
+    inbox_->Close();
+  }
+
   void Run(const std::atomic<bool>& stopping, const std::atomic<int>& grace_seconds,
            std::atomic<bool>& woken) {
     std::optional<SteadyClock::time_point> deadline;
@@ -77,6 +98,7 @@ class Dispatcher::Engine {
     bool last_claim_full = false;
     while (true) {
       if (auto reply = round_trips_.TakeReply()) last_claim_full = OnReply(std::move(*reply));
+      TakeHandoffs();
       const auto now = SteadyClock::now();
       if (stopping.load()) {
         if (!deadline) deadline = BeginStop(now, grace_seconds.load());
@@ -200,9 +222,29 @@ class Dispatcher::Engine {
     }
     OnHealth(reply.health);
     if (!reply.claim) return false;
+    // Growing by one each round lets a newly due integration be discovered.
+    last_claim_integrations_ = Intake(reply.claimed, reply.claim->now) + 1;
+    return static_cast<int>(reply.claimed.size()) == reply.claim->limit;
+  }
+
+  // What the store's writer claimed for this node as it wrote it (HandoffInbox), taken as if
+  // claimed here.
+  void TakeHandoffs() {
+    if (!inbox_) return;
+    auto handed = inbox_->Take();
+    if (!handed.empty()) {
+      m_.handed_over.Add(handed.size());
+      Intake(handed, clock_.NowMillis());
+    }
+    inbox_->SetHeld(static_cast<int>(jobs_.size()));
+  }
+
+  // Claimed deliveries become jobs: queued to start, behind their lane's delivery held here, or
+  // handed back over the cap. Returns how many integrations they were of.
+  int Intake(std::vector<store::ClaimedDelivery>& claimed, int64_t now) {
     std::unordered_set<std::string> seen;
     std::unordered_set<int64_t> handed_back;  // lanes whose head this batch handed back
-    for (auto& d : reply.claimed) {
+    for (auto& d : claimed) {
       seen.insert(d.integration_id);
       if (auto held = jobs_.find(d.seq); held != jobs_.end()) {
         // Ours already (its lease ran out while the store was unreachable, and this claim took
@@ -221,7 +263,7 @@ class Dispatcher::Engine {
         // Over the cap within one batch: hand it back untried (and what follows it in its lane),
         // it is claimed again later.
         handed_back.insert(d.lane_id);
-        Record(d, std::nullopt, DeliveryStatus::kPending, reply.claim->now);
+        Record(d, std::nullopt, DeliveryStatus::kPending, now);
         continue;
       }
       lanes_[d.lane_id];  // the lane's head: its followers queue behind it
@@ -230,10 +272,8 @@ class Dispatcher::Engine {
       const int64_t seq = d.seq;
       jobs_[seq] = std::make_unique<Job>(Job{std::move(d)});
     }
-    // Growing by one each round lets a newly due integration be discovered.
-    last_claim_integrations_ = static_cast<int>(seen.size()) + 1;
     in_flight_gauge_.store(static_cast<int64_t>(jobs_.size()));
-    return static_cast<int>(reply.claimed.size()) == reply.claim->limit;
+    return static_cast<int>(seen.size());
   }
 
   // The store's word on the integrations whose outcomes it recorded: their changes of state are
@@ -489,6 +529,7 @@ class Dispatcher::Engine {
     outcomes_.push_back(std::move(o));
   }
 
+  store::OutboxStore& store_;
   DispatcherOptions options_;
   const Clock& clock_;
   RetryPolicy retry_;
@@ -513,6 +554,7 @@ class Dispatcher::Engine {
   LeaseHeartbeat heartbeat_;
   DispatcherMetrics m_;
   integrations::StateChanges state_changes_;
+  std::shared_ptr<HandoffInbox> inbox_;  // with options_.handoff
 };
 
 Dispatcher::Dispatcher(DispatcherOptions options, store::OutboxStore& store,
@@ -525,6 +567,7 @@ Dispatcher::Dispatcher(DispatcherOptions options, store::OutboxStore& store,
 Dispatcher::~Dispatcher() { Stop(0); }
 
 void Dispatcher::Start() {
+  engine_->OpenHandoff();
   running_ = true;
   thread_ = std::thread([this] {
     engine_->Run(stopping_, grace_seconds_, woken_);
@@ -533,6 +576,7 @@ void Dispatcher::Start() {
 }
 
 void Dispatcher::Stop(int grace_seconds) {
+  engine_->CloseHandoff();  // from now on the store's writes leave fresh deliveries to claims
   grace_seconds_ = grace_seconds;
   stopping_ = true;
   engine_->Wakeup();

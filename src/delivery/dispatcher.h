@@ -45,6 +45,9 @@ struct DispatcherOptions {
   // Deliveries of one lane claimed together (dispatcher.cc: the next starts when the one before it
   // succeeds, without another claim).
   int lane_depth = 16;
+  // On a store one process owns (SQLite), the writer claims each new lane's head as it writes
+  // it and hands it here after the commit, without a claim query (store/handoff.h).
+  bool handoff = true;
   // Endpoint health: the circuit breaker, 410 and auto-disable (store/health.h).
   store::HealthPolicy health;
   int idle_poll_millis = 50;

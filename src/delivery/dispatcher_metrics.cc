@@ -30,6 +30,9 @@ DispatcherMetrics::DispatcherMetrics(MetricsRegistry& m)
       lane_chained(m.GetCounter("relay_lane_chained_total",
                                 "Deliveries started right after the one before them in their lane "
                                 "succeeded, without a claim")),
+      handed_over(m.GetCounter("relay_deliveries_handed_over_total",
+                               "Fresh deliveries claimed by the store as it wrote them and handed "
+                               "to this node's dispatcher, without a claim")),
       token_fetches(m.GetCounter("relay_oauth_token_fetches_total", "OAuth token requests made")),
       token_failures(
           m.GetCounter("relay_oauth_token_failures_total", "OAuth token requests that failed")) {}

@@ -20,7 +20,8 @@ struct DispatcherMetrics {
   Histogram& duration;    // one attempt
   Histogram& round_trip;  // one store round trip
   Counter& claimed;
-  Counter& lane_chained;  // started right after the one before it in its lane, unclaimed
+  Counter& lane_chained;
+  Counter& handed_over;  // claimed by the store's writer as it wrote them (store/handoff.h)  // started right after the one before it in its lane, unclaimed
   Counter& token_fetches;
   Counter& token_failures;
 };

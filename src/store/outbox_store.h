@@ -4,12 +4,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "store/handoff.h"
 #include "store/rows.h"
 
 namespace relay::store {
@@ -23,10 +25,14 @@ class OutboxStore {
  public:
   virtual ~OutboxStore() = default;
 
+  // Fresh deliveries go to `handoff` at commit, claimed by the write itself (store/handoff.h), on
+  // a backend one process owns; nullptr stops it. Others ignore it: their nodes claim.
+  virtual void SetHandoff(std::shared_ptr<Handoff> handoff) { (void)handoff; }
+
   // --- the outbox, as the API shows it ---
   // Newest first. Payloads are resolved (a delivery without its own payload shows the message's).
-  // Newest first. A keyset page (`page.keyset`) starts after the delivery `page.after` names, of
-  // the same organization and integration; one that names none is kNotFound.
+  // A keyset page (`page.keyset`) starts after the delivery `page.after` names, of the same
+  // organization and integration; one that names none is kInvalidArgument ($cursor).
   virtual Result<Page<DeliveryRow>> ListDeliveries(const std::string& organization_id,
                                                    const DeliveryFilter& filter,
                                                    const PageRequest& page) = 0;

@@ -75,6 +75,35 @@ TEST_F(DeliveryTest, PostsSignedPayloadsWithEveryHeader) {
 // W3C Trace Context across the hop: a change's webhooks continue the trace of the request that
 // made it (same trace id and flags, a span of their own), and start one when it had none (or an
 // invalid one). The delivery shows its trace id.
+// On the embedded store a new user's two webhooks (event.created, then user.created in its lane)
+// are claimed by the write itself and handed to the dispatcher after the commit: neither waits
+// for a claim (store/handoff.h). PostgreSQL nodes claim them.
+TEST_F(DeliveryTest, FreshDeliveriesAreHandedToTheDispatcherWithoutAClaim) {
+  StartRelay();
+  auto integration = CreateIntegration(receiver_.Url("/consents"));
+  PostEvent("u-1");
+  ASSERT_TRUE(receiver_.WaitForCount(2, seconds(10)));
+  ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", 2));
+  const std::string metrics = HttpRequest("GET", Url("/metrics")).body;
+  auto counter = [&](const std::string& name) {
+    size_t at = metrics.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stoll(metrics.substr(at + name.size() + 2));
+  };
+  const int64_t handed = counter("relay_deliveries_handed_over_total");
+  const int64_t claimed = counter("relay_deliveries_claimed_total");
+  if (UsingPostgres()) {
+    EXPECT_EQ(handed, 0);
+    EXPECT_EQ(claimed, 2);
+  } else {
+    EXPECT_EQ(handed, 2);
+    EXPECT_EQ(claimed, 0);
+  }
+  auto requests = receiver_.Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_NE(requests[0].body.find("event.created"), std::string::npos) << "in lane order";
+  EXPECT_NE(requests[1].body.find("user.created"), std::string::npos);
+}
+
 TEST_F(DeliveryTest, WebhooksContinueTheTraceOfTheChangeThatCausedThem) {
   StartRelay();
   auto integration = CreateIntegration(receiver_.Url("/consents"));
@@ -82,9 +111,9 @@ TEST_F(DeliveryTest, WebhooksContinueTheTraceOfTheChangeThatCausedThem) {
   const std::string incoming = "00-" + trace + "-00f067aa0ba902b7-00";
   const std::string body =
       R"({"user":{"organization_user_id":"traced"},"consents":{"purposes":[{"id":"p","enabled":true}]}})";
-  ASSERT_EQ(Call("POST", Path("/v1/consents/events"), token_, body, {"traceparent: " + incoming})
-                .status,
-            201);
+  ASSERT_EQ(
+      Call("POST", Path("/v1/consents/events"), token_, body, {"traceparent: " + incoming}).status,
+      201);
   ASSERT_TRUE(WaitForStatus(integration.id, "succeeded", 2));
   auto requests = receiver_.Requests();
   ASSERT_EQ(requests.size(), 2u);
@@ -101,8 +130,8 @@ TEST_F(DeliveryTest, WebhooksContinueTheTraceOfTheChangeThatCausedThem) {
   for (const auto& d : Deliveries(integration.id)) EXPECT_EQ(d.at("trace_id"), trace.c_str());
 
   // No traceparent, or one that is not valid (upper-case hex): a new trace per change.
-  for (const std::string& header : {std::string(), "00-" + std::string(32, 'A') +
-                                                       "-00f067aa0ba902b7-01"}) {
+  for (const std::string& header :
+       {std::string(), "00-" + std::string(32, 'A') + "-00f067aa0ba902b7-01"}) {
     std::vector<std::string> headers;
     if (!header.empty()) headers.push_back("traceparent: " + header);
     size_t before = receiver_.Count();

@@ -71,7 +71,19 @@ Result<std::optional<ConsentEventRow>> SelectEvent(SqliteDb& db, const std::stri
 // store's lock and inside BEGIN IMMEDIATE.
 class SqliteWriteTransaction final : public WriteTransaction {
  public:
-  explicit SqliteWriteTransaction(SqliteDb& db) : db_(db) {}
+  SqliteWriteTransaction(SqliteDb& db, std::shared_ptr<Handoff> handoff)
+      : db_(db), handoff_(std::move(handoff)) {}
+
+  // After the write: what it claimed for the handoff goes to the dispatcher once committed, and
+  // its reservations are given back otherwise.
+  void Settle(bool committed) {
+    if (!handoff_) return;
+    if (committed) {
+      if (!handed_.empty()) handoff_->Deliver(std::move(handed_));
+    } else if (!reserved_.empty()) {
+      handoff_->Cancel(reserved_);
+    }
+  }
 
   Result<std::set<std::string>> GetOrganizationFeatures(const std::string& org) override {
     return SelectOrganizationFeatures(db_, org);
@@ -204,6 +216,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
     for (const auto& d : deliveries) {
       // Its lane first: the user's (a follower when it has one), or its own.
       int64_t lane_id = 0;
+      std::optional<HandoffLease> lease;
       {
         RELAY_ASSIGN_OR_RETURN(auto lane,
                                db_.Prepare(d.unordered ? kInsertSoloLaneSql : kUpsertLaneSql));
@@ -219,29 +232,91 @@ class SqliteWriteTransaction final : public WriteTransaction {
         const bool created = lane->ColumnInt(1) == 1;
         RELAY_RETURN_IF_ERROR(lane->Run());  // steps it to its end
         if (created) {
-          RELAY_ASSIGN_OR_RETURN(auto due, db_.Prepare(kIntegrationDueSql));
-          due->Bind(1, d.integration_id).Bind(2, d.next_attempt_at);
-          RELAY_RETURN_IF_ERROR(due->Run());
+          // The lane's head: claimed here and handed over at commit, or due for a claim.
+          RELAY_ASSIGN_OR_RETURN(lease, HandOff(d, lane_id));
+          if (lease) {
+            handed_lanes_[lane_id] = Handed{*lease, handed_version_};
+          } else {
+            RELAY_ASSIGN_OR_RETURN(auto due, db_.Prepare(kIntegrationDueSql));
+            due->Bind(1, d.integration_id).Bind(2, d.next_attempt_at);
+            RELAY_RETURN_IF_ERROR(due->Run());
+          }
+        } else if (auto handed = handed_lanes_.find(lane_id); handed != handed_lanes_.end()) {
+          // Behind a head this write handed over (user.created after event.created): it goes
+          // with it, under its lease, when there is room.
+          if (handoff_->Reserve(d.integration_id, d.created_at)) {
+            reserved_.push_back(d.integration_id);
+            lease = handed->second.lease;
+          }
         }
       }
       RELAY_ASSIGN_OR_RETURN(
           auto stmt,
           db_.Prepare("INSERT INTO deliveries (id, organization_id, integration_id, message_seq, "
                       "type, ordering_key, sequence, status, payload, next_attempt_at, "
-                      "created_at, updated_at, lane_id) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', "
-                      "?, ?, ?, ?, ?)"));
+                      "created_at, updated_at, lane_id, lease_until, lease_token) VALUES (?, ?, ?, "
+                      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
       stmt->Bind(1, d.id).Bind(2, d.organization_id).Bind(3, d.integration_id);
       stmt->Bind(4, message_seq).Bind(5, m.type).Bind(6, m.ordering_key).Bind(7, message_seq);
+      stmt->Bind(8, lease ? "in_flight" : "pending");
       if (d.payload.empty()) {
-        stmt->BindNull(8);
+        stmt->BindNull(9);
       } else {
-        stmt->Bind(8, d.payload);
+        stmt->Bind(9, d.payload);
       }
-      stmt->Bind(9, d.next_attempt_at).Bind(10, d.created_at).Bind(11, d.created_at);
-      stmt->Bind(12, lane_id);
+      stmt->Bind(10, d.next_attempt_at).Bind(11, d.created_at).Bind(12, d.created_at);
+      stmt->Bind(13, lane_id);
+      if (lease) {
+        stmt->Bind(14, lease->until).Bind(15, lease->token);
+      } else {
+        stmt->BindNull(14).BindNull(15);
+      }
       RELAY_RETURN_IF_ERROR(stmt->Run());
+      if (lease) {
+        ClaimedDelivery c;
+        c.seq = db_.LastInsertRowId();
+        c.lane_id = lane_id;
+        c.id = d.id;
+        c.organization_id = d.organization_id;
+        c.integration_id = d.integration_id;
+        c.integration_version = handed_lanes_.at(lane_id).version;
+        c.message_id = m.id;
+        c.type = m.type;
+        c.payload = d.payload.empty() ? m.payload : d.payload;
+        c.message_created_at = m.created_at;
+        c.lease_token = lease->token;
+        c.traceparent = m.traceparent;
+        handed_.push_back(std::move(c));
+      }
+      lease.reset();
     }
     return Status::Ok();
+  }
+
+  // A new lane's head, due now, of an integration that may send: claimed under a lease the
+  // handoff reserved (lane and delivery in flight), or nullopt.
+  Result<std::optional<HandoffLease>> HandOff(const DeliveryRow& d, int64_t lane_id) {
+    if (!handoff_ || d.next_attempt_at > d.created_at) return std::optional<HandoffLease>();
+    {
+      RELAY_ASSIGN_OR_RETURN(
+          auto stmt,
+          db_.Prepare("SELECT i.version FROM integrations i JOIN integration_health h ON "
+                      "h.integration_id = i.id WHERE i.id = ? AND i.enabled = 1 AND i.deleted_at "
+                      "IS NULL AND h.open_until IS NULL"));
+      stmt->Bind(1, d.integration_id);
+      RELAY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) return std::optional<HandoffLease>();  // held: its breaker, or disabled
+      handed_version_ = stmt->ColumnInt(0);
+    }
+    auto lease = handoff_->Reserve(d.integration_id, d.created_at);
+    if (!lease) return lease;
+    reserved_.push_back(d.integration_id);
+    RELAY_ASSIGN_OR_RETURN(auto mark, db_.Prepare("UPDATE lanes SET state = 'in_flight', "
+                                                  "lease_until = ?1, lease_token = ?2 WHERE "
+                                                  "lane_id = ?3"));
+    mark->Bind(1, lease->until).Bind(2, lease->token).Bind(3, lane_id);
+    RELAY_RETURN_IF_ERROR(mark->Run());
+    return lease;
   }
 
   Result<std::optional<IdempotencyRow>> GetIdempotencyKey(const std::string& org,
@@ -270,6 +345,15 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
  private:
   SqliteDb& db_;
+  std::shared_ptr<Handoff> handoff_;
+  std::vector<ClaimedDelivery> handed_;  // claimed by this write, for the handoff
+  std::vector<std::string> reserved_;    // the handoff's reservations, by integration
+  struct Handed {
+    HandoffLease lease;
+    int64_t version = 0;  // the integration's, as HandOff read it
+  };
+  std::map<int64_t, Handed> handed_lanes_;  // lanes this write created and handed over
+  int64_t handed_version_ = 0;              // the integration version HandOff read
 };
 
 // Writes go through group commit (group_commit.cc). Every writer queues its closure and waits. When
@@ -280,8 +364,20 @@ class SqliteWriteTransaction final : public WriteTransaction {
 // writer returns at once instead of queueing behind the next batch's fsync. A failed commit fails
 // every closure of the batch: none was acknowledged.
 Status SqliteStore::Write(const std::function<Status(WriteTransaction&)>& body) {
-  SqliteWriteTransaction txn(*db_);
-  return RunInBatch([&]() { return body(txn); });
+  std::shared_ptr<Handoff> handoff;
+  {
+    MutexLock lock(handoff_mu_);
+    handoff = handoff_;
+  }
+  SqliteWriteTransaction txn(*db_, std::move(handoff));
+  Status s = RunInBatch([&]() { return body(txn); });
+  txn.Settle(s.ok());
+  return s;
+}
+
+void SqliteStore::SetHandoff(std::shared_ptr<Handoff> handoff) {
+  MutexLock lock(handoff_mu_);
+  handoff_ = std::move(handoff);
 }
 
 Result<std::optional<ConsentEventRow>> SqliteStore::GetEvent(const std::string& org,

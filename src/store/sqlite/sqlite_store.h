@@ -100,6 +100,7 @@ class SqliteStore final : public Store {
   Result<int64_t> PurgeDeliveries(DeliveryStatus status, int64_t before, int batch) override;
   Result<DeliveryCounts> CountDeliveries() override;
   Result<int64_t> EraseFinished(int64_t now) override;
+  void SetHandoff(std::shared_ptr<Handoff> handoff) override;
   Result<int64_t> CancelDeletedBacklog(int64_t now, int lanes) override;
   Status PurgeExpiredRecords(int64_t before) override;
 
@@ -167,6 +168,8 @@ class SqliteStore final : public Store {
   std::chrono::steady_clock::time_point batch_started_ GUARDED_BY(queue_mu_);
   WriteHealth write_health_;
   std::condition_variable batch_done_;
+  Mutex handoff_mu_;
+  std::shared_ptr<Handoff> handoff_ GUARDED_BY(handoff_mu_);  // store/handoff.h
 };
 
 }  // namespace relay::store
